@@ -1,0 +1,57 @@
+"""Safe weight files: safetensors only, with the model config stored in the header metadata.
+
+Pickles are refused: a ``.pt``/``.bin`` could run code when unpickled, so the only other
+format accepted anywhere in the project is ``torch.load(weights_only=True)`` on plain tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from models.errors import ModelFileError
+
+
+def save_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
+    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp),
+              metadata={k: json.dumps(v) for k, v in metadata.items()})
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_safetensors(path: Path) -> tuple[dict, dict]:
+    """Return (tensors, metadata); every failure is a ModelFileError that says what to do."""
+    from safetensors import SafetensorsError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"model file {path} does not exist; train it with `arsnova train` or pass another path")
+    if path.suffix in (".pt", ".pth", ".bin", ".pkl", ".ckpt"):
+        raise ModelFileError(f"{path} is a pickle-format checkpoint, which can run code when loaded; convert it to .safetensors")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+        tensors = load_file(str(path))
+    except (SafetensorsError, OSError, ValueError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{path} is not a valid safetensors file ({e}); re-train or re-copy it") from None
+    return tensors, meta
+
+
+def load_state_into(model, tensors: dict, path: Path) -> None:
+    """load_state_dict with a one-line error for a checkpoint of another shape."""
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else "shape mismatch"
+        detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), "")
+        raise ModelFileError(f"{path} does not fit the model ({first} {detail[:160]}); it was trained with another config") from None

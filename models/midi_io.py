@@ -1,0 +1,230 @@
+"""MIDI in and out (pretty_midi), piano-roll pictures (Pillow) and audio (FluidSynth, optional).
+
+Reading is defensive: the file is checked for size, header, division and tick range before
+pretty_midi sees it, so a hostile file costs milliseconds and gives one clear error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import InputFileError
+from models.music_tokens import MAX_PITCH, MIN_PITCH, Key, NoteEvent, Score, meter_sixteenths
+
+MAX_MIDI_BYTES = 4 * 1024 * 1024
+MAX_MIDI_NOTES = 100_000
+MAX_MIDI_SECONDS = 3600.0
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
+
+# General MIDI programs for instrument names people use
+INSTRUMENTS = {
+    "piano": 0, "bright piano": 1, "electric piano": 4, "harpsichord": 6, "celesta": 8, "glockenspiel": 9,
+    "music box": 10, "vibraphone": 11, "marimba": 12, "organ": 19, "church organ": 19, "accordion": 21,
+    "harmonica": 22, "guitar": 24, "nylon guitar": 24, "steel guitar": 25, "electric guitar": 27,
+    "bass": 32, "acoustic bass": 32, "violin": 40, "viola": 41, "cello": 42, "contrabass": 43,
+    "harp": 46, "timpani": 47, "strings": 48, "string ensemble": 48, "choir": 52, "voice": 53,
+    "trumpet": 56, "trombone": 57, "tuba": 58, "french horn": 60, "horn": 60, "brass": 61,
+    "soprano sax": 64, "alto sax": 65, "saxophone": 65, "tenor sax": 66, "oboe": 68, "english horn": 69,
+    "bassoon": 70, "clarinet": 71, "piccolo": 72, "flute": 73, "recorder": 74, "pan flute": 75,
+    "whistle": 78, "ocarina": 79, "sitar": 104, "banjo": 105, "bagpipe": 109, "fiddle": 110,
+}
+
+
+@dataclass(frozen=True)
+class Rendering:
+    midi_path: Path
+    piano_roll_path: Path
+    wav_path: Path | None
+
+
+def check_midi_bytes(data: bytes, name: str) -> None:
+    """Structural checks before parsing; raises InputFileError naming the file and the problem."""
+    if len(data) == 0:
+        raise InputFileError(f"{name}: the file is empty; give a Standard MIDI File (.mid)")
+    if len(data) > MAX_MIDI_BYTES:
+        raise InputFileError(f"{name}: {len(data)} bytes is over the {MAX_MIDI_BYTES} byte limit for a primer MIDI")
+    if data[:4] != b"MThd" or len(data) < 14:
+        raise InputFileError(f"{name}: not a MIDI file (no 'MThd' header); export it as a Standard MIDI File")
+    hlen, fmt, ntrk, division = struct.unpack(">IHHh", data[4:14])
+    if hlen < 6 or fmt > 2:
+        raise InputFileError(f"{name}: malformed MIDI header (length {hlen}, format {fmt})")
+    if division < 0:
+        raise InputFileError(f"{name}: SMPTE time division is not supported; re-export with ticks per beat")
+    if division == 0:
+        raise InputFileError(f"{name}: ticks per beat is 0; the file is corrupt")
+
+
+def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
+    """A MIDI file as a quantised Score (sixteenth grid at the file's first tempo)."""
+    import pretty_midi
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read ({e.strerror}); check the path") from None
+    check_midi_bytes(data, str(path))
+    import io
+
+    try:
+        pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as e:  # mido/pretty_midi raise many types for corrupt data
+        msg = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise InputFileError(f"{path}: corrupt MIDI data ({msg}); re-export the file") from None
+    notes = [n for inst in pm.instruments if not inst.is_drum for n in inst.notes]
+    if not notes:
+        raise InputFileError(f"{path}: contains no pitched notes to continue from")
+    if len(notes) > MAX_MIDI_NOTES:
+        raise InputFileError(f"{path}: {len(notes)} notes is over the {MAX_MIDI_NOTES} note limit")
+    if pm.get_end_time() > MAX_MIDI_SECONDS:
+        raise InputFileError(f"{path}: lasts {pm.get_end_time():.0f} s, over the {MAX_MIDI_SECONDS:.0f} s limit")
+    tempos = pm.get_tempo_changes()[1]
+    qpm = float(tempos[0]) if len(tempos) else 120.0
+    sixteenth = 60.0 / qpm / 4
+    if pm.time_signature_changes:
+        ts = pm.time_signature_changes[0]
+        cand = f"{ts.numerator}/{ts.denominator}"
+        try:
+            meter_sixteenths(cand)
+            Score((), cand, Key(0, "major"))
+            meter = cand
+        except ValueError:
+            pass
+    events = tuple(
+        sorted(
+            (NoteEvent(int(round(n.start / sixteenth)), max(1, int(round((n.end - n.start) / sixteenth))),
+                       min(max(n.pitch, MIN_PITCH), MAX_PITCH)) for n in notes),
+            key=lambda n: (n.start, -n.pitch),
+        )
+    )
+    if key is None:
+        from models.music_metrics import estimate_key
+
+        key, _ = estimate_key(Score(events, meter, Key(0, "major")))
+    return Score(events, meter, key)
+
+
+def to_pretty_midi(score: Score, tempo: float, program: int = 0, name: str = "Ars Nova", velocity: int = 80):
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
+    num, den = (int(x) for x in score.meter.split("/"))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
+    pm.key_signature_changes.append(pretty_midi.KeySignature(score.key.index, 0.0))
+    inst = pretty_midi.Instrument(program=program, name=name)
+    sixteenth = 60.0 / tempo / 4
+    end_limit = score.bars * score.bar_length
+    for n in score.notes:
+        end = min(n.start + n.duration, end_limit) if end_limit else n.start + n.duration
+        if end <= n.start:
+            continue
+        # accent the downbeat slightly so the rendering breathes
+        vel = min(127, velocity + (8 if n.start % score.bar_length == 0 else 0))
+        inst.notes.append(pretty_midi.Note(vel, n.pitch, n.start * sixteenth, end * sixteenth))
+    pm.instruments.append(inst)
+    return pm
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def midi_bytes(score: Score, tempo: float, program: int = 0, name: str = "Ars Nova") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    to_pretty_midi(score, tempo, program, name).write(buf)
+    return buf.getvalue()
+
+
+def piano_roll_png(score: Score, path: Path, title: str = "") -> None:
+    """A piano roll: one row per semitone, one column per sixteenth, bar lines in grey."""
+    from PIL import Image, ImageDraw
+
+    cell_w, cell_h = 6, 4
+    if score.notes:
+        lo = min(n.pitch for n in score.notes) - 2
+        hi = max(n.pitch for n in score.notes) + 2
+    else:
+        lo, hi = 60, 72
+    total = max(score.bars * score.bar_length, 1)
+    w, h = total * cell_w + 1, (hi - lo + 1) * cell_h + 18
+    img = Image.new("RGB", (w, h), (250, 248, 240))
+    d = ImageDraw.Draw(img)
+    scale = score.key.scale()
+    for p in range(lo, hi + 1):
+        y = 18 + (hi - p) * cell_h
+        if p % 12 not in scale:
+            d.rectangle([0, y, w, y + cell_h - 1], fill=(236, 233, 224))
+    for b in range(score.bars + 1):
+        x = b * score.bar_length * cell_w
+        d.line([x, 18, x, h], fill=(170, 170, 170))
+    for n in score.notes:
+        x0 = n.start * cell_w
+        x1 = min(n.start + n.duration, total) * cell_w - 1
+        y = 18 + (hi - n.pitch) * cell_h
+        d.rectangle([x0, y, max(x0 + 1, x1), y + cell_h - 1], fill=(40, 90, 160), outline=(20, 50, 100))
+    d.text((4, 3), title or f"{score.key.name}  {score.meter}  {score.bars} bars", fill=(30, 30, 30))
+    buf = _png_bytes(img)
+    write_atomic(Path(path), buf)
+
+
+def _png_bytes(img) -> bytes:
+    import io
+
+    b = io.BytesIO()
+    img.save(b, format="PNG")
+    return b.getvalue()
+
+
+def find_soundfont() -> str | None:
+    env = os.environ.get("ARSNOVA_SOUNDFONT")
+    for cand in ([env] if env else []) + list(SOUNDFONTS):
+        if cand and Path(cand).exists():
+            return cand
+    return None
+
+
+def synth_available() -> str | None:
+    """Why audio cannot be rendered, or None when it can."""
+    if find_soundfont() is None:
+        return "no General MIDI soundfont: install Debian's fluid-soundfont-gm or set ARSNOVA_SOUNDFONT"
+    try:
+        import fluidsynth  # noqa: F401
+    except Exception:
+        return "pyfluidsynth is not installed: pip install 'arsnova[audio]' and apt-get install fluidsynth"
+    return None
+
+
+def render_wav(score: Score, tempo: float, program: int, path: Path) -> bool:
+    """Render through FluidSynth; False (and no file) when no synthesiser is installed."""
+    if synth_available() is not None:
+        return False
+    import io
+    import wave
+
+    import numpy as np
+
+    audio = to_pretty_midi(score, tempo, program).fluidsynth(fs=22050, sf2_path=find_soundfont())
+    pcm = (np.clip(audio / max(1e-9, float(np.abs(audio).max())) * 0.9, -1, 1) * 32767).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(pcm.tobytes())
+    write_atomic(Path(path), buf.getvalue())
+    return True
+
+
+def has_fluidsynth_binary() -> bool:
+    return shutil.which("fluidsynth") is not None
