@@ -25,9 +25,12 @@ from agent.prompts import CHITCHAT_REPLY, REVISE_KIND_WORDS, ROUTER_EXAMPLES
 
 TOOL_NAMES = ("write_poem", "generate_image", "style_transfer", "compose_music")
 _SPLIT = re.compile(
-    r"(?:[.;!?]+\s+|\n+|,\s*(?:and\s+)?then\s+|,\s+and\s+|\s+and\s+then\s+|\s+and\s+also\s+|\s+and\s+(?=(?:a|an|some|then|also|make|write|paint|draw|compose|give|create)\b)|\s+plus\s+|\s+then\s+|,\s+(?=(?:a|an|some)\s))",
+    r"(?:[.;!?]+\s+|\n+|,\s*(?:and\s+)?then\s+|,\s+and\s+|\s+and\s+then\s+|\s+and\s+also\s+|\s+and\s+|\s+plus\s+|\s+then\s+|,\s+(?=(?:a|an|some)\s))",
     re.IGNORECASE,
 )
+_REQUEST_CUE = re.compile(
+    r"^(?:a|an|some|one|two|three|\d+|also|then|please|make|write|paint|draw|compose|give|create|generate|sketch|play|"
+    r"render|restyle|apply|turn|continue|add)\b", re.IGNORECASE)
 _INSTRUMENTS = None
 
 
@@ -97,6 +100,8 @@ class RouterChatModel(BaseChatModel):
         merged: list[list] = []
         for part, (label, score, scores) in zip(parts, labelled):
             standalone = label != "none" and score >= self.threshold and scores[label] > scores["none"]
+            if standalone and merged and not _REQUEST_CUE.match(part) and label == merged[-1][1]:
+                standalone = False  # "a poem about salt and pepper": same intent, no new request
             if merged and not standalone:
                 merged[-1][0] += " and " + part
                 continue

@@ -28,7 +28,7 @@ def save_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
 
 def load_safetensors(path: Path) -> tuple[dict, dict]:
     """Return (tensors, metadata); every failure is a ModelFileError that says what to do."""
-    from safetensors import SafetensorsError
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -42,7 +42,7 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
         with safe_open(str(path), framework="pt") as f:
             meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
         tensors = load_file(str(path))
-    except (SafetensorsError, OSError, ValueError, json.JSONDecodeError) as e:
+    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{path} is not a valid safetensors file ({e}); re-train or re-copy it") from None
     return tensors, meta
 

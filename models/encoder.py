@@ -56,6 +56,9 @@ def load_encoder(path: str | Path | None = None) -> SentenceEncoder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no tqdm output inside the TUI
 
     p = Path(path) if path else default_encoder_path()
     if not (p / "config.json").exists():

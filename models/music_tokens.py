@@ -30,6 +30,20 @@ MAX_POS = 32  # sixteenths per bar, up to 4/2
 MAX_DUR = 32
 
 
+def parse_key(text: str) -> Key:
+    """'D minor', 'F# major', 'Bb', 'ebm', 'C sharp minor' -> Key; ValueError with the accepted forms."""
+    import re
+
+    m = re.fullmatch(r"\s*([a-gA-G])\s*(#|♯|sharp|b|♭|flat|-sharp|-flat)?\s*(major|minor|maj|min|m)?\s*", text or "")
+    if not m:
+        raise ValueError(f"unknown key {text!r}; write it like 'D minor', 'F# major' or 'Bb major'")
+    pc = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[m.group(1).lower()]
+    acc = (m.group(2) or "").lower().strip("-")
+    pc += 1 if acc in ("#", "♯", "sharp") else -1 if acc in ("b", "♭", "flat") else 0
+    mode = "minor" if (m.group(3) or "").lower() in ("minor", "min", "m") else "major"
+    return Key(pc % 12, mode)
+
+
 def meter_sixteenths(meter: str) -> int:
     """Bar length in sixteenth notes, e.g. '6/8' -> 12."""
     num, den = (int(x) for x in meter.split("/"))

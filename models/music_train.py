@@ -62,6 +62,23 @@ def window(tokens: np.ndarray, length: int, rng: np.random.Generator) -> np.ndar
     return out
 
 
+def packed_window(corpus: MusicCorpus, vocab: Vocab, pieces: np.ndarray, length: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Whole pieces (random transposition each) end to end, as GPT training packs documents;
+    a piece longer than the window contributes its header + a random bar-aligned stretch."""
+    parts: list[np.ndarray] = []
+    filled = 0
+    while filled < length:
+        i = int(rng.choice(pieces))
+        ts = valid_transpositions(corpus, i) or [0]
+        toks = piece_tokens(corpus, vocab, i, int(rng.choice(ts)))
+        if len(toks) > length:
+            toks = window(toks, length, rng)
+        parts.append(toks)
+        filled += len(toks)
+    return np.concatenate(parts)[:length]
+
+
 def lr_at(step: int, c: TrainConfig) -> float:
     if step < c.warmup:
         return c.lr * (step + 1) / c.warmup
@@ -128,10 +145,7 @@ def train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig,
         if config.max_seconds and time.time() - t0 > config.max_seconds:
             log("time limit reached")
             break
-        rows = []
-        for i in rng.choice(train_idx, config.batch_size):
-            ts = valid_transpositions(corpus, int(i)) or [0]
-            rows.append(window(piece_tokens(corpus, vocab, int(i), int(rng.choice(ts))), config.block_size + 1, rng))
+        rows = [packed_window(corpus, vocab, train_idx, config.block_size + 1, rng) for _ in range(config.batch_size)]
         x = torch.from_numpy(np.stack(rows))
         for g in opt.param_groups:
             g["lr"] = lr_at(state["step"], config)
@@ -182,3 +196,20 @@ def _restore_adam(opt, moments: dict, step: int) -> None:
         if f"{i}.exp_avg" in moments:
             opt.state[p] = {"step": torch.tensor(float(step)), "exp_avg": moments[f"{i}.exp_avg"],
                             "exp_avg_sq": moments[f"{i}.exp_avg_sq"]}
+
+
+# The shipped checkpoints were trained with these presets (see models/weights/MUSIC_CARD.md).
+PRESETS = {
+    "transformer": TrainConfig(model={"kind": "transformer", "n_layer": 4, "n_head": 6, "n_embd": 192, "dropout": 0.1},
+                               steps=4000, batch_size=8, block_size=384, lr=2e-3),
+    "rnn": TrainConfig(model={"kind": "rnn", "n_embd": 256, "hidden": 512, "n_layer": 2, "dropout": 0.1},
+                       steps=6000, batch_size=8, block_size=384, lr=2e-3),
+}
+
+
+def build_melody_index(corpus: MusicCorpus):
+    """The corpus n-gram index the novelty critic and n-gram blocking use (all pieces)."""
+    from models.music_sample import MELODY_N, score_melody
+    from models.ngram_index import NgramIndex
+
+    return NgramIndex.build((score_melody(corpus.score(i)) for i in range(len(corpus))), MELODY_N)

@@ -1,0 +1,73 @@
+"""What the agent loop yields. The TUI and the headless runner only render these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.artifacts import Artifact, RoundRecord
+
+
+@dataclass(frozen=True)
+class PlanMade:
+    calls: tuple[dict, ...]  # {"id", "name", "args"}
+    planner: str
+    text: str = ""  # a words-only answer when there are no calls
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str  # e.g. "the LLM planner failed twice; the router answered"
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call_id: str
+    tool: str
+    args: dict
+
+
+@dataclass(frozen=True)
+class Progress:
+    call_id: str
+    tool: str
+    done: int
+    total: int
+    unit: str  # "bars", "steps", "tokens", "iterations"
+    stage: str = ""  # "round 0", "round 1 (4 candidates)"
+
+
+@dataclass(frozen=True)
+class Critique:
+    call_id: str
+    record: RoundRecord
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call_id: str
+    tool: str
+    artifact: Artifact
+
+
+@dataclass(frozen=True)
+class ToolFailed:
+    call_id: str
+    tool: str
+    error: str
+    kind: str = "error"  # "error" | "unavailable" | "cancelled"
+
+
+@dataclass(frozen=True)
+class Final:
+    text: str
+    artifacts: tuple[Artifact, ...] = ()
+    planner: str = ""
+    limits_hit: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+Event = PlanMade | Notice | ToolStarted | Progress | Critique | ToolFinished | ToolFailed | Final | Failed

@@ -1,0 +1,143 @@
+"""The agent loop: message → plan → tools (with live progress) → critique/revise → final.
+
+``Agent.run`` is a generator of events (``agent.events``). Each tool runs in a worker thread
+so its progress can be yielded while it works; the caller cancels through a
+``threading.Event``. Everything finished is stored in the session before it is reported.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import ToolException
+
+from agent.events import Failed, Final, Notice, PlanMade, ToolFailed, ToolFinished, ToolStarted
+from agent.planner import Planner
+from agent.prompts import NOT_AVAILABLE
+from agent.session import SessionStore
+from agent.studio import Studio, ToolContext
+from models.errors import Cancelled, UserFixableError
+from tools import make_tools
+from tools.errors import ToolCancelled, ToolUnavailable
+
+AVAILABLE = {"compose_music"}  # tools this build can run; the others answer "not available yet"
+MAX_MESSAGE_CHARS = 20_000
+
+
+@dataclass
+class Agent:
+    planner: Planner
+    studio: Studio
+    store: SessionStore
+    max_tool_calls: int = 8  # per message: a plan longer than this is cut, and the final event says so
+    seed: int = 0
+    tools: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tools = make_tools(self._runner)
+        self._by_name = {t.name: t for t in self.tools}
+
+    # ---- the tool runner the tools call ------------------------------------------------
+    def _runner(self, name: str, args: dict, config) -> object:
+        ctx: ToolContext = config["configurable"]["arsnova_ctx"]
+        if name not in AVAILABLE:
+            raise ToolUnavailable(NOT_AVAILABLE.format(tool=name))
+        try:
+            return getattr(self.studio, name)(args, ctx)
+        except Cancelled as e:
+            raise ToolCancelled(str(e)) from None
+        except (UserFixableError, ValueError) as e:
+            raise ToolException(str(e)) from None
+
+    # ---- one message -------------------------------------------------------------------
+    def run(self, message: str, session_id: str, cancel: threading.Event | None = None) -> Iterator[object]:
+        cancel = cancel or threading.Event()
+        message = message[:MAX_MESSAGE_CHARS]
+        turn = self.store.next_turn(session_id)
+        history = self.store.messages(session_id)
+        human = HumanMessage(message)
+        self.store.add_message(session_id, turn, human)
+        try:
+            plan = self.planner.plan([*history, human])
+        except UserFixableError as e:
+            yield Failed(str(e))
+            return
+        for note in plan.notices:
+            yield Notice(note)
+        calls = list(plan.message.tool_calls)
+        limits = []
+        if len(calls) > self.max_tool_calls:
+            limits.append(f"plan cut to {self.max_tool_calls} tool calls")
+            calls = calls[: self.max_tool_calls]
+        ai = AIMessage(content=plan.message.content, tool_calls=calls,
+                       additional_kwargs=plan.message.additional_kwargs)
+        self.store.add_message(session_id, turn, ai)
+        yield PlanMade(tuple({"id": c["id"], "name": c["name"], "args": c["args"]} for c in calls),
+                       plan.answered_by, "" if calls else str(plan.message.content))
+        if not calls:
+            yield Final(str(plan.message.content), (), plan.answered_by)
+            return
+        revisions = {r["tool"]: r["direction"] for r in plan.message.additional_kwargs.get("arsnova_revisions", [])}
+        done, lines = [], []
+        for call in calls:
+            if cancel.is_set():
+                yield ToolFailed(call["id"], call["name"], "cancelled before it started", "cancelled")
+                self.store.add_message(session_id, turn, ToolMessage("cancelled", tool_call_id=call["id"], status="error"))
+                continue
+            ctx = ToolContext(call["id"], self.store.session_dir(session_id), turn, emit=None, should_stop=cancel.is_set,
+                              revise_direction=revisions.get(call["name"], ""),
+                              earlier=self.store.artifacts(session_id), base_seed=self.seed + turn)
+            yield ToolStarted(call["id"], call["name"], call["args"])
+            outcome = yield from self._run_tool(call, ctx)
+            if isinstance(outcome, ToolFinished):
+                art = outcome.artifact
+                self.store.add_artifact(session_id, art)
+                self.store.add_message(session_id, turn, ToolMessage(art.summary, tool_call_id=call["id"]))
+                done.append(art)
+                lines.append(art.summary)
+            else:
+                self.store.add_message(session_id, turn, ToolMessage(outcome.error, tool_call_id=call["id"], status="error"))
+                lines.append(f"{call['name']}: {outcome.error}")
+            yield outcome
+        yield Final("\n".join(lines), tuple(done), plan.answered_by, tuple(limits))
+
+    def _run_tool(self, call: dict, ctx: ToolContext):
+        """Run one tool in a thread, yielding its progress events; returns the outcome event."""
+        events: queue.Queue = queue.Queue()
+        ctx.emit = events.put
+        result: dict = {}
+
+        def work() -> None:
+            try:
+                result["msg"] = self._by_name[call["name"]].invoke(
+                    {**call, "type": "tool_call"}, config={"configurable": {"arsnova_ctx": ctx}})
+            except BaseException as e:  # reported below, in the generator's thread
+                result["error"] = e
+            finally:
+                events.put(_DONE)
+
+        t = threading.Thread(target=work, name=f"tool-{call['name']}", daemon=True)
+        t.start()
+        while True:
+            ev = events.get()
+            if ev is _DONE:
+                break
+            yield ev
+        t.join()
+        err = result.get("error")
+        if err is None:
+            return ToolFinished(call["id"], call["name"], result["msg"].artifact)
+        if isinstance(err, ToolUnavailable):
+            return ToolFailed(call["id"], call["name"], str(err), "unavailable")
+        if isinstance(err, ToolCancelled):
+            return ToolFailed(call["id"], call["name"], "cancelled", "cancelled")
+        if isinstance(err, ToolException):
+            return ToolFailed(call["id"], call["name"], str(err))
+        raise err  # a programmer error: let it surface
+
+
+_DONE = object()

@@ -1,0 +1,141 @@
+"""Planner backends behind one factory, and the validate → retry → fall back policy.
+
+Specs: ``router`` (default, offline), ``hf:PATH_OR_ID[#file.gguf]`` (a local causal LM via
+transformers), ``openai:URL#MODEL`` and ``ollama:MODEL`` (local servers; ``pip install
+'arsnova[llm]'``). Whatever answers, its tool calls are validated against the tool schemas;
+an invalid call goes back to the model with the error (bounded), then the router answers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import ValidationError
+
+from agent.prompts import RETRY_TOOL_CALL, SYSTEM_PROMPT
+from agent.router import TOOL_NAMES, RouterChatModel
+from models.errors import UserFixableError
+from tools.schemas import SCHEMAS, validation_message
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    message: AIMessage  # tool calls have validated, normalised args
+    answered_by: str
+    notices: tuple[str, ...] = ()
+
+
+def check_calls(msg: AIMessage) -> tuple[list[dict], list[str]]:
+    """Validate tool calls; -> (normalised calls, error lines)."""
+    good, errors = [], []
+    for c in msg.tool_calls:
+        name = c.get("name")
+        if name not in SCHEMAS:
+            errors.append(f"unknown tool {name!r}; the tools are {', '.join(TOOL_NAMES)}")
+            continue
+        try:
+            args = SCHEMAS[name].model_validate(c.get("args") or {}).model_dump(exclude_none=True)
+        except ValidationError as e:
+            errors.append(validation_message(name, e))
+            continue
+        good.append({"name": name, "args": args, "id": c.get("id") or f"call_{len(good)}_{name}", "type": "tool_call"})
+    return good, errors
+
+
+@dataclass
+class Planner:
+    name: str
+    model: object  # a langchain chat model with the tools bound
+    router: Callable[[], RouterChatModel] | None = None  # the fallback
+    max_retries: int = 2
+    timeout_s: float = 120.0
+    _pool: cf.ThreadPoolExecutor = field(default_factory=lambda: cf.ThreadPoolExecutor(1, thread_name_prefix="planner"))
+
+    @property
+    def is_router(self) -> bool:
+        return self.name == "router"
+
+    def plan(self, history: list[BaseMessage]) -> PlanResult:
+        if self.is_router:
+            msg = self.model.invoke(history)
+            calls, errors = check_calls(msg)
+            return PlanResult(_with_calls(msg, calls), "router", tuple(errors))
+        convo = [SystemMessage(SYSTEM_PROMPT), *history]
+        notices: list[str] = []
+        for attempt in range(self.max_retries + 1):
+            try:
+                msg = self._pool.submit(self.model.invoke, convo).result(timeout=self.timeout_s)
+            except cf.TimeoutError:
+                notices.append(f"planner {self.name} did not answer within {self.timeout_s:.0f} s")
+                break
+            except UserFixableError:
+                raise
+            except Exception as e:  # a server down, a model that fails to load mid-way
+                notices.append(f"planner {self.name} failed: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}")
+                break
+            calls, errors = check_calls(msg)
+            if not errors:
+                return PlanResult(_with_calls(msg, calls), self.name, tuple(notices))
+            notices.append(f"planner {self.name} made an invalid tool call (attempt {attempt + 1}): {'; '.join(errors)}")
+            convo = [*convo, msg, HumanMessage(RETRY_TOOL_CALL.format(error="; ".join(errors)))]
+        if self.router is None:
+            raise UserFixableError(f"planner {self.name} gave no valid plan and no fallback is configured")
+        notices.append("the router planner answered instead")
+        msg = self.router().invoke(history)
+        calls, errors = check_calls(msg)
+        return PlanResult(_with_calls(msg, calls), "router", tuple(notices + errors))
+
+
+def _with_calls(msg: AIMessage, calls: list[dict]) -> AIMessage:
+    return AIMessage(content=msg.content if not calls else (msg.content or ""), tool_calls=calls,
+                     additional_kwargs=dict(msg.additional_kwargs))
+
+
+def make_planner(spec: str, encoder_factory: Callable, tools: list) -> Planner:
+    """Build a planner from its spec string; the router is built lazily as the fallback."""
+    router_box: dict = {}
+
+    def router() -> RouterChatModel:
+        if "r" not in router_box:
+            router_box["r"] = RouterChatModel(encoder_factory())
+        return router_box["r"]
+
+    spec = (spec or "router").strip()
+    if spec == "router":
+        return Planner("router", _LazyRouter(router))
+    if spec.startswith("hf:"):
+        from agent.llm_planner import HFChatModel
+
+        path, _, gguf = spec[3:].partition("#")
+        model = HFChatModel.load(path, gguf_file=gguf or None).bind_tools(tools)
+        return Planner(spec, model, router)
+    if spec.startswith("openai:"):
+        url, _, name = spec[7:].partition("#")
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError:
+            raise UserFixableError("the openai: planner needs langchain-openai: pip install 'arsnova[llm]'") from None
+        if not name:
+            raise UserFixableError("write the openai planner as openai:URL#MODEL, e.g. openai:http://127.0.0.1:8080/v1#qwen")
+        model = ChatOpenAI(base_url=url, model=name, api_key="local", temperature=0, timeout=120, max_retries=0)
+        return Planner(spec, model.bind_tools(tools), router)
+    if spec.startswith("ollama:"):
+        try:
+            from langchain_ollama import ChatOllama
+        except ImportError:
+            raise UserFixableError("the ollama: planner needs langchain-ollama: pip install 'arsnova[llm]'") from None
+        return Planner(spec, ChatOllama(model=spec[7:], temperature=0).bind_tools(tools), router)
+    raise UserFixableError(f"unknown planner {spec!r}; use router, hf:PATH[#file.gguf], openai:URL#MODEL or ollama:MODEL")
+
+
+class _LazyRouter:
+    """Defers loading the sentence encoder until the first message."""
+
+    def __init__(self, factory: Callable[[], RouterChatModel]) -> None:
+        self._factory = factory
+
+    def invoke(self, messages):
+        return self._factory().invoke(messages)

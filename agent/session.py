@@ -1,0 +1,140 @@
+"""Sessions in SQLite (WAL): messages, tool calls, artifacts and scores survive a crash.
+
+Every write is its own transaction, committed before the event that reports it is shown,
+so what was finished before a crash is there after a restart. Artifact files live in
+``<data>/sessions/<id>/`` and are written atomically (temp file + rename) by the studio.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.artifacts import Artifact
+from models.errors import UserFixableError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, title TEXT NOT NULL, created REAL NOT NULL,
+                                     updated REAL NOT NULL, planner TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL,
+                                     turn INTEGER NOT NULL, message TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS artifacts (seq INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL,
+                                      turn INTEGER NOT NULL, data TEXT NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_by_session ON messages(session, seq);
+CREATE INDEX IF NOT EXISTS artifacts_by_session ON artifacts(session, seq);
+"""
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    title: str
+    created: float
+    updated: float
+    planner: str
+
+
+class SessionStore:
+    """One SQLite file; safe to share between the UI thread and a worker (one lock)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.data_dir / "sessions.db"
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise UserFixableError(f"session database {self.path} is unreadable ({e}); move it aside to start fresh") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _exec(self, sql: str, args: tuple = ()) -> list:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ---- sessions ----------------------------------------------------------------------
+    def create(self, title: str = "Untitled", planner: str = "", session_id: str | None = None) -> SessionInfo:
+        sid = session_id or time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+        if not _ID.match(sid):
+            raise UserFixableError(f"session id {sid!r} is not valid; use lowercase letters, digits and dashes")
+        now = time.time()
+        self._exec("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", (sid, title[:200], now, now, planner))
+        self.session_dir(sid).mkdir(parents=True, exist_ok=True)
+        return SessionInfo(sid, title[:200], now, now, planner)
+
+    def get(self, sid: str) -> SessionInfo:
+        rows = self._exec("SELECT id, title, created, updated, planner FROM sessions WHERE id = ?", (sid,))
+        if not rows:
+            raise UserFixableError(f"no session {sid!r}; `arsnova sessions` lists them")
+        return SessionInfo(*rows[0])
+
+    def list(self) -> list[SessionInfo]:
+        rows = self._exec("SELECT id, title, created, updated, planner FROM sessions ORDER BY updated DESC")
+        return [SessionInfo(*r) for r in rows]
+
+    def rename(self, sid: str, title: str) -> None:
+        self.get(sid)
+        self._exec("UPDATE sessions SET title = ?, updated = ? WHERE id = ?", (title[:200], time.time(), sid))
+
+    def delete(self, sid: str) -> None:
+        import shutil
+
+        self.get(sid)
+        with self._lock:
+            self._db.execute("BEGIN")
+            for table, col in (("messages", "session"), ("artifacts", "session"), ("sessions", "id")):
+                self._db.execute(f"DELETE FROM {table} WHERE {col} = ?", (sid,))
+            self._db.execute("COMMIT")
+        shutil.rmtree(self.session_dir(sid), ignore_errors=True)
+
+    def session_dir(self, sid: str) -> Path:
+        if not _ID.match(sid):
+            raise UserFixableError(f"session id {sid!r} is not valid")
+        return self.data_dir / "sessions" / sid
+
+    # ---- content -----------------------------------------------------------------------
+    def add_message(self, sid: str, turn: int, message) -> None:
+        from langchain_core.messages import message_to_dict
+
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("INSERT INTO messages (session, turn, message, created) VALUES (?, ?, ?, ?)",
+                             (sid, turn, json.dumps(message_to_dict(message)), now))
+            self._db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, sid))
+            self._db.execute("COMMIT")
+
+    def messages(self, sid: str) -> list:
+        from langchain_core.messages import messages_from_dict
+
+        rows = self._exec("SELECT message FROM messages WHERE session = ? ORDER BY seq", (sid,))
+        return messages_from_dict([json.loads(r[0]) for r in rows])
+
+    def next_turn(self, sid: str) -> int:
+        rows = self._exec("SELECT COALESCE(MAX(turn), 0) FROM messages WHERE session = ?", (sid,))
+        return int(rows[0][0]) + 1
+
+    def add_artifact(self, sid: str, artifact: Artifact) -> None:
+        self._exec("INSERT INTO artifacts (session, turn, data, created) VALUES (?, ?, ?, ?)",
+                   (sid, artifact.turn, json.dumps(artifact.to_dict()), time.time()))
+
+    def artifacts(self, sid: str) -> list[Artifact]:
+        rows = self._exec("SELECT data FROM artifacts WHERE session = ? ORDER BY seq", (sid,))
+        return [Artifact.from_dict(json.loads(r[0])) for r in rows]
+
+    def user_turns(self, sid: str) -> list[str]:
+        from langchain_core.messages import HumanMessage
+
+        return [str(m.content) for m in self.messages(sid) if isinstance(m, HumanMessage)]

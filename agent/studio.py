@@ -1,0 +1,151 @@
+"""The studio: runs one validated tool request through generate → critique → revise → files.
+
+It owns the generators (loaded lazily, kept across turns) and the revision settings; tools call
+it through a narrow ``run_tool(name, args, ctx)`` function so ``tools/`` never imports ``agent/``.
+Progress and critique leave through ``ToolContext.emit``; cancellation comes in through
+``ToolContext.should_stop``, checked between sampling steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from agent.artifacts import Artifact
+from agent.critics import MusicRequest, melody_profile, music_scores
+from agent.events import Critique, Progress
+from agent.revise import ReviseConfig, revise
+
+
+@dataclass
+class ToolContext:
+    call_id: str
+    out_dir: Path  # the session's artifact directory
+    turn: int
+    emit: Callable[[object], None]
+    should_stop: Callable[[], bool]
+    revise_direction: str = ""  # "more_novel" | "less_novel" | "style:…" for revision requests
+    earlier: list[Artifact] = field(default_factory=list)  # the session's earlier artifacts
+    base_seed: int = 0
+
+
+# mood word -> (density token, default tempo, default mode)
+MOODS = {
+    "slow": ("slow", 66, None), "calm": ("slow", 72, "major"), "peaceful": ("slow", 70, "major"),
+    "quiet": ("slow", 72, None), "gentle": ("slow", 76, "major"), "tender": ("slow", 74, "major"),
+    "dreamy": ("slow", 70, "major"), "sad": ("slow", 66, "minor"), "melancholy": ("slow", 64, "minor"),
+    "melancholic": ("slow", 64, "minor"), "mournful": ("slow", 58, "minor"), "solemn": ("slow", 60, "minor"),
+    "wistful": ("moderate", 80, "minor"), "haunting": ("slow", 68, "minor"), "dark": ("moderate", 84, "minor"),
+    "happy": ("lively", 120, "major"), "joyful": ("lively", 126, "major"), "cheerful": ("lively", 120, "major"),
+    "bright": ("moderate", 112, "major"), "playful": ("lively", 124, "major"), "lively": ("lively", 132, "major"),
+    "energetic": ("lively", 140, "major"), "upbeat": ("lively", 128, "major"), "triumphant": ("moderate", 108, "major"),
+}
+
+
+@dataclass
+class Studio:
+    """Generators + settings. Build with ``make_studio``; share one per app."""
+
+    music_factory: Callable[[], object]
+    revise_config: ReviseConfig = field(default_factory=ReviseConfig)
+    encoder: Callable | None = None
+    default_music_model: str = "transformer"
+    _music: object | None = None
+
+    @property
+    def music(self):
+        if self._music is None:
+            self._music = self.music_factory()
+        return self._music
+
+    def revise_config_for(self, direction: str) -> ReviseConfig:
+        cfg = self.revise_config
+        if direction == "more_novel":  # "make it less conventional": more rounds, higher target
+            return replace(cfg, max_rounds=cfg.max_rounds + 1, target=min(0.99, cfg.target + 0.05))
+        if direction == "less_novel":
+            return replace(cfg, max_rounds=0)
+        return cfg
+
+    # ---- music ---------------------------------------------------------------------------
+    def compose_music(self, args: dict, ctx: ToolContext) -> Artifact:
+        from models.midi_io import INSTRUMENTS, midi_bytes, piano_roll_png, read_midi, render_wav, write_atomic
+        from models.music_sample import SampleSpec
+        from models.music_tokens import Key, parse_key
+
+        gen = self.music
+        kind = args.get("model") or self.default_music_model
+        density, mood_tempo, mood_mode = MOODS.get((args.get("mood") or "").lower(), ("moderate", 100, None))
+        if args.get("key"):
+            key = parse_key(args["key"])
+        else:
+            key = Key(2, "minor") if mood_mode == "minor" else Key(7, "major")
+        tempo = float(args.get("tempo") or mood_tempo)
+        meter = args.get("meter") or ("3/4" if args.get("style") == "waltz" else "4/4")
+        bars = int(args.get("bars") or 16)
+        style = args.get("style") or ("chorale" if args.get("instrument") in ("organ", "choir") else "folk")
+        instrument = (args.get("instrument") or "piano").lower()
+        program = INSTRUMENTS.get(instrument, 0)
+        seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
+        primer = read_midi(Path(args["primer_midi"]), key=key, meter=meter) if args.get("primer_midi") else None
+        total_bars = bars + (primer.bars if primer else 0)
+        req = MusicRequest(key, total_bars, meter, tempo)
+        earlier = [melody_profile(read_midi(ctx.out_dir / a.files["midi"])) for a in ctx.earlier
+                   if a.kind == "music" and (ctx.out_dir / a.files["midi"]).exists()]
+        base = SampleSpec(key=key, meter=meter, bars=bars, style=style, density=density, seed=seed)
+
+        def progress(stage: str):
+            return lambda done, total: ctx.emit(Progress(ctx.call_id, "compose_music", done, total, "bars", stage))
+
+        def critic(piece):
+            return music_scores(piece.score, piece.nll, req, gen.index, earlier)
+
+        def propose(r: int, n: int):
+            spec = replace(base, temperature=1.0 + 0.08 * r, top_p=0.97, block_strength=2.5 * r,
+                           candidates=n, seed=seed + 7919 * r)
+            cands = gen.compose(kind, spec, primer, block=True, progress=progress(f"round {r} ({n} candidates)"),
+                                should_stop=ctx.should_stop)
+            return cands, _spec_params(spec)
+
+        first = gen.compose(kind, base, primer, progress=progress("round 0"), should_stop=ctx.should_stop)
+        cfg = self.revise_config_for(ctx.revise_direction)
+        result = revise(first, _spec_params(base), propose, critic, cfg,
+                        on_round=lambda rec: ctx.emit(Critique(ctx.call_id, rec)))
+        piece = result.best
+        stem = f"{ctx.turn:03d}-{ctx.call_id}-music"
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        files = {"midi": f"{stem}.mid", "piano_roll": f"{stem}.png"}
+        write_atomic(ctx.out_dir / files["midi"], midi_bytes(piece.score, tempo, program, f"Ars Nova {instrument}"))
+        piano_roll_png(piece.score, ctx.out_dir / files["piano_roll"],
+                       f"{key.name}  {meter}  {piece.score.bars} bars  {tempo:g} bpm  {instrument}")
+        if render_wav(piece.score, tempo, program, ctx.out_dir / f"{stem}.wav"):
+            files["wav"] = f"{stem}.wav"
+        s = result.best_scores
+        limits = tuple(x for x in (("revision round limit",) if result.stopped == "round limit" else ())
+                       + (("token budget",) if piece.hit_limit else ()))
+        summary = (f"Composed {piece.score.bars} bars in {key.name}, {meter}, {tempo:g} bpm for {instrument} "
+                   f"({kind}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
+                   f"kept round {result.best_round} of {len(result.trajectory)}; file {files['midi']}")
+        return Artifact(
+            kind="music", tool="compose_music", args=dict(args), seed=seed, model=gen.model_id(kind),
+            round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
+            limits_hit=limits, id=stem, turn=ctx.turn,
+        )
+
+
+def _spec_params(spec) -> dict:
+    return {"temperature": round(spec.temperature, 3), "top_p": spec.top_p, "block_strength": spec.block_strength,
+            "seed": spec.seed, "key": spec.key.name, "meter": spec.meter, "bars": spec.bars, "style": spec.style,
+            "density": spec.density}
+
+
+def make_studio(weights_dir: Path | None = None, threads: int | None = None,
+                revise_config: ReviseConfig | None = None, encoder: Callable | None = None) -> Studio:
+    from models.music_generator import MusicGenerator
+
+    n = threads or max(1, (os.cpu_count() or 2) - 1)  # leave a core for the UI and the planner
+    return Studio(music_factory=lambda: MusicGenerator.from_dir(weights_dir, n),
+                  revise_config=revise_config or ReviseConfig(), encoder=encoder)
+
+

@@ -1,0 +1,80 @@
+"""The music generator the tools use: shipped (or given) checkpoints + vocabulary + corpus index.
+
+``MusicGenerator.from_dir`` loads lazily: a model is read from disk the first time its kind
+is asked for, then kept for later turns. ``weights_dir`` holds ``music-transformer.safetensors``,
+``music-rnn.safetensors`` and ``music-ngrams.npz`` (the corpus melody n-gram index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.errors import ModelFileError
+from models.music_sample import MELODY_N, SampledPiece, SampleSpec, sample
+from models.music_tokens import Score, Vocab
+from models.ngram_index import NgramIndex
+
+MODEL_FILES = {"transformer": "music-transformer.safetensors", "rnn": "music-rnn.safetensors"}
+INDEX_FILE = "music-ngrams.npz"
+
+
+def default_weights_dir() -> Path:
+    return Path(__file__).parent / "weights"
+
+
+@dataclass
+class MusicGenerator:
+    weights_dir: Path
+    threads: int = 1
+    vocab: Vocab = field(default_factory=Vocab)
+    _models: dict = field(default_factory=dict)
+    _meta: dict = field(default_factory=dict)
+    _index: NgramIndex | None = None
+
+    @classmethod
+    def from_dir(cls, weights_dir: Path | None = None, threads: int = 1) -> "MusicGenerator":
+        return cls(Path(weights_dir) if weights_dir else default_weights_dir(), threads)
+
+    def available(self) -> dict[str, Path]:
+        return {k: self.weights_dir / f for k, f in MODEL_FILES.items() if (self.weights_dir / f).exists()}
+
+    def model(self, kind: str):
+        if kind not in MODEL_FILES:
+            raise ModelFileError(f"unknown music model {kind!r}; choose transformer or rnn")
+        if kind not in self._models:
+            from models.music_model import load_music_model
+
+            self._models[kind], self._meta[kind] = load_music_model(self.weights_dir / MODEL_FILES[kind])
+        return self._models[kind]
+
+    def model_id(self, kind: str) -> str:
+        self.model(kind)
+        step = self._meta[kind].get("train_step", "?")
+        return f"arsnova/{MODEL_FILES[kind].removesuffix('.safetensors')}@step{step}"
+
+    @property
+    def index(self) -> NgramIndex:
+        if self._index is None:
+            path = self.weights_dir / INDEX_FILE
+            if not path.exists():
+                raise ModelFileError(f"corpus n-gram index {path} is missing; run `arsnova train music --index-only`")
+            self._index = NgramIndex.load(path)
+            if self._index.n != MELODY_N:
+                raise ModelFileError(f"{path} indexes {self._index.n}-grams, expected {MELODY_N}")
+        return self._index
+
+    def compose(
+        self,
+        kind: str,
+        spec: SampleSpec,
+        primer: Score | None = None,
+        block: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[SampledPiece]:
+        import torch
+
+        torch.set_num_threads(self.threads)
+        return sample(self.model(kind), self.vocab, spec, primer, self.index if block else None, progress, should_stop)
