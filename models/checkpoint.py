@@ -32,10 +32,15 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
     from safetensors.torch import load_file
 
     path = Path(path)
+    pickle_msg = f"{path} is a pickle-format checkpoint, which can run code when loaded; convert it to .safetensors"
+    if path.suffix in (".pt", ".pth", ".bin", ".pkl", ".ckpt"):
+        raise ModelFileError(pickle_msg)
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist; train it with `arsnova train` or pass another path")
-    if path.suffix in (".pt", ".pth", ".bin", ".pkl", ".ckpt"):
-        raise ModelFileError(f"{path} is a pickle-format checkpoint, which can run code when loaded; convert it to .safetensors")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head[:1] == b"\x80" or head == b"PK\x03\x04":  # a raw pickle, or torch.save's zip of pickles
+        raise ModelFileError(pickle_msg)
     try:
         from safetensors import safe_open
 

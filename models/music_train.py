@@ -37,6 +37,7 @@ class TrainConfig:
     val_windows: int = 64
     seed: int = 0
     threads: int = 1
+    transpose: bool = True  # random transposition of every training piece (key conditioning for all keys)
     max_seconds: float = 0.0  # 0 = no wall-clock limit
 
 
@@ -63,14 +64,14 @@ def window(tokens: np.ndarray, length: int, rng: np.random.Generator) -> np.ndar
 
 
 def packed_window(corpus: MusicCorpus, vocab: Vocab, pieces: np.ndarray, length: int,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, transpose: bool = True) -> np.ndarray:
     """Whole pieces (random transposition each) end to end, as GPT training packs documents;
     a piece longer than the window contributes its header + a random bar-aligned stretch."""
     parts: list[np.ndarray] = []
     filled = 0
     while filled < length:
         i = int(rng.choice(pieces))
-        ts = valid_transpositions(corpus, i) or [0]
+        ts = (valid_transpositions(corpus, i) or [0]) if transpose else [0]
         toks = piece_tokens(corpus, vocab, i, int(rng.choice(ts)))
         if len(toks) > length:
             toks = window(toks, length, rng)
@@ -110,6 +111,15 @@ def train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig,
           log: Callable[[str], None] = print) -> dict:
     """Train (or resume) and return the final state dict written to ``state.json``."""
     import torch
+
+    # initialisation and dropout draw from torch's global generator: seed it without leaking
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        return _train(corpus, out_dir, config, log)
+
+
+def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callable[[str], None]) -> dict:
+    import torch
     from torch.nn import functional as F
 
     from models.checkpoint import load_safetensors, save_safetensors
@@ -145,7 +155,8 @@ def train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig,
         if config.max_seconds and time.time() - t0 > config.max_seconds:
             log("time limit reached")
             break
-        rows = [packed_window(corpus, vocab, train_idx, config.block_size + 1, rng) for _ in range(config.batch_size)]
+        rows = [packed_window(corpus, vocab, train_idx, config.block_size + 1, rng, config.transpose)
+                for _ in range(config.batch_size)]
         x = torch.from_numpy(np.stack(rows))
         for g in opt.param_groups:
             g["lr"] = lr_at(state["step"], config)
@@ -162,9 +173,9 @@ def train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig,
         state["seconds"] = time.time() - t0
         if state["step"] % config.eval_every == 0 or state["step"] == config.steps:
             val = evaluate(model, val_batches)
-            state["history"].append({"step": state["step"], "train_loss": float(loss), "val_nll": val,
+            state["history"].append({"step": state["step"], "train_loss": float(loss.detach()), "val_nll": val,
                                      "seconds": round(state["seconds"], 1)})
-            log(f"step {state['step']} loss {float(loss):.3f} val {val:.3f} ({state['seconds']:.0f}s)")
+            log(f"step {state['step']} loss {float(loss.detach()):.3f} val {val:.3f} ({state['seconds']:.0f}s)")
         if state["step"] % config.ckpt_every == 0 or state["step"] == config.steps:
             _checkpoint(model, opt, state, out_dir, save_music_model, save_safetensors)
     _checkpoint(model, opt, state, out_dir, save_music_model, save_safetensors)

@@ -1,0 +1,161 @@
+"""A local causal LM as the planner, through transformers, with the model's own chat template.
+
+The tools are rendered into the prompt by the chat template (``tools=``). The system prompt and
+tool schemas are the same every turn, so the key/value cache of the longest shared token
+prefix is kept and reused: on a CPU that turns tens of seconds of prompt reading into the cost
+of the new turn only. Output is parsed for tool calls in the common formats (Hermes/Qwen
+``<tool_call>{json}</tool_call>``, a bare JSON object or list); validation is the planner's job.
+Loading never runs remote code; a ``#file.gguf`` suffix loads a GGUF (transformers dequantises it).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import PrivateAttr
+
+from models.errors import ModelFileError
+
+_CALL_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+
+
+def parse_tool_calls(text: str) -> tuple[list[dict], str]:
+    """-> (calls as {"name", "args", "id"}, remaining text). Unparseable JSON is left as text."""
+    calls: list[dict] = []
+    blocks = _CALL_BLOCK.findall(text)
+    rest = _CALL_BLOCK.sub("", text).strip()
+    if not blocks:
+        stripped = text.strip()
+        if stripped.startswith("```"):
+            stripped = re.sub(r"^```(?:json)?\s*|\s*```$", "", stripped)
+        if stripped[:1] in "[{":
+            blocks, rest = [stripped], ""
+    for block in blocks:
+        try:
+            data = json.loads(block)
+        except json.JSONDecodeError:
+            rest = (rest + "\n" + block).strip()
+            continue
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item, dict):
+                continue
+            fn = item.get("function") if isinstance(item.get("function"), dict) else item
+            name = fn.get("name")
+            args = fn.get("arguments", fn.get("parameters", fn.get("args", {})))
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except json.JSONDecodeError:
+                    args = {"_unparsed": args}
+            if isinstance(name, str):
+                calls.append({"name": name, "args": args if isinstance(args, dict) else {"_unparsed": args},
+                              "id": f"call_{len(calls)}_{name}", "type": "tool_call"})
+    return calls, rest
+
+
+def to_template_messages(messages) -> list[dict]:
+    out = []
+    for m in messages:
+        if isinstance(m, SystemMessage):
+            out.append({"role": "system", "content": str(m.content)})
+        elif isinstance(m, HumanMessage):
+            out.append({"role": "user", "content": str(m.content)})
+        elif isinstance(m, AIMessage):
+            d: dict[str, Any] = {"role": "assistant", "content": str(m.content or "")}
+            if m.tool_calls:
+                d["tool_calls"] = [{"type": "function", "function": {"name": c["name"], "arguments": c["args"]}}
+                                   for c in m.tool_calls]
+            out.append(d)
+        elif isinstance(m, ToolMessage):
+            out.append({"role": "tool", "content": str(m.content)})
+    return out
+
+
+class HFChatModel(BaseChatModel):
+    """transformers causal LM as a langchain chat model; greedy, bounded output."""
+
+    max_new_tokens: int = 256
+    name_or_path: str = ""
+    _model: Any = PrivateAttr(default=None)
+    _tok: Any = PrivateAttr(default=None)
+    _cache_ids: tuple = PrivateAttr(default=())
+    _cache: Any = PrivateAttr(default=None)
+    last_reused_tokens: int = 0
+    last_prompt_tokens: int = 0
+
+    @classmethod
+    def load(cls, path_or_id: str, gguf_file: str | None = None, **kw) -> "HFChatModel":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        local = os.path.isdir(path_or_id)
+        offline = local or os.environ.get("HF_HUB_OFFLINE") == "1"
+        extra = {"gguf_file": gguf_file} if gguf_file else {"use_safetensors": None}
+        try:
+            tok = AutoTokenizer.from_pretrained(path_or_id, local_files_only=offline, **({"gguf_file": gguf_file} if gguf_file else {}))
+            model = AutoModelForCausalLM.from_pretrained(path_or_id, local_files_only=offline, torch_dtype="float32", **extra)
+        except (OSError, ValueError, ImportError) as e:
+            raise ModelFileError(f"cannot load planner model {path_or_id!r}: {str(e).splitlines()[0][:200]}") from None
+        if not getattr(tok, "chat_template", None):
+            raise ModelFileError(f"{path_or_id} has no chat template; use an instruct/chat model as the planner")
+        model.eval()
+        inst = cls(name_or_path=path_or_id, **kw)
+        inst._model, inst._tok = model, tok
+        return inst
+
+    @classmethod
+    def from_objects(cls, model, tokenizer, **kw) -> "HFChatModel":
+        inst = cls(**kw)
+        inst._model, inst._tok = model.eval(), tokenizer
+        return inst
+
+    @property
+    def _llm_type(self) -> str:
+        return "arsnova-hf"
+
+    def bind_tools(self, tools, **kwargs):
+        return self.bind(tool_schemas=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def prompt_ids(self, messages, tool_schemas) -> list[int]:
+        out = self._tok.apply_chat_template(to_template_messages(messages), tools=tool_schemas or None,
+                                            add_generation_prompt=True, tokenize=True)
+        if isinstance(out, dict) or hasattr(out, "input_ids"):
+            out = out["input_ids"]
+        return list(out)
+
+    def _generate(self, messages, stop=None, run_manager=None, tool_schemas=None, **kwargs) -> ChatResult:
+        import torch
+
+        ids = self.prompt_ids(messages, tool_schemas)
+        reuse = 0
+        for a, b in zip(self._cache_ids, ids[:-1]):  # keep >= 1 new token to run
+            if a != b:
+                break
+            reuse += 1
+        past = None
+        if reuse and self._cache is not None:
+            past = copy.deepcopy(self._cache)
+            past.crop(reuse)
+        self.last_reused_tokens, self.last_prompt_tokens = reuse, len(ids)
+        input_ids = torch.tensor([ids])
+        with torch.inference_mode():
+            if reuse < len(ids) - 1:
+                # extend the cached prefix to the whole prompt except the last token, and keep it
+                out = self._model(input_ids[:, reuse:-1], past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                self._cache, self._cache_ids = copy.deepcopy(past), tuple(ids[:-1])
+            gen = self._model.generate(input_ids, past_key_values=past, max_new_tokens=self.max_new_tokens,
+                                       do_sample=False, pad_token_id=self._tok.pad_token_id or self._tok.eos_token_id)
+        text = self._tok.decode(gen[0, len(ids):], skip_special_tokens=True)
+        calls, rest = parse_tool_calls(text)
+        msg = AIMessage(content=rest, tool_calls=calls)
+        return ChatResult(generations=[ChatGeneration(message=msg)])

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+from models.errors import Cancelled, ModelFileError
+from models.music_generator import MusicGenerator
+from models.music_metrics import pitch_in_scale_rate
+from models.music_model import build_music_model, load_music_model, save_music_model
+from models.music_sample import SampleSpec, sample
+from models.music_tokens import Key, Vocab
+from tests.tiny import scale_tune
+
+V = Vocab()
+TINY = {
+    "transformer": {"kind": "transformer", "vocab_size": len(V), "block_size": 64, "n_layer": 2, "n_head": 2,
+                    "n_embd": 32, "dropout": 0.0},
+    "rnn": {"kind": "rnn", "vocab_size": len(V), "n_embd": 32, "hidden": 48, "n_layer": 2, "dropout": 0.0},
+}
+
+
+@pytest.mark.parametrize("kind", ["transformer", "rnn"])
+def test_incremental_decoding_matches_full_forward(kind):
+    torch.manual_seed(0)
+    m = build_music_model(TINY[kind]).eval()
+    x = torch.randint(1, len(V), (2, 20))
+    with torch.inference_mode():
+        full, _ = m(x)
+        logits, state = m.start(x[:, :5])
+        steps = [logits]
+        for t in range(5, 20):
+            logits, state = m.step(x[:, t], state)
+            steps.append(logits)
+    inc = torch.stack(steps[:-1], 1)  # predictions for positions 5..19 made incrementally
+    torch.testing.assert_close(inc, full[:, 4:19], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "rnn"])
+def test_save_load_round_trip(kind, tmp_path):
+    m = build_music_model(TINY[kind])
+    save_music_model(m, tmp_path / "m.safetensors", {"train_step": 3})
+    m2, meta = load_music_model(tmp_path / "m.safetensors")
+    assert meta["train_step"] == 3 and meta["config"]["kind"] == kind
+    for (k, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=k)
+
+
+def test_load_errors_are_user_fixable(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_music_model(tmp_path / "missing.safetensors")
+    bad = tmp_path / "trunc.safetensors"
+    m = build_music_model(TINY["rnn"])
+    save_music_model(m, bad)
+    bad.write_bytes(bad.read_bytes()[:100])
+    with pytest.raises(ModelFileError, match="not a valid safetensors"):
+        load_music_model(bad)
+    with pytest.raises(ModelFileError, match="pickle"):
+        load_music_model(tmp_path / "model.pt")
+    disguised = tmp_path / "disguised.safetensors"
+    torch.save(m.state_dict(), disguised)  # a pickle under a safetensors name
+    with pytest.raises(ModelFileError, match="pickle"):
+        load_music_model(disguised)
+
+
+def test_wrong_shape_checkpoint_is_refused(tmp_path):
+    from models.checkpoint import load_safetensors, save_safetensors
+
+    m = build_music_model(TINY["rnn"])
+    tensors = dict(m.state_dict())
+    tensors["head.weight"] = torch.zeros(3, 3)
+    save_safetensors(tensors, tmp_path / "w.safetensors", {"config": TINY["rnn"]})
+    with pytest.raises(ModelFileError, match="does not fit the model"):
+        load_music_model(tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize("kind", ["transformer", "rnn"])
+def test_sampling_is_seeded_bounded_and_in_key(kind):
+    torch.manual_seed(1)
+    m = build_music_model(TINY[kind])
+    key = Key(2, "minor")
+    spec = SampleSpec(key=key, meter="3/4", bars=6, candidates=2, seed=5, key_strictness=8.0)
+    a = sample(m, V, spec)
+    b = sample(m, V, spec)
+    assert [p.tokens for p in a] == [p.tokens for p in b]
+    c = sample(m, V, SampleSpec(key=key, meter="3/4", bars=6, candidates=2, seed=6, key_strictness=8.0))
+    assert [p.tokens for p in a] != [p.tokens for p in c]
+    for p in a:
+        assert p.score.bars == 6 and p.score.meter == "3/4"
+        assert pitch_in_scale_rate(p.score, key) >= 0.9
+        assert p.nll > 0
+
+
+def test_transformer_samples_past_its_context_window():
+    torch.manual_seed(2)
+    m = build_music_model(TINY["transformer"])  # block_size 64: 24 bars need re-priming
+    out = sample(m, V, SampleSpec(key=Key(0, "major"), bars=24, seed=1))
+    assert out[0].score.bars == 24
+
+
+def test_cancel_stops_sampling_and_progress_reports_bars():
+    m = build_music_model(TINY["rnn"])
+    seen = []
+    sample(m, V, SampleSpec(key=Key(0, "major"), bars=4, seed=0), progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (4, 4) and (1, 4) in seen
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(Cancelled):
+        sample(m, V, SampleSpec(key=Key(0, "major"), bars=64, seed=0), should_stop=stop)
+    assert calls["n"] == 4  # stopped at the first check that said so
+
+
+def test_primer_is_continued(tiny_weights):
+    gen = MusicGenerator.from_dir(tiny_weights)
+    primer = scale_tune(Key(7, "major"), bars=2)
+    out = gen.compose("rnn", SampleSpec(key=Key(7, "major"), bars=3, seed=0), primer=primer)[0]
+    assert out.score.bars == 5
+    first_two = {n for n in out.score.notes if n.start < 2 * 16}
+    assert first_two == set(primer.notes)
+
+
+def test_ngram_blocking_changes_what_is_copied(tiny_weights):
+    gen = MusicGenerator.from_dir(tiny_weights)
+    spec = SampleSpec(key=Key(0, "major"), bars=8, seed=3, candidates=3)
+    plain = gen.compose("transformer", spec)
+    from models.music_sample import score_melody
+
+    blocked = gen.compose("transformer", spec.__class__(**{**spec.__dict__, "block_strength": 50.0}), block=True)
+    rate = lambda ps: np.mean([gen.index.copy_rate(score_melody(p.score)) for p in ps])
+    assert rate(blocked) <= rate(plain)
