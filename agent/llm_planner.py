@@ -144,7 +144,9 @@ class HFChatModel(BaseChatModel):
         past = None
         if reuse and self._cache is not None:
             past = copy.deepcopy(self._cache)
-            past.crop(reuse)
+            extra = len(self._cache_ids) - reuse
+            if extra > 0:
+                past.crop(-extra)  # negative = tokens to drop: the one form every transformers version accepts
         self.last_reused_tokens, self.last_prompt_tokens = reuse, len(ids)
         input_ids = torch.tensor([ids])
         with torch.inference_mode():

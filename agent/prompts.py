@@ -34,7 +34,8 @@ ROUTER_EXAMPLES: dict[str, list[str]] = {
         "show me what a dragon looks like", "generate an image of mountains at sunrise",
         "sketch a cat sleeping on a chair", "create artwork of a forest in the fog",
         "a drawing of a bicycle", "render a clip-art icon of a house", "picture a bowl of fruit",
-        "visualise a stormy sky", "an illustration to go with the poem",
+        "visualise a stormy sky", "an illustration to go with the poem", "a matching picture",
+        "paint it as a watercolour", "a picture to go with it", "an image for the poem",
     ],
     "style_transfer": [
         "restyle my photo like starry night", "make photo.jpg look like a Van Gogh painting",

@@ -89,6 +89,10 @@ class RouterChatModel(BaseChatModel):
             for label, bonus in _lexical_hints(text).items():
                 scores[label] += bonus
             best = max(scores, key=scores.get)
+            if best == "style_transfer" and not _names_a_style(text):
+                # restyling needs a style to copy; without one the person wants a new picture
+                scores["style_transfer"] = min(scores["style_transfer"], scores["generate_image"] - 1e-3)
+                best = max(scores, key=scores.get)
             out.append((best, scores[best], scores))
         return out
 
@@ -138,6 +142,14 @@ class RouterChatModel(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         msg = self.plan(messages, kwargs.get("tool_names"))
         return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def _names_a_style(text: str) -> bool:
+    """A style source: an image path, or words like 'style', 'in the manner of', 'like <name>'."""
+    return bool(slots.paths(text)) or bool(re.search(
+        r"\b(style|styled|restyle|manner|look like|looks like|like (?:a |an |the )?[A-Z\w]+|after (?:a |the )?[A-Z]\w+|"
+        r"into (?:a |an )?[\w-]+ painting|painting by)",
+        text, re.IGNORECASE))
 
 
 def _lexical_hints(text: str) -> dict[str, float]:
@@ -206,11 +218,13 @@ def _image_args(seg: str, text: str, history: dict) -> dict:
     prompt = re.sub(r"^(?:please\s+)?(?:paint|draw|sketch|make|create|generate|render|illustrate|show me|give me)\s+(?:me\s+)?",
                     "", seg.strip(), flags=re.IGNORECASE)
     prompt = re.sub(r"^(?:a\s+|an\s+)?(?:picture|image|drawing|painting|illustration)\s+(?:of\s+)?", "", prompt, flags=re.IGNORECASE)
-    if re.match(r"^(it|this|that|the poem|the music)\b", prompt, re.IGNORECASE):
+    ref = re.match(r"^(?:(it|this|that|the poem|the music)\b\s*(?:as\s+)?|(?:a\s+|an\s+)?matching\s+(?:picture|image|illustration)?|"
+                   r"(?:a\s+|an\s+)?(?:picture|image|illustration)?\s*(?:to go with|for)\s+(?:it|the poem|this)\b)",
+                   prompt, re.IGNORECASE)
+    if ref:
+        rest = prompt[ref.end():].strip(" ,.")
         poem = _last_args(history, "write_poem")
-        if poem and poem.get("topic"):
-            rest = re.sub(r"^(it|this|that|the poem|the music)\b\s*(?:as\s+)?", "", prompt, flags=re.IGNORECASE)
-            prompt = f"{poem['topic']}, {rest}".strip(", ")
+        prompt = f"{poem['topic']}, {rest}".strip(", ") if poem and poem.get("topic") else rest
     args: dict[str, Any] = {"prompt": prompt.strip(" .") or seg}
     neg = re.search(r"\b(?:without|no)\s+([\w ,]+)$", seg, re.IGNORECASE)
     if neg:
@@ -239,6 +253,9 @@ def _style_args(seg: str, text: str, history: dict) -> dict:
         args["content_image"] = "@last"
     if "style_image" not in args and style_name:
         args["style_image"] = style_name.group(1).strip()
+    painting = re.search(r"into (?:a |an )?([\w' -]+?) painting|painting by ([\w' -]+)", seg, re.IGNORECASE)
+    if "style_image" not in args and painting:
+        args["style_image"] = (painting.group(1) or painting.group(2)).strip()
     if re.search(r"\b(keep|preserve|retain)\w*\s+(?:the\s+)?(?:original\s+)?colou?rs?\b", seg, re.IGNORECASE):
         args["preserve_color"] = True
     if re.search(r"\b(subtle|light|gentle|slight)", seg, re.IGNORECASE):

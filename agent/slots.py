@@ -35,9 +35,9 @@ FORMS = {"haiku": "haiku", "sonnet": "sonnet", "limerick": "limerick", "quatrain
          "ballad": "quatrain", "villanelle": "villanelle", "cinquain": "cinquain"}
 LANGUAGES = ("english", "chinese", "french", "german", "spanish", "italian", "latin", "japanese")
 
-_NOTE = r"([a-g])(\s*(?:#|♯|sharp|-sharp|b(?![a-z])|♭|flat|-flat))?"
+_NOTE = r"([a-gA-G])(\s*(?:#|♯|-?sharp|-?flat|♭|b(?=m(?![a-z])|(?![a-z]))))?"
 _KEY_RE = re.compile(
-    r"\b(?:in\s+(?:the\s+key\s+of\s+)?|key\s+(?:of\s+)?)?" + _NOTE + r"(?:\s*(major|minor|maj|min|m(?![a-z])))?\b",
+    r"(?<![\w])(?:in\s+(?:the\s+key\s+of\s+)?|key\s+(?:of\s+)?)?" + _NOTE + r"(?:\s*(major|minor|maj|min|m(?![a-z])))?(?![\w#♯])",
     re.IGNORECASE,
 )
 _PATH_RE = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(?<![\w@])((?:~|\.{1,2})?/?[\w.\-~/\\]+\.(?:png|jpe?g|webp|gif|bmp|tiff?|mid|midi)))""", re.IGNORECASE)
@@ -52,26 +52,20 @@ def number(text: str) -> int | None:
 
 
 def music_key(text: str) -> str | None:
-    """'D minor', 'in f#', 'B-flat major', 'Ebm' -> 'D minor', 'F# major', 'Bb major', 'Eb minor'."""
+    """'D minor', 'in f#', 'B-flat major', 'in Ebm' -> 'D minor', 'F# major', 'Bb major', 'Eb minor'."""
     for m in _KEY_RE.finditer(text):
         letter, acc, mode = m.group(1), (m.group(2) or "").strip().lower(), (m.group(3) or "").lower()
-        explicit = bool(mode) or m.group(0).lower().startswith(("in ", "key"))
-        if not explicit:
+        prefixed = m.group(0).lower().startswith(("in ", "key"))
+        if not (mode or prefixed):
             continue
-        if letter.lower() == "a" and not mode and not acc and m.group(0).lower().startswith("in a"):
-            # "in a ..." is usually the article: "in a dreamy mood"
-            rest = text[m.end():m.end() + 2]
-            if not rest.strip() or rest[:1].isspace() and text[m.end():].strip()[:1].isalpha():
-                continue
-        if letter.lower() == "b" and acc == "" and not mode:
-            pass
+        if letter == "a" and not acc and not mode and re.match(r"\s+[a-z]", text[m.end():]):
+            continue  # "in a dreamy mood": the article, not the key of A
         name = letter.upper()
-        if acc in ("#", "♯", "sharp", "-sharp"):
+        if acc.lstrip("-") in ("#", "♯", "sharp"):
             name += "#"
-        elif acc in ("b", "♭", "flat", "-flat"):
+        elif acc.lstrip("-") in ("b", "♭", "flat"):
             name += "b"
-        mode_name = "minor" if mode in ("minor", "min", "m") else "major"
-        return f"{name} {mode_name}"
+        return f"{name} {'minor' if mode in ('minor', 'min', 'm') else 'major'}"
     return None
 
 

@@ -49,3 +49,46 @@ def make_tiny_weights(out: Path, seed: int = 0) -> Path:
     save_music_model(r, out / "music-rnn.safetensors", {"train_step": 0})
     build_melody_index(tiny_corpus()).save(out / "music-ngrams.npz")
     return out
+
+
+CHAT_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\n"
+    "{{ messages[0].content if messages[0].role == 'system' else 'You are a planner.' }}\n# Tools\n<tools>\n"
+    "{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools>\n"
+    "Return each call as <tool_call>{\"name\": ..., \"arguments\": ...}</tool_call><|im_end|>\n{%- endif %}\n"
+    "{%- for m in messages %}{%- if m.role != 'system' or not tools %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+    "{%- if m.tool_calls %}{%- for c in m.tool_calls %}<tool_call>{{ c.function | tojson }}</tool_call>{%- endfor %}{%- endif %}"
+    "<|im_end|>\n{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}"
+)
+
+
+def make_tiny_chat_model(out: Path) -> Path:
+    """A Qwen2-architecture causal LM at toy size with a BPE tokenizer and a tool-aware chat
+    template, saved with save_pretrained: exactly what a user's local model directory holds."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    from agent.prompts import ROUTER_EXAMPLES, SYSTEM_PROMPT
+
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    texts = [SYSTEM_PROMPT, '<tool_call>{"name": "compose_music", "arguments": {"key": "D minor"}}</tool_call>']
+    texts += [e for ex in ROUTER_EXAMPLES.values() for e in ex]
+    tok.train_from_iterator(texts * 3, trainers.BpeTrainer(vocab_size=400, special_tokens=special,
+                                                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   additional_special_tokens=special[1:])
+    fast.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+                      eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
+    model = Qwen2ForCausalLM(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    fast.save_pretrained(out)
+    return out

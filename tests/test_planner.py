@@ -1,0 +1,151 @@
+"""Planner policy (validate → retry → router) with scripted chat models, and the HF backend."""
+
+import time
+
+import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+
+from agent.llm_planner import HFChatModel, parse_tool_calls
+from agent.planner import Planner, check_calls, make_planner
+from agent.router import RouterChatModel
+from models.errors import ModelFileError, UserFixableError
+
+
+def scripted(*messages):
+    return GenericFakeChatModel(messages=iter(messages))
+
+
+@pytest.fixture(scope="module")
+def router_factory():
+    from models.encoder import load_encoder
+
+    r = RouterChatModel(load_encoder())
+    return lambda: r
+
+
+def call(name, args, i=0):
+    return {"name": name, "args": args, "id": f"c{i}", "type": "tool_call"}
+
+
+def test_valid_llm_plan_is_used(router_factory):
+    p = Planner("hf:test", scripted(AIMessage("", tool_calls=[call("compose_music", {"key": "g minor", "bars": 8})])),
+                router_factory)
+    res = p.plan([HumanMessage("music")])
+    assert res.answered_by == "hf:test" and res.notices == ()
+    assert res.message.tool_calls[0]["args"] == {"key": "G minor", "bars": 8}
+
+
+def test_invalid_call_is_retried_with_the_error_then_accepted(router_factory):
+    seen = []
+
+    class Recording(GenericFakeChatModel):
+        def _generate(self, messages, *a, **kw):
+            seen.append(messages)
+            return super()._generate(messages, *a, **kw)
+
+    model = Recording(messages=iter([
+        AIMessage("", tool_calls=[call("compose_music", {"bars": 1_000_000_000, "colour": "red"})]),
+        AIMessage("", tool_calls=[call("compose_music", {"bars": 16})]),
+    ]))
+    res = Planner("hf:test", model, router_factory).plan([HumanMessage("music")])
+    assert res.answered_by == "hf:test"
+    assert "less than or equal to 128" in res.notices[0] and "colour: unknown argument" in res.notices[0]
+    assert "Call the tool again" in seen[1][-1].content  # the error went back to the model
+
+
+def test_malformed_calls_fall_back_to_the_router(router_factory):
+    bad = AIMessage("", tool_calls=[call("summon_demon", {})])
+    res = Planner("hf:test", scripted(bad, bad, bad), router_factory, max_retries=2).plan(
+        [HumanMessage("write a haiku about frost")])
+    assert res.answered_by == "router"
+    assert [c["name"] for c in res.message.tool_calls] == ["write_poem"]
+    assert sum("invalid tool call" in n for n in res.notices) == 3
+    assert res.notices[-1] == "the router planner answered instead"
+
+
+def test_a_hanging_planner_times_out_to_the_router(router_factory):
+    class Hanging(GenericFakeChatModel):
+        def _generate(self, *a, **kw):
+            time.sleep(5)
+
+    p = Planner("openai:x#y", Hanging(messages=iter([])), router_factory, timeout_s=0.2)
+    t = time.monotonic()
+    res = p.plan([HumanMessage("a slow tune in C")])
+    assert time.monotonic() - t < 3
+    assert res.answered_by == "router" and "did not answer within" in res.notices[0]
+
+
+def test_check_calls_normalises_and_reports():
+    good, errors = check_calls(AIMessage("", tool_calls=[call("compose_music", {"key": "bb", "meter": "5/4"}),
+                                                         call("write_poem", {"topic": "x", "lines": 0}, 1)]))
+    assert good == []
+    assert "meter" in errors[0] and "lines" in errors[1] and "greater than or equal to 1" in errors[1]
+
+
+def test_unknown_planner_spec_is_a_user_error():
+    with pytest.raises(UserFixableError, match="unknown planner"):
+        make_planner("gpt-17", lambda: None, [])
+
+
+@pytest.mark.parametrize("text,names", [
+    ('<tool_call>{"name": "write_poem", "arguments": {"topic": "rain"}}</tool_call>', ["write_poem"]),
+    ('<tool_call>\n{"name": "a", "arguments": "{\\"x\\": 1}"}\n</tool_call><tool_call>{"name": "b", "arguments": {}}</tool_call>',
+     ["a", "b"]),
+    ('[{"type": "function", "function": {"name": "compose_music", "parameters": {"bars": 8}}}]', ["compose_music"]),
+    ('```json\n{"name": "generate_image", "arguments": {"prompt": "cat"}}\n```', ["generate_image"]),
+    ("Hello! I can help.", []),
+    ('<tool_call>{"name": broken json</tool_call>', []),
+])
+def test_parse_tool_call_formats(text, names):
+    calls, _ = parse_tool_calls(text)
+    assert [c["name"] for c in calls] == names
+
+
+@pytest.fixture(scope="module")
+def tiny_chat_dir(tmp_path_factory):
+    from tests.tiny import make_tiny_chat_model
+
+    return make_tiny_chat_model(tmp_path_factory.mktemp("chat"))
+
+
+def test_hf_planner_loads_a_local_model_and_renders_tools(tiny_chat_dir):
+    from tools import make_tools
+
+    model = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=4)
+    tools = make_tools(lambda *a: None)
+    schemas = model.bind_tools(tools).kwargs["tool_schemas"]
+    ids = model.prompt_ids([HumanMessage("a tune")], schemas)
+    prompt = model._tok.decode(ids)
+    for name in ("write_poem", "generate_image", "style_transfer", "compose_music"):
+        assert name in prompt
+    assert prompt.rstrip().endswith("assistant")
+
+
+def test_hf_planner_reuses_the_prompt_prefix_cache(tiny_chat_dir):
+    from tools import make_tools
+
+    tools = make_tools(lambda *a: None)
+    cached = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=6)
+    bound = cached.bind_tools(tools)
+    first = bound.invoke([HumanMessage("compose a waltz")])
+    assert cached.last_reused_tokens == 0
+    second = bound.invoke([HumanMessage("write a sonnet about rain")])
+    assert cached.last_reused_tokens > 0.8 * cached.last_prompt_tokens - 20  # system + tools came from the cache
+    fresh = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=6).bind_tools(tools)
+    assert fresh.invoke([HumanMessage("write a sonnet about rain")]).content == second.content
+    assert isinstance(first, AIMessage)
+
+
+def test_a_random_llm_falls_back_to_the_router(tiny_chat_dir, router_factory):
+    from tools import make_tools
+
+    model = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=6).bind_tools(make_tools(lambda *a: None))
+    res = Planner(f"hf:{tiny_chat_dir}", model, router_factory, max_retries=1).plan([HumanMessage("a jig in D")])
+    # gibberish has no tool calls: it is taken as a words-only answer, which is valid
+    assert res.answered_by in (f"hf:{tiny_chat_dir}", "router")
+
+
+def test_missing_local_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFileError, match="cannot load planner model"):
+        HFChatModel.load(str(tmp_path / "nothing-here"))
