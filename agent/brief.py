@@ -16,6 +16,7 @@ MAX_BRIEF_BYTES = 256 * 1024
 MAX_TURNS = 200
 MAX_TURN_CHARS = 4000
 KNOWN_FIELDS = ("title", "seed", "planner", "turns", "export")
+_PLAIN_TAGS = {"!", *(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map"))}
 
 
 class BriefError(UserFixableError):
@@ -80,14 +81,17 @@ def parse_brief(raw: bytes, name: str = "<brief>") -> Brief:
             if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
                 raise BriefError(f"{name}:{ev.start_mark.line + 1}: YAML anchors and aliases are not allowed in briefs")
             tag = getattr(ev, "tag", None)
-            if tag and not tag.startswith("tag:yaml.org,2002:") and tag != "!":
-                raise BriefError(f"{name}:{ev.start_mark.line + 1}: YAML tag {tag} is not allowed; use plain values")
+            if tag and tag not in _PLAIN_TAGS:
+                shown = tag.replace("tag:yaml.org,2002:", "!!")
+                raise BriefError(f"{name}:{ev.start_mark.line + 1}: YAML tag {shown} is not allowed; use plain values")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except BriefError:
         raise
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
+        # at the end of the file the problem is where an unclosed thing was opened
+        at_end = e.problem_mark is not None and e.problem_mark.index >= len(text.rstrip())
+        mark = (e.context_mark if at_end and e.context_mark else None) or e.problem_mark or e.context_mark
         where = f"{name}:{mark.line + 1}" if mark else name
         raise BriefError(f"{where}: invalid YAML ({e.problem or e.context}); fix the syntax there") from None
     except yaml.YAMLError as e:

@@ -163,6 +163,10 @@ def cmd_train(args) -> int:
     from models.music_generator import INDEX_FILE, MODEL_FILES, default_weights_dir
     from models.music_train import PRESETS, build_melody_index, train
 
+    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
+        raise UserFixableError("--steps must be between 1 and 1000000")
+    if args.max_seconds < 0:
+        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
     cfg = _config(args)
     corpus_path = Path(args.corpus) if args.corpus else cfg.data_dir / "music_corpus.npz"
     if corpus_path.exists():
@@ -177,8 +181,6 @@ def cmd_train(args) -> int:
         build_melody_index(corpus).save(weights / INDEX_FILE)
         print(f"wrote {weights / INDEX_FILE}")
         return 0
-    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
-        raise UserFixableError("--steps must be between 1 and 1000000")
     tc = dataclasses.replace(PRESETS[args.model], max_seconds=args.max_seconds, **({"steps": args.steps} if args.steps else {}))
     run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"music-{args.model}"
     state = train(corpus, run_dir, tc, log=lambda s: print(s, flush=True))
@@ -200,7 +202,10 @@ COMMANDS: dict[str, Callable] = {
 
 
 def main(argv: list[str] | None = None, chat: Callable | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return int(e.code or 0)
     command = args.command or "chat"
     try:
         if command == "chat":

@@ -61,8 +61,9 @@ class ProgressPrinter:
         self.s.flush()
 
 
-def run_brief(brief: Brief, agent: Agent, out: str | None, as_json: bool, stream: TextIO = sys.stdout) -> Path:
+def run_brief(brief: Brief, agent: Agent, out: str | None, as_json: bool, stream: TextIO | None = None) -> Path:
     """Run every turn of ``brief`` in a new session and export the bundle; returns its path."""
+    stream = stream or sys.stdout
     title = brief.title or Path(brief.path).stem
     session = agent.store.create(title=title, planner=agent.planner.name)
     show = (lambda e: stream.write(event_json(e) + "\n")) if as_json else ProgressPrinter(stream)

@@ -160,6 +160,8 @@ def _lexical_hints(text: str) -> dict[str, float]:
         hints["style_transfer"] = 0.08
     if re.search(r"\b(bars?|bpm|major|minor|melody|tune|music)\b", low):
         hints["compose_music"] = 0.05
+    if re.search(r"\.midi?\b", low):
+        hints["compose_music"] = hints.get("compose_music", 0) + 0.15
     if re.search(r"\b(haiku|sonnet|limerick|poem|verse|quatrain)\b", low):
         hints["write_poem"] = 0.05
     if re.search(r"\b(less|more)\s+(conventional|original|novel|predictable|surprising|experimental|like)\b", low):
