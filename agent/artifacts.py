@@ -43,6 +43,7 @@ class Artifact:
     summary: str  # the short text the planner sees
     trajectory: tuple[RoundRecord, ...] = ()
     limits_hit: tuple[str, ...] = ()
+    revision: dict = field(default_factory=dict)  # direction, max_rounds, candidates, target, stopped
     id: str = ""
     turn: int = 0
 
@@ -68,7 +69,8 @@ class Artifact:
             scores=sc(d["scores"]), files=d["files"], summary=d["summary"],
             trajectory=tuple(RoundRecord(r["round"], r["params"], r["candidates"], sc(r["scores"]), r["chosen"])
                              for r in d.get("trajectory", [])),
-            limits_hit=tuple(d.get("limits_hit", [])), id=d.get("id", ""), turn=d.get("turn", 0),
+            limits_hit=tuple(d.get("limits_hit", [])), revision=d.get("revision", {}), id=d.get("id", ""),
+            turn=d.get("turn", 0),
         )
 
 

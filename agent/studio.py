@@ -131,6 +131,9 @@ class Studio:
             kind="music", tool="compose_music", args=dict(args), seed=seed, model=gen.model_id(kind),
             round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
             limits_hit=limits, id=stem, turn=ctx.turn,
+            revision={"direction": ctx.revise_direction or "default", "max_rounds": cfg.max_rounds,
+                      "candidates": cfg.candidates, "target": cfg.target, "quality_floor": cfg.quality_floor,
+                      "stopped": result.stopped},
         )
 
 

@@ -1,0 +1,56 @@
+"""End to end on the shipped models: a brief asking for music gives a bundle in the asked key,
+length and tempo, with scores and the revision trajectory in the manifest."""
+
+import json
+
+import pretty_midi
+import pytest
+
+from agent.cli import main
+from models.music_generator import MODEL_FILES, default_weights_dir
+from models.music_metrics import pitch_in_scale_rate
+from models.midi_io import read_midi
+from models.music_tokens import parse_key
+
+BRIEF = """title: Shipped models
+seed: 11
+turns:
+  - Compose 16 bars of slow piano music in D minor.
+  - A lively jig in G major for the fiddle, 8 bars, with the rnn.
+  - Make the jig less conventional.
+"""
+
+
+def test_shipped_weights_exist_and_are_small():
+    wd = default_weights_dir()
+    total = sum(p.stat().st_size for p in wd.rglob("*") if p.is_file())
+    for f in MODEL_FILES.values():
+        assert (wd / f).is_file(), f"{f} is not shipped"
+    assert total < 60e6
+
+
+def test_brief_on_shipped_models(tmp_path, capsys):
+    brief = tmp_path / "b.yaml"
+    brief.write_text(BRIEF)
+    out = tmp_path / "bundle"
+    assert main(["run", str(brief), "--out", str(out)]) == 0, capsys.readouterr().err
+    m = json.loads((out / "manifest.json").read_text())
+    arts = m["artifacts"]
+    assert [a["kind"] for a in arts] == ["music"] * 3
+    expect = [("D minor", 16, 72, "4/4", "transformer"), ("G major", 8, 132, "6/8", "rnn"), ("G major", 8, 132, "6/8", "rnn")]
+    for a, (key, bars, tempo, meter, model) in zip(arts, expect):
+        score = read_midi(out / a["files"]["midi"], key=parse_key(key))
+        assert pitch_in_scale_rate(score, parse_key(key)) >= 0.9
+        assert a["scores"]["bars"] == bars and a["scores"]["pitch_in_scale"] >= 0.9
+        pm = pretty_midi.PrettyMIDI(str(out / a["files"]["midi"]))
+        assert round(pm.get_tempo_changes()[1][0]) == tempo
+        ts = pm.time_signature_changes[0]
+        assert f"{ts.numerator}/{ts.denominator}" == meter
+        assert pm.get_end_time() <= bars * score.bar_length * 15 / tempo + 1e-6  # never longer than asked
+        assert model in a["model"]
+        assert a["trajectory"] and {"quality", "novelty", "adherence"} <= set(a["trajectory"][0]["scores"])
+    # the revision turn asked for more novelty: a higher target and more rounds
+    assert arts[2]["revision"]["direction"] == "more_novel"
+    assert arts[2]["revision"]["target"] > arts[1]["revision"]["target"]
+    assert arts[2]["revision"]["max_rounds"] > arts[1]["revision"]["max_rounds"]
+    assert arts[2]["revision"]["stopped"] in ("target reached", "round limit")

@@ -1,0 +1,127 @@
+"""Pilot tests of the chat: a request to a finished music result, cancel, queue, markup safety."""
+
+import asyncio
+import time
+
+import pytest
+from textual.widgets import Input, Static
+
+from tui import ToolCard, clean, make_app
+
+
+@pytest.fixture
+def app_factory(tiny_weights, tmp_path):
+    from agent.app import make_agent
+    from agent.config import Config
+
+    cfg = Config(data_dir=tmp_path / "data", weights_dir=tiny_weights, threads=1)
+    return lambda session=None: make_app(cfg, session)
+
+
+async def wait_for(pilot, predicate, timeout=60.0):
+    t = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t > timeout:
+            raise AssertionError("timed out waiting for the UI")
+        await pilot.pause(0.05)
+
+
+async def submit(pilot, app, text):
+    app.query_one("#prompt", Input).value = text
+    await pilot.press("enter")
+
+
+def texts(app, selector="Static"):
+    return [str(w.render()) for w in app.query(selector)]
+
+
+async def test_request_to_finished_music(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, "4 bars of calm music in D minor for flute")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        card = next(iter(app.cards.values()))
+        result = str(card.query_one(".result", Static).render())
+        assert "Composed 4 bars in D minor" in result and "flute" in result
+        assert "midi:" in result and ".mid" in result
+        assert "round 0: quality" in str(card.query_one(".rounds", Static).render())
+        assert "planner: router" in str(app.query_one("#status", Static).render())
+        assert app.session_id is not None
+
+
+async def test_escape_cancels_a_running_tool_and_the_next_request_works(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, "128 bars of music in C major")
+        await wait_for(pilot, lambda: app.cards and "bars" in str(next(iter(app.cards.values())).query_one(".status", Static).render()))
+        t = time.monotonic()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.busy, timeout=10)
+        assert time.monotonic() - t < 2.0
+        card = next(iter(app.cards.values()))
+        assert str(card.query_one(".result", Static).render()) == "cancelled"
+        await submit(pilot, app, "2 bars of music in G major")
+        await wait_for(pilot, lambda: len(app.cards) == 2 and not app.busy)
+        assert "Composed 2 bars" in str(list(app.cards.values())[1].query_one(".result", Static).render())
+
+
+async def test_requests_typed_while_busy_are_queued(tiny_weights, tmp_path):
+    import threading
+
+    from agent.app import make_agent
+    from agent.config import Config
+    from tui import StudioApp
+
+    gate = threading.Event()
+
+    class Gated:
+        """The real agent, held at the start of each turn until the test opens the gate."""
+
+        def __init__(self, agent):
+            self._agent = agent
+
+        def __getattr__(self, name):
+            return getattr(self._agent, name)
+
+        def run(self, *a, **k):
+            gate.wait(30)
+            yield from self._agent.run(*a, **k)
+
+    cfg = Config(data_dir=tmp_path / "data", weights_dir=tiny_weights, threads=1)
+    app = StudioApp(lambda: Gated(make_agent(cfg)), None, str(cfg.data_dir))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, "2 bars of music in A minor")
+        await submit(pilot, app, "2 bars of music in F major")
+        assert any("queued (1 waiting)" in t for t in texts(app)), texts(app)
+        gate.set()
+        await wait_for(pilot, lambda: len(app.cards) == 2 and not app.busy)
+        results = [str(c.query_one(".result", Static).render()) for c in app.cards.values()]
+        assert "A minor" in results[0] and "F major" in results[1]
+
+
+async def test_markup_and_escape_sequences_are_shown_literally(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        hostile = "[bold red]not bold[/] [link=file:///etc/passwd]x[/link] \x1b[31mred\x1b[0m [@click=app.quit]q[/]"
+        await submit(pilot, app, hostile)
+        await wait_for(pilot, lambda: not app.busy)
+        shown = "\n".join(texts(app))
+        assert "› [bold red]not bold[/] [link=file:///etc/passwd]x[/link] red [@click=app.quit]q[/]" in shown
+        assert "\x1b" not in shown
+        assert app.is_running
+
+
+async def test_resume_shows_the_stored_session(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, "2 bars of music in E minor")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        sid = app.session_id
+    again = app_factory(sid)
+    async with again.run_test(size=(110, 40)) as pilot:
+        await wait_for(pilot, lambda: any("Resumed" in t for t in texts(again)))
+        assert any("Composed 2 bars in E minor" in t for t in texts(again))
+
+
+def test_clean_strips_controls_but_keeps_text():
+    assert clean("a\x1b[2Jb\x07c\x1b]0;title\x07d\n\te") == "abcd\n\te"
