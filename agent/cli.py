@@ -113,10 +113,16 @@ def cmd_models(args) -> int:
     from models.music_generator import INDEX_FILE, MODEL_FILES, default_weights_dir
 
     wd = Path(args.weights) if args.weights else Path(os.environ.get("ARSNOVA_WEIGHTS") or default_weights_dir())
+    from models.checkpoint import read_metadata
+
     rows = []
     for kind, fname in MODEL_FILES.items():
         p = wd / fname
-        rows.append((f"music-{kind}", "compose_music", str(p), _size(p), "shipped" if p.exists() else "missing"))
+        meta = read_metadata(p) if p.exists() else {}
+        note = "missing: arsnova train music --install" if not p.exists() else "trained by this project"
+        if "val_nll" in meta:
+            note += f" (val NLL {meta['val_nll']:.3f} nats/token, {meta.get('train_step')} steps)"
+        rows.append((f"music-{kind}", "compose_music", str(p), _size(p), note))
     idx = wd / INDEX_FILE
     rows.append(("music-ngrams", "novelty critic", str(idx), _size(idx), "shipped" if idx.exists() else "missing"))
     try:
@@ -160,8 +166,8 @@ def cmd_train(args) -> int:
     import dataclasses
 
     from models.music_data import MusicCorpus, build_corpus, corpus_jobs
-    from models.music_generator import INDEX_FILE, MODEL_FILES, default_weights_dir
-    from models.music_train import PRESETS, build_melody_index, train
+    from models.music_generator import INDEX_FILE, default_weights_dir
+    from models.music_train import PRESETS, build_melody_index, install_music_model, train
 
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
         raise UserFixableError("--steps must be between 1 and 1000000")
@@ -186,10 +192,8 @@ def cmd_train(args) -> int:
     state = train(corpus, run_dir, tc, log=lambda s: print(s, flush=True))
     print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
     if args.install:
-        import shutil
-
         weights.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run_dir / "model.safetensors", weights / MODEL_FILES[args.model])
+        install_music_model(run_dir, weights, args.model)
         build_melody_index(corpus).save(weights / INDEX_FILE)
         print(f"installed into {weights}")
     return 0

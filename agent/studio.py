@@ -51,7 +51,7 @@ class Studio:
     music_factory: Callable[[], object]
     revise_config: ReviseConfig = field(default_factory=ReviseConfig)
     encoder: Callable | None = None
-    default_music_model: str = "transformer"
+    default_music_model: str | None = None  # None: the model with the lower validation NLL
     _music: object | None = None
 
     @property
@@ -75,7 +75,7 @@ class Studio:
         from models.music_tokens import Key, parse_key
 
         gen = self.music
-        kind = args.get("model") or self.default_music_model
+        kind = args.get("model") or self.default_music_model or gen.default_kind()
         density, mood_tempo, mood_mode = MOODS.get((args.get("mood") or "").lower(), ("moderate", 100, None))
         if args.get("key"):
             key = parse_key(args["key"])

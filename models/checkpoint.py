@@ -60,3 +60,14 @@ def load_state_into(model, tensors: dict, path: Path) -> None:
         first = str(e).splitlines()[0] if str(e) else "shape mismatch"
         detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), "")
         raise ModelFileError(f"{path} does not fit the model ({first} {detail[:160]}); it was trained with another config") from None
+
+
+def read_metadata(path: Path) -> dict:
+    """The JSON metadata of a safetensors file, reading only its header."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+    except (SafetensorError, OSError, ValueError, json.JSONDecodeError):
+        return {}

@@ -40,6 +40,15 @@ class MusicGenerator:
     def available(self) -> dict[str, Path]:
         return {k: self.weights_dir / f for k, f in MODEL_FILES.items() if (self.weights_dir / f).exists()}
 
+    def default_kind(self) -> str:
+        """The model with the lower validation NLL recorded in its header (transformer on a tie)."""
+        from models.checkpoint import read_metadata
+
+        scores = {k: read_metadata(p).get("val_nll", float("inf")) for k, p in self.available().items()}
+        if not scores:
+            raise ModelFileError(f"no music model in {self.weights_dir}; run `arsnova train music --install`")
+        return min(sorted(scores), key=lambda k: (scores[k], k != "transformer"))
+
     def model(self, kind: str):
         if kind not in MODEL_FILES:
             raise ModelFileError(f"unknown music model {kind!r}; choose transformer or rnn")

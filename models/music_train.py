@@ -214,7 +214,7 @@ PRESETS = {
     "transformer": TrainConfig(model={"kind": "transformer", "n_layer": 4, "n_head": 6, "n_embd": 192, "dropout": 0.1},
                                steps=4000, batch_size=8, block_size=384, lr=2e-3),
     "rnn": TrainConfig(model={"kind": "rnn", "n_embd": 256, "hidden": 512, "n_layer": 2, "dropout": 0.1},
-                       steps=6000, batch_size=8, block_size=384, lr=2e-3),
+                       steps=2500, batch_size=8, block_size=384, lr=2e-3),
 }
 
 
@@ -224,3 +224,17 @@ def build_melody_index(corpus: MusicCorpus):
     from models.ngram_index import NgramIndex
 
     return NgramIndex.build((score_melody(corpus.score(i)) for i in range(len(corpus))), MELODY_N)
+
+
+def install_music_model(run_dir: Path, weights_dir: Path, kind: str) -> Path:
+    """Copy a finished run into the weights directory, with its measured figures in the header."""
+    from models.checkpoint import load_safetensors, save_safetensors
+    from models.music_generator import MODEL_FILES
+
+    state = json.loads((run_dir / "state.json").read_text())
+    tensors, meta = load_safetensors(run_dir / "model.safetensors")
+    meta.update(train_step=state["step"], tokens_seen=state["tokens_seen"], train_seconds=round(state["seconds"]),
+                val_nll=state.get("val_nll") or state["history"][-1]["val_nll"], params=state.get("params"))
+    dest = weights_dir / MODEL_FILES[kind]
+    save_safetensors(tensors, dest, meta)
+    return dest

@@ -130,3 +130,15 @@ def test_ngram_blocking_changes_what_is_copied(tiny_weights):
     blocked = gen.compose("transformer", spec.__class__(**{**spec.__dict__, "block_strength": 50.0}), block=True)
     rate = lambda ps: np.mean([gen.index.copy_rate(score_melody(p.score)) for p in ps])
     assert rate(blocked) <= rate(plain)
+
+
+def test_default_model_is_the_one_with_lower_validation_nll(tmp_path):
+    from models.music_generator import MusicGenerator
+
+    for kind, nll in (("transformer", 1.2), ("rnn", 0.9)):
+        save_music_model(build_music_model(TINY[kind]), tmp_path / f"music-{kind}.safetensors", {"val_nll": nll})
+    assert MusicGenerator.from_dir(tmp_path).default_kind() == "rnn"
+    save_music_model(build_music_model(TINY["rnn"]), tmp_path / "music-rnn.safetensors", {"val_nll": 1.5})
+    assert MusicGenerator.from_dir(tmp_path).default_kind() == "transformer"
+    with pytest.raises(ModelFileError, match="no music model"):
+        MusicGenerator.from_dir(tmp_path / "empty").default_kind()

@@ -1,0 +1,199 @@
+"""Benchmarks: medians of repeated runs after a warm-up, and ratios against a baseline measured in
+the same process. Writes bench/results.json and prints a Markdown table.
+
+    .venv/bin/python bench/run.py [--only planner,music] [--repeats 5]
+
+Items so far (issue 8 grows this suite):
+- planner: router latency per message on a fixed set of 50 requests (p50/p95) vs the same
+  requests embedded one by one without the exemplar cache (baseline: what a naive router costs);
+- music: seconds for 16 and 64 bars per model, and sampling tokens/s with the KV cache vs a naive
+  sampler that re-runs the whole sequence every token (baseline), same model, same seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+REQUESTS = [
+    "a haiku about first snow", "16 bars of slow piano music in D minor", "draw a red apple",
+    "restyle photo.jpg like starry night", "a sonnet about the sea and a jig in D major", "hello",
+    "a lively irish reel for fiddle", "paint a lighthouse at dusk", "a limerick about a cat", "what can you do?",
+    "compose a waltz in G minor, 12 bars", "an image of a blue car", "make the poem less conventional",
+    "a Bach chorale in A minor", "twelve lines about the river", "a matching picture", "play me something calm",
+    "a picture of a green tree and a folk tune", "continue primer.mid for 8 bars", "a quatrain on time",
+    "render my cat.png in the style of the scream", "write verses about autumn rain", "a happy tune at 120 bpm",
+    "sketch a bicycle", "give me a melancholy melody for cello", "an ode to coffee", "a yellow star",
+    "music for the poem", "a poem in Chinese about mountains", "a 6/8 jig in E minor", "thanks!",
+    "make it more original", "a drawing of a house", "a slow air for flute in F major", "describe yourself",
+    "a free verse poem about cities at night", "a watercolour of a harbour", "16 bars in 3/4 for strings",
+    "a hymn for organ in Bb major", "make the music more surprising", "a picture of a dragon",
+    "a short poem for my mother", "an energetic march in C", "a limerick and a polka", "good morning",
+    "apply udnie.jpg to the last image", "a calm lullaby", "the sea at night, as a picture", "a tanka about frogs",
+    "an upbeat hornpipe in A major",
+]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, repeats: int, warmup: int = 1) -> dict:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts), "runs": repeats}
+
+
+def bench_planner(repeats: int) -> list[dict]:
+    from langchain_core.messages import HumanMessage
+
+    from agent.router import RouterChatModel
+    from models.encoder import load_encoder
+
+    t = time.perf_counter()
+    enc = load_encoder()
+    load_s = time.perf_counter() - t
+    router = RouterChatModel(enc)
+    router.invoke([HumanMessage("warm up")])
+    lat = []
+    for _ in range(max(1, repeats // 5)):
+        for r in REQUESTS:
+            t = time.perf_counter()
+            router.invoke([HumanMessage(r)])
+            lat.append(time.perf_counter() - t)
+    lat.sort()
+    p50, p95 = lat[len(lat) // 2], lat[int(len(lat) * 0.95)]
+
+    # baseline: embed the exemplar bank again for every request (no cached bank)
+    from agent.prompts import ROUTER_EXAMPLES
+
+    bank = [e for ex in ROUTER_EXAMPLES.values() for e in ex]
+    base = []
+    for r in REQUESTS[:10]:
+        t = time.perf_counter()
+        enc(bank + [r])
+        base.append(time.perf_counter() - t)
+    b50 = statistics.median(base)
+    return [
+        {"item": "router planner latency p50 (50 requests)", "median_s": p50, "min_s": lat[0], "max_s": lat[-1],
+         "p95_s": p95, "baseline": "re-embedding the exemplars per request", "baseline_s": b50, "ratio": b50 / p50,
+         "runs": len(lat), "target": "p50 < 0.050 s", "met": p50 < 0.05},
+        {"item": "sentence encoder load", "median_s": load_s, "min_s": load_s, "max_s": load_s, "runs": 1},
+    ]
+
+
+def naive_sample(model, vocab, spec) -> int:
+    """The baseline sampler: same grammar and nucleus sampling, but re-runs the whole sequence for
+    every token (no KV cache / recurrent state reuse). Returns tokens produced."""
+    import numpy as np
+    import torch
+
+    from models.music_sample import _nucleus
+    from models.music_tokens import Grammar
+
+    g = Grammar(vocab, spec.meter, spec.bars)
+    seq = vocab.header(spec.style, spec.key, spec.meter, spec.density)
+    gen = torch.Generator().manual_seed(spec.seed)
+    limit = getattr(model, "context_limit", 1 << 30)
+    n = 0
+    with torch.inference_mode():
+        while not g.done and n < spec.bars * spec.max_bar_tokens:
+            x = torch.tensor([seq[-(limit - 1):] if len(seq) >= limit else seq])
+            logits = model(x)[0][:, -1]
+            lp = torch.log_softmax(logits, -1).masked_fill(~torch.from_numpy(np.asarray(g.allowed())), float("-inf"))
+            t = int(_nucleus(lp / spec.temperature, spec.top_p, gen)[0])
+            g.step(t)
+            seq.append(t)
+            n += 1
+    return n
+
+
+def bench_music(repeats: int, weights: Path | None) -> list[dict]:
+    import torch
+
+    from models.music_generator import MusicGenerator
+    from models.music_sample import SampleSpec
+    from models.music_tokens import Key
+
+    torch.set_num_threads(1)
+    gen = MusicGenerator.from_dir(weights, threads=1)
+    rows = []
+    for kind in ("transformer", "rnn"):
+        model = gen.model(kind)
+        for bars in (16, 64):
+            spec = SampleSpec(key=Key(2, "minor"), bars=bars, seed=1)
+            out = {}
+
+            def run():
+                out["p"] = gen.compose(kind, spec)[0]
+
+            r = timed(run, repeats)
+            ntok = len(out["p"].tokens) - 5
+            r.update(item=f"music {kind}: {bars} bars (1 candidate)", tokens=ntok, tok_per_s=ntok / r["median_s"])
+            if bars == 16:
+                r.update(target="< 2 s", met=r["median_s"] < 2.0)
+                base = timed(lambda: naive_sample(model, gen.vocab, spec), max(3, repeats // 2))
+                r.update(baseline="naive sampler without cache", baseline_s=base["median_s"],
+                         ratio=base["median_s"] / r["median_s"])
+            rows.append(r)
+        spec4 = SampleSpec(key=Key(2, "minor"), bars=16, seed=1, candidates=4)
+        r = timed(lambda: gen.compose(kind, spec4), repeats)
+        r.update(item=f"music {kind}: 16 bars x 4 candidates (one revision round, batched)")
+        rows.append(r)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="planner,music")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--weights", type=Path)
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    rows: list[dict] = []
+    t0 = time.time()
+    if "planner" in only:
+        rows += bench_planner(args.repeats)
+    if "music" in only:
+        rows += bench_music(args.repeats, args.weights)
+    result = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "torch_threads": 1},
+        "seconds": round(time.time() - t0, 1), "peak_rss_mb": round(peak_rss_mb(), 1), "rows": rows,
+    }
+    out = Path(__file__).parent / "results.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(markdown(result))
+
+
+def markdown(result: dict) -> str:
+    lines = ["| item | median | min | max | baseline | ratio | target |", "|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        extra = f" (p95 {r['p95_s'] * 1000:.1f} ms)" if "p95_s" in r else ""
+        extra += f", {r['tok_per_s']:.0f} tok/s" if "tok_per_s" in r else ""
+        base = f"{r['baseline']}: {r['baseline_s']:.3f} s" if "baseline" in r else "-"
+        ratio = f"{r['ratio']:.1f}x" if "ratio" in r else "-"
+        target = f"{r['target']} {'met' if r.get('met') else 'MISSED'}" if "target" in r else "-"
+        lines.append(f"| {r['item']} | {r['median_s']:.3f} s{extra} | {r['min_s']:.3f} | {r['max_s']:.3f} | {base} "
+                     f"| {ratio} | {target} |")
+    lines.append(f"\n{result['machine']['cpus']} CPUs, {result['machine']['platform']}; peak RSS "
+                 f"{result['peak_rss_mb']:.0f} MB; {result['seconds']:.0f} s in all.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
