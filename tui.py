@@ -220,7 +220,7 @@ class StudioApp(App):
             case ev.Progress(call_id=cid, done=done, total=total, unit=unit, stage=stage):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
                     card.progress(done, total, unit, stage)
-            case ev.Critique(call_id=cid, record=record):
+            case ev.Critique(call_id=cid, record=record) | ev.Revision(call_id=cid, record=record):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
                     card.add_round(record)
             case ev.ToolFinished(call_id=cid, artifact=a):

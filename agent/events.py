@@ -38,6 +38,16 @@ class Progress:
 
 @dataclass(frozen=True)
 class Critique:
+    """The critics' scores of round 0: the plain sample, imitation of the corpus."""
+
+    call_id: str
+    record: RoundRecord
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A revision round: candidates sampled with adjusted parameters, the best one scored."""
+
     call_id: str
     record: RoundRecord
 
@@ -70,4 +80,4 @@ class Failed:
     error: str
 
 
-Event = PlanMade | Notice | ToolStarted | Progress | Critique | ToolFinished | ToolFailed | Final | Failed
+Event = PlanMade | Notice | ToolStarted | Progress | Critique | Revision | ToolFinished | ToolFailed | Final | Failed

@@ -41,7 +41,7 @@ class ProgressPrinter:
                 if self.tty:
                     self.s.write(f"\r  {tool} {stage}: {done}/{total} {unit}   ")
                     self.s.flush()
-            case ev.Critique(record=r):
+            case ev.Critique(record=r) | ev.Revision(record=r):
                 s = r.scores
                 self._line(f"  round {r.round}: quality {s.quality:.2f} novelty {s.novelty:.2f} "
                            f"adherence {s.adherence:.2f}{' (kept)' if r.chosen else ''}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agent.artifacts import Artifact
 from agent.critics import MusicRequest, melody_profile, music_scores
-from agent.events import Critique, Progress
+from agent.events import Critique, Progress, Revision
 from agent.revise import ReviseConfig, revise
 
 
@@ -111,7 +111,7 @@ class Studio:
         first = gen.compose(kind, base, primer, progress=progress("round 0"), should_stop=ctx.should_stop)
         cfg = self.revise_config_for(ctx.revise_direction)
         result = revise(first, _spec_params(base), propose, critic, cfg,
-                        on_round=lambda rec: ctx.emit(Critique(ctx.call_id, rec)))
+                        on_round=lambda rec: ctx.emit((Revision if rec.round else Critique)(ctx.call_id, rec)))
         piece = result.best
         stem = f"{ctx.turn:03d}-{ctx.call_id}-music"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -124,9 +124,10 @@ class Studio:
         s = result.best_scores
         limits = tuple(x for x in (("revision round limit",) if result.stopped == "round limit" else ())
                        + (("token budget",) if piece.hit_limit else ()))
+        rounds = " → ".join(f"{r.scores.novelty:.2f}" for r in result.trajectory)
         summary = (f"Composed {piece.score.bars} bars in {key.name}, {meter}, {tempo:g} bpm for {instrument} "
                    f"({kind}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
-                   f"kept round {result.best_round} of {len(result.trajectory)}; file {files['midi']}")
+                   f"novelty by round {rounds}, kept round {result.best_round}; file {files['midi']}")
         return Artifact(
             kind="music", tool="compose_music", args=dict(args), seed=seed, model=gen.model_id(kind),
             round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,

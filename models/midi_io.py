@@ -150,7 +150,7 @@ def piano_roll_png(score: Score, path: Path, title: str = "") -> None:
     """A piano roll: one row per semitone, one column per sixteenth, bar lines in grey."""
     from PIL import Image, ImageDraw
 
-    cell_w, cell_h = 6, 4
+    cell_w, cell_h = 8, 6
     if score.notes:
         lo = min(n.pitch for n in score.notes) - 2
         hi = max(n.pitch for n in score.notes) + 2
@@ -214,7 +214,12 @@ def render_wav(score: Score, tempo: float, program: int, path: Path) -> bool:
 
     import numpy as np
 
-    audio = to_pretty_midi(score, tempo, program).fluidsynth(fs=22050, sf2_path=find_soundfont())
+    import inspect
+
+    pm = to_pretty_midi(score, tempo, program)
+    # pretty_midi >= 0.2.11 names the soundfont argument `synthesizer`; older releases `sf2_path`
+    arg = "synthesizer" if "synthesizer" in inspect.signature(pm.fluidsynth).parameters else "sf2_path"
+    audio = pm.fluidsynth(fs=22050, **{arg: find_soundfont()})
     pcm = (np.clip(audio / max(1e-9, float(np.abs(audio).max())) * 0.9, -1, 1) * 32767).astype("<i2")
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
