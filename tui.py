@@ -230,8 +230,9 @@ class StudioApp(App):
                     card.finish(f"{a.summary}\n{files}")
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
-                    card.finish(("cancelled" if kind == "cancelled" else error), "bold red" if kind == "error" else "yellow")
-                if kind == "error":
+                    card.finish(("cancelled" if kind == "cancelled" else error),
+                                "bold red" if kind in ("error", "internal") else "yellow")
+                if kind in ("error", "internal"):
                     self.notify(clean(error), severity="error", markup=False)
             case ev.Final(text=text, artifacts=arts) if not arts:
                 self._say(text, "answer")

@@ -64,7 +64,7 @@ class ToolFailed:
     call_id: str
     tool: str
     error: str
-    kind: str = "error"  # "error" | "unavailable" | "cancelled"
+    kind: str = "error"  # "error" (bad input) | "unavailable" | "cancelled" | "internal" (a bug, logged)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -137,7 +138,16 @@ class Agent:
             return ToolFailed(call["id"], call["name"], "cancelled", "cancelled")
         if isinstance(err, ToolException):
             return ToolFailed(call["id"], call["name"], str(err))
-        raise err  # a programmer error: let it surface
+        if not isinstance(err, Exception):
+            raise err  # KeyboardInterrupt, SystemExit: not ours to swallow
+        # a bug: the other tools' results stand; the traceback goes to the log, the event names it
+        log_path = self.store.data_dir / "logs" / "errors.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(f"--- {call['name']} {call['args']}\n")
+            f.write("".join(traceback.format_exception(err)))
+        return ToolFailed(call["id"], call["name"], f"internal error in {call['name']}: {type(err).__name__}: {err} "
+                          f"(details in {log_path})", "internal")
 
 
 _DONE = object()

@@ -1,0 +1,94 @@
+"""The agent loop with a real studio on tiny models: events, storage, faults."""
+
+import threading
+
+import pytest
+
+from agent import events as ev
+from agent.app import make_agent
+from agent.config import Config
+
+
+@pytest.fixture
+def agent(tiny_weights, tmp_path):
+    return make_agent(Config(data_dir=tmp_path / "data", weights_dir=tiny_weights, threads=1))
+
+
+def run(agent, sid, text, cancel=None):
+    return list(agent.run(text, sid, cancel))
+
+
+def test_event_order_and_storage(agent):
+    sid = agent.store.create("t").id
+    events = run(agent, sid, "a haiku about snow and 4 bars of music in E minor")
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "PlanMade" and kinds[-1] == "Final"
+    assert kinds.index("ToolStarted") < kinds.index("Progress") < kinds.index("Critique") < kinds.index("ToolFinished")
+    failed = [e for e in events if isinstance(e, ev.ToolFailed)]
+    assert [(f.tool, f.kind) for f in failed] == [("write_poem", "unavailable")]
+    final = events[-1]
+    assert len(final.artifacts) == 1 and final.planner == "router"
+    assert "not available yet" in final.text and "Composed 4 bars in E minor" in final.text
+    # stored: the human message, the plan, both tool results, the artifact
+    msgs = agent.store.messages(sid)
+    assert [type(m).__name__ for m in msgs] == ["HumanMessage", "AIMessage", "ToolMessage", "ToolMessage"]
+    assert agent.store.artifacts(sid)[0].scores.to_dict() == final.artifacts[0].scores.to_dict()
+
+
+def test_revision_rounds_emit_revision_events(tiny_weights, tmp_path):
+    from agent.revise import ReviseConfig
+
+    a = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tiny_weights, threads=1,
+                          revise=ReviseConfig(max_rounds=2, candidates=2, target=1.01)))
+    sid = a.store.create("t").id
+    events = run(a, sid, "4 bars of music in C major")
+    revs = [e for e in events if isinstance(e, ev.Revision)]
+    assert [r.record.round for r in revs] == [1, 2] and all(r.record.candidates == 2 for r in revs)
+    art = events[-1].artifacts[0]
+    assert len(art.trajectory) == 3 and art.revision["stopped"] == "round limit"
+    assert "revision round limit" in art.limits_hit
+
+
+def test_a_tool_that_raises_keeps_the_others(agent, monkeypatch):
+    calls = {"n": 0}
+    real = agent.studio.compose_music
+
+    def flaky(args, ctx):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return real(args, ctx)
+
+    monkeypatch.setattr(agent.studio, "compose_music", flaky)
+    sid = agent.store.create("t").id
+    events = run(agent, sid, "4 bars of music in D minor and 4 bars of music in G major")
+    failed = [e for e in events if isinstance(e, ev.ToolFailed)]
+    assert len(failed) == 1 and failed[0].kind == "internal" and "RuntimeError: boom" in failed[0].error
+    assert len(events[-1].artifacts) == 1 and "G major" in events[-1].artifacts[0].summary
+    assert "RuntimeError: boom" in (agent.store.data_dir / "logs" / "errors.log").read_text()
+    assert sum("boom" in str(e) for e in events if isinstance(e, ev.ToolFailed)) == 1  # reported once
+
+
+def test_cancel_before_start_and_midway(agent):
+    sid = agent.store.create("t").id
+    cancel = threading.Event()
+    cancel.set()
+    events = run(agent, sid, "64 bars of music in F major", cancel)
+    assert [e.kind for e in events if isinstance(e, ev.ToolFailed)] == ["cancelled"]
+    cancel = threading.Event()
+    seen = []
+    for e in agent.run("128 bars of music in F major", sid, cancel):
+        seen.append(e)
+        if isinstance(e, ev.Progress) and e.done >= 2:
+            cancel.set()
+    assert [e.kind for e in seen if isinstance(e, ev.ToolFailed)] == ["cancelled"]
+    assert not list(agent.store.session_dir(sid).glob("*.tmp"))
+    after = run(agent, sid, "2 bars of music in F major")  # the next request works
+    assert len(after[-1].artifacts) == 1
+
+
+def test_words_only_answer(agent):
+    sid = agent.store.create("t").id
+    events = run(agent, sid, "hello, who are you?")
+    assert [type(e).__name__ for e in events] == ["PlanMade", "Final"]
+    assert "compose music" in events[-1].text
