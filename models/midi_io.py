@@ -1,22 +1,20 @@
 """MIDI in and out (pretty_midi), piano-roll pictures (Pillow) and audio (FluidSynth, optional).
 
-Reading is defensive: the file is checked for size, header, division and tick range before
-pretty_midi sees it, so a hostile file costs milliseconds and gives one clear error.
+Reading is defensive: ``midi_check.scan_midi`` walks the whole file before pretty_midi sees it,
+so a hostile file costs milliseconds and gives one clear error.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import InputFileError
+from models.midi_check import scan_midi
 from models.music_tokens import MAX_PITCH, MIN_PITCH, Key, NoteEvent, Score, meter_sixteenths
 
-MAX_MIDI_BYTES = 4 * 1024 * 1024
-MAX_MIDI_NOTES = 100_000
 MAX_MIDI_SECONDS = 3600.0
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 
@@ -41,23 +39,6 @@ class Rendering:
     wav_path: Path | None
 
 
-def check_midi_bytes(data: bytes, name: str) -> None:
-    """Structural checks before parsing; raises InputFileError naming the file and the problem."""
-    if len(data) == 0:
-        raise InputFileError(f"{name}: the file is empty; give a Standard MIDI File (.mid)")
-    if len(data) > MAX_MIDI_BYTES:
-        raise InputFileError(f"{name}: {len(data)} bytes is over the {MAX_MIDI_BYTES} byte limit for a primer MIDI")
-    if data[:4] != b"MThd" or len(data) < 14:
-        raise InputFileError(f"{name}: not a MIDI file (no 'MThd' header); export it as a Standard MIDI File")
-    hlen, fmt, ntrk, division = struct.unpack(">IHHh", data[4:14])
-    if hlen < 6 or fmt > 2:
-        raise InputFileError(f"{name}: malformed MIDI header (length {hlen}, format {fmt})")
-    if division < 0:
-        raise InputFileError(f"{name}: SMPTE time division is not supported; re-export with ticks per beat")
-    if division == 0:
-        raise InputFileError(f"{name}: ticks per beat is 0; the file is corrupt")
-
-
 def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
     """A MIDI file as a quantised Score (sixteenth grid at the file's first tempo)."""
     import pretty_midi
@@ -67,7 +48,7 @@ def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
         data = path.read_bytes()
     except OSError as e:
         raise InputFileError(f"{path}: cannot read ({e.strerror}); check the path") from None
-    check_midi_bytes(data, str(path))
+    scan_midi(data, str(path))
     import io
 
     try:
@@ -78,8 +59,6 @@ def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
     notes = [n for inst in pm.instruments if not inst.is_drum for n in inst.notes]
     if not notes:
         raise InputFileError(f"{path}: contains no pitched notes to continue from")
-    if len(notes) > MAX_MIDI_NOTES:
-        raise InputFileError(f"{path}: {len(notes)} notes is over the {MAX_MIDI_NOTES} note limit")
     if pm.get_end_time() > MAX_MIDI_SECONDS:
         raise InputFileError(f"{path}: lasts {pm.get_end_time():.0f} s, over the {MAX_MIDI_SECONDS:.0f} s limit")
     tempos = pm.get_tempo_changes()[1]
