@@ -50,6 +50,7 @@ class ToolCard(Vertical):
     ToolCard .title { text-style: bold; }
     ToolCard ProgressBar { width: 100%; }
     ToolCard .rounds { color: $text-muted; }
+    ToolCard .roll { margin: 1 0 0 0; }
     """
 
     def __init__(self, tool: str, args: dict, **kw) -> None:
@@ -65,6 +66,7 @@ class ToolCard(Vertical):
         yield ProgressBar(total=100, show_eta=False, id="bar")
         yield Static("", classes="status")
         yield Static("", classes="rounds")
+        yield Static("", classes="roll")
         yield Static("", classes="result")
 
     def progress(self, done: int, total: int, unit: str, stage: str) -> None:
@@ -78,6 +80,9 @@ class ToolCard(Vertical):
         self.rounds.append(f"round {r.round}: quality {s.quality:.2f}  novelty {s.novelty:.2f}  "
                            f"adherence {s.adherence:.2f}{'  ← kept' if r.chosen else ''}")
         self.query_one(".rounds", Static).update(plain("\n".join(self.rounds)))
+
+    def show_roll(self, text: str) -> None:
+        self.query_one(".roll", Static).update(plain(text, "cyan"))
 
     def finish(self, text: str, style: str = "") -> None:
         self.query_one(ProgressBar).display = False
@@ -225,8 +230,10 @@ class StudioApp(App):
                     card.add_round(record)
             case ev.ToolFinished(call_id=cid, artifact=a):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
-                    files = "\n".join(f"{role}: {Path(self.data_dir) / 'sessions' / self.session_id / p}"
-                                      for role, p in a.files.items())
+                    folder = Path(self.data_dir) / "sessions" / self.session_id
+                    files = "\n".join(f"{role}: {folder / p}" for role, p in a.files.items())
+                    if a.kind == "music":
+                        card.show_roll(_roll_text(folder / a.files["midi"], self.size.width - 8))
                     card.finish(f"{a.summary}\n{files}")
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
@@ -245,6 +252,16 @@ class StudioApp(App):
             self.cancel_flag.set()
             self.queue.clear()
             self._say("cancelling…", "notice")
+
+
+def _roll_text(midi: Path, width: int) -> str:
+    from models.errors import InputFileError
+    from models.midi_io import piano_roll_text, read_midi
+
+    try:
+        return piano_roll_text(read_midi(midi), width)
+    except InputFileError as e:
+        return str(e)
 
 
 def make_app(config=None, session_id: str | None = None, agent_factory=None) -> StudioApp:

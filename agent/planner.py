@@ -114,12 +114,12 @@ def make_planner(spec: str, encoder_factory: Callable, tools: list) -> Planner:
         return Planner(spec, model, router)
     if spec.startswith("openai:"):
         url, _, name = spec[7:].partition("#")
+        if not name or not url:
+            raise UserFixableError("write the openai planner as openai:URL#MODEL, e.g. openai:http://127.0.0.1:8080/v1#qwen")
         try:
             from langchain_openai import ChatOpenAI
         except ImportError:
             raise UserFixableError("the openai: planner needs langchain-openai: pip install 'arsnova[llm]'") from None
-        if not name:
-            raise UserFixableError("write the openai planner as openai:URL#MODEL, e.g. openai:http://127.0.0.1:8080/v1#qwen")
         model = ChatOpenAI(base_url=url, model=name, api_key="local", temperature=0, timeout=120, max_retries=0)
         return Planner(spec, model.bind_tools(tools), router)
     if spec.startswith("ollama:"):

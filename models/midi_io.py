@@ -212,3 +212,39 @@ def render_wav(score: Score, tempo: float, program: int, path: Path) -> bool:
 
 def has_fluidsynth_binary() -> bool:
     return shutil.which("fluidsynth") is not None
+
+
+def piano_roll_text(score: Score, width: int = 96, max_rows: int = 18) -> str:
+    """The piano roll in text cells: one row per pitch (or pair of pitches), time left to right,
+    '│' at bar lines, '█' where a note sounds, '▌' where one starts after a rest of its row."""
+    if not score.notes:
+        return "(no notes)"
+    lo = min(n.pitch for n in score.notes)
+    hi = max(n.pitch for n in score.notes)
+    step = max(1, -(-(hi - lo + 1) // max_rows))  # semitones per row
+    rows = (hi - lo) // step + 1
+    total = max(score.bars * score.bar_length, 1)
+    room = max(8, width - 6)
+    # sixteenths per column: a divisor of the bar (or whole bars) so bar lines fall evenly
+    bar = score.bar_length
+    per_col = next((d for d in range(1, bar + 1) if bar % d == 0 and total // d <= room), None)
+    per_col = per_col or bar * -(-total // (room * bar))
+    cols = -(-total // per_col)
+    grid = [[" "] * cols for _ in range(rows)]
+    for b in range(score.bars):
+        c = b * score.bar_length // per_col
+        for r in range(rows):
+            grid[r][c] = "│"
+    for n in score.notes:
+        r = rows - 1 - (n.pitch - lo) // step
+        c0 = n.start // per_col
+        c1 = max(c0 + 1, min(n.start + n.duration, total) // per_col)
+        for c in range(c0, min(c1, cols)):
+            grid[r][c] = "█"
+    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    out = []
+    for r in range(rows):
+        p = lo + (rows - 1 - r) * step
+        label = f"{names[p % 12]}{p // 12 - 1}" if r == 0 or r == rows - 1 or p % 12 == score.key.tonic else ""
+        out.append(f"{label:>4} " + "".join(grid[r]))
+    return "\n".join(out)

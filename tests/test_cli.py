@@ -114,7 +114,7 @@ def test_corrupt_primer_is_reported_and_the_session_goes_on(capsys, tmp_path, ti
     brief.write_text(f"turns:\n  - continue {tmp_path}/broken.mid for 4 bars\n  - 4 bars of music in G major\n")
     code, out, err = run_cli(capsys, "--weights", str(tiny_weights), "run", str(brief), "--out", str(tmp_path / "o"))
     assert code == 0, err
-    assert "broken.mid: corrupt MIDI data" in out
+    assert "broken.mid: truncated MIDI file (track 1 is cut short)" in out
     m = json.loads((tmp_path / "o" / "manifest.json").read_text())
     assert len(m["artifacts"]) == 1 and m["artifacts"][0]["args"]["key"] == "G major"
 

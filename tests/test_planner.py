@@ -149,3 +149,31 @@ def test_a_random_llm_falls_back_to_the_router(tiny_chat_dir, router_factory):
 def test_missing_local_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelFileError, match="cannot load planner model"):
         HFChatModel.load(str(tmp_path / "nothing-here"))
+
+
+def test_cli_plan_with_a_local_hf_planner(tiny_chat_dir, capsys):
+    import json
+
+    from agent.cli import main
+
+    code = main(["plan", "a slow tune in D minor", "--planner", f"hf:{tiny_chat_dir}", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    # the untrained model answers in gibberish words (a valid no-tool answer) or is replaced by the router
+    assert out["planner"] in (f"hf:{tiny_chat_dir}", "router")
+
+
+@pytest.mark.parametrize("spec,fragment", [("openai:http://127.0.0.1:9/v1#m", "langchain-openai"),
+                                           ("ollama:qwen", "langchain-ollama"), ("openai:http://x", "openai:URL#MODEL")])
+def test_server_planners_need_the_llm_extra(spec, fragment, capsys):
+    from agent.cli import main
+
+    try:
+        import langchain_openai  # noqa: F401
+
+        pytest.skip("the [llm] extra is installed here")
+    except ImportError:
+        pass
+    code = main(["plan", "a tune", "--planner", spec])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err

@@ -45,6 +45,7 @@ async def test_request_to_finished_music(app_factory):
         assert "Composed 4 bars in D minor" in result and "flute" in result
         assert "midi:" in result and ".mid" in result
         assert "round 0: quality" in str(card.query_one(".rounds", Static).render())
+        assert "│" in str(card.query_one(".roll", Static).render())  # the piano roll in text cells
         assert "planner: router" in str(app.query_one("#status", Static).render())
         assert app.session_id is not None
 
