@@ -18,9 +18,11 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.app import SystemCommand
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, ListItem, ListView, Markdown, ProgressBar, Static
 
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -91,32 +93,90 @@ class ToolCard(Vertical):
         self.query_one(".result", Static).update(plain(text, style))
 
 
+HELP = """\
+# Ars Nova — keys
+
+| key | does |
+|---|---|
+| Enter | send the request (queued while another runs) |
+| Escape | cancel the running tool |
+| Ctrl+P | command palette: new/switch/rename/delete session, export bundle, novelty target, logs |
+| Ctrl+B | show or hide the sessions sidebar |
+| F1 | this help |
+| Ctrl+Q | quit |
+
+Ask for music in words: *16 bars of slow piano music in D minor*, *a lively jig for fiddle*,
+*a Bach chorale in A minor*, *continue primer.mid for 8 bars*, *make the music less conventional*.
+"""
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,f1,q", "app.pop_screen", "Close")]
+    DEFAULT_CSS = "HelpScreen { align: center middle; } HelpScreen > Markdown { width: 80; height: auto; border: round $accent; padding: 1 2; background: $panel; }"
+
+    def compose(self) -> ComposeResult:
+        yield Markdown(HELP)
+
+
+class AskScreen(ModalScreen[str]):
+    """One line of input (rename) or a yes/no question (delete); dismisses with the answer."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = "AskScreen { align: center middle; } AskScreen > Vertical { width: 70; height: auto; border: round $accent; padding: 1 2; background: $panel; }"
+
+    def __init__(self, question: str, value: str | None = None) -> None:
+        super().__init__()
+        self.question, self.value = question, value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(self.question))
+            yield Input(value=self.value or "", id="answer", placeholder="type y and Enter" if self.value is None else "")
+
+    def on_mount(self) -> None:
+        self.query_one("#answer", Input).focus()
+
+    @on(Input.Submitted, "#answer")
+    def answered(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss("")
+
+
 class StudioApp(App):
     """The chat. Build it with ``make_app``."""
 
     TITLE = "Ars Nova"
     AUTO_FOCUS = "#prompt"
     CSS = """
+    #main { height: 1fr; }
+    #sessions { width: 30; border-right: vkey $accent; display: none; }
+    #sessions.shown { display: block; }
     #log { height: 1fr; padding: 0 1; }
     .user { color: $text; text-style: bold; margin: 1 0 0 0; }
     .answer { margin: 0 0 1 0; }
     .notice { color: $warning; }
     .error { color: $error; }
     #status { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
-    #prompt { dock: bottom; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+b", "toggle_sessions", "Sessions"),
+        Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
-    def __init__(self, agent_factory, session_id: str | None = None, data_dir: str = "", planner_name: str = "router"):
+    def __init__(self, agent_factory, store, session_id: str | None = None, planner_name: str = "router"):
         super().__init__()
-        self._agent_factory = agent_factory
+        self._agent_factory = agent_factory  # store -> Agent; called once, in a worker thread
         self._agent = None
+        self._agent_lock = threading.Lock()
+        self.store = store
         self.session_id = session_id
-        self.data_dir = data_dir
+        self.data_dir = str(store.data_dir)
         self.planner_name = planner_name
+        self.novelty = "default"
         self.cancel_flag = threading.Event()
         self.busy = False
         self.queue: list[str] = []
@@ -124,40 +184,142 @@ class StudioApp(App):
         self.cards: dict[str, ToolCard] = {}
 
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(id="log")
+        with Horizontal(id="main"):
+            yield ListView(id="sessions")
+            yield VerticalScroll(id="log")
         yield Static(self._status_text(), id="status")
-        yield Input(placeholder="Ask for a poem, a picture or music…  (Esc cancels)", id="prompt")
+        yield Input(placeholder="Ask for a poem, a picture or music…  (Esc cancels, F1 help)", id="prompt")
         yield Footer()
 
     def _status_text(self) -> Text:
         sid = self.session_id or "new session"
-        return plain(f"planner: {self.planner_name} · session: {sid} · data: {self.data_dir}")
+        return plain(f"planner: {self.planner_name} · novelty: {self.novelty} · session: {sid} · data: {self.data_dir}")
 
     def on_mount(self) -> None:
         self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor”.", "answer")
+        self._fill_sessions()
         if self.session_id:
-            self.call_after_refresh(self._load_history)
+            self._show_history()
 
-    @work(thread=True, exclusive=False, group="history")
-    def _load_history(self) -> None:
-        agent = self._get_agent()
-        info = agent.store.get(self.session_id)
-        arts = agent.store.artifacts(self.session_id)
-        turns = agent.store.user_turns(self.session_id)
-        self.call_from_thread(self._show_history, info.title, turns, arts)
+    # ---- sessions -------------------------------------------------------------------------
+    def _fill_sessions(self) -> None:
+        view = self.query_one("#sessions", ListView)
+        view.clear()
+        for info in self.store.list():
+            mark = "▸ " if info.id == self.session_id else "  "
+            item = ListItem(Label(plain(f"{mark}{info.title}\n  {info.id}")))
+            item.session_id = info.id
+            view.append(item)
 
-    def _show_history(self, title: str, turns: list[str], arts: list) -> None:
-        self._say(f"Resumed “{title}”: {len(turns)} messages, {len(arts)} artifacts.", "notice")
+    def _show_history(self) -> None:
+        info = self.store.get(self.session_id)
+        arts = self.store.artifacts(self.session_id)
+        turns = self.store.user_turns(self.session_id)
+        self._say(f"Resumed “{info.title}”: {len(turns)} messages, {len(arts)} artifacts.", "notice")
+        for t in turns[-5:]:
+            self._say(f"› {t}", "user")
         for a in arts:
             self._say(a.summary, "answer")
 
+    def switch_session(self, sid: str | None) -> None:
+        if self.busy:
+            self.notify("Wait for the running request (or press Escape) before switching.", severity="warning")
+            return
+        self.session_id = sid
+        self.cards.clear()
+        self.query_one("#log", VerticalScroll).remove_children()
+        self._say("New session." if sid is None else "", "notice")
+        if sid:
+            self._show_history()
+        self._fill_sessions()
+        self._refresh_status()
+
+    @on(ListView.Selected, "#sessions")
+    def session_picked(self, event: ListView.Selected) -> None:
+        self.switch_session(getattr(event.item, "session_id", None))
+
+    def action_toggle_sessions(self) -> None:
+        self.query_one("#sessions").toggle_class("shown")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New session", "Start an empty session", lambda: self.switch_session(None))
+        yield SystemCommand("Switch session", "Resume a stored session", self._pick_session)
+        yield SystemCommand("Rename session", "Give this session a title", self._rename)
+        yield SystemCommand("Delete session", "Delete this session and its files (asks first)", self._delete)
+        yield SystemCommand("Export bundle", "Write this session's artifacts as a bundle", self._export)
+        yield SystemCommand("Toggle novelty target", "Default ↔ bold: more revision rounds, higher novelty",
+                            self._toggle_novelty)
+        yield SystemCommand("Show logs", "Show the error log of this data directory", self._show_logs)
+        yield SystemCommand("Help", "Keys and examples", self.action_help)
+
+    def _pick_session(self) -> None:
+        self.search_commands([SystemCommand(f"{i.title} ({i.id})", "resume", lambda sid=i.id: self.switch_session(sid))
+                              for i in self.store.list()], placeholder="Switch to session…")
+
+    def _rename(self) -> None:
+        if not self.session_id:
+            self.notify("Nothing to rename yet: this session has no messages.", severity="warning")
+            return
+
+        def done(title: str | None) -> None:
+            if title and title.strip():
+                self.store.rename(self.session_id, clean(title.strip()))
+                self._fill_sessions()
+                self.notify(f"Renamed to “{clean(title.strip())}”.", markup=False)
+
+        self.push_screen(AskScreen("New title for this session:", self.store.get(self.session_id).title), done)
+
+    def _delete(self) -> None:
+        if not self.session_id or self.busy:
+            self.notify("No finished session to delete here.", severity="warning")
+            return
+        sid = self.session_id
+
+        def done(answer: str | None) -> None:
+            if (answer or "").strip().lower() in ("y", "yes"):
+                self.store.delete(sid)
+                self.switch_session(None)
+                self.notify(f"Deleted session {sid}.", markup=False)
+
+        self.push_screen(AskScreen(f"Delete session {sid} and all its files? (y/N)"), done)
+
+    def _export(self) -> None:
+        if not self.session_id:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        self.export_bundle(self.session_id, Path(self.data_dir) / "exports" / self.session_id)
+
+    @work(thread=True, group="export")
+    def export_bundle(self, sid: str, out: Path) -> None:
+        from agent.export import export_session
+        from models.errors import UserFixableError
+
+        try:
+            path = export_session(self.store, sid, out)
+            self.call_from_thread(self.notify, f"Bundle written to {path}", markup=False)
+        except (UserFixableError, OSError) as e:
+            self.call_from_thread(self.notify, clean(str(e)), severity="error", markup=False)
+
+    def _toggle_novelty(self) -> None:
+        self.novelty = "bold" if self.novelty == "default" else "default"
+        self._refresh_status()
+        self.notify(f"Novelty target: {self.novelty}.")
+
+    def _show_logs(self) -> None:
+        log = Path(self.data_dir) / "logs" / "errors.log"
+        text = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log.exists() else "No errors logged."
+        self._say(text, "notice")
+
+    # ---- turns ----------------------------------------------------------------------------
     def _get_agent(self):
-        if self._agent is None:
-            self._agent = self._agent_factory()
-            if self.session_id is None:
-                self.session_id = self._agent.store.create(planner=self._agent.planner.name).id
-            self.call_from_thread(self._refresh_status)
-        return self._agent
+        with self._agent_lock:
+            if self._agent is None:
+                self._agent = self._agent_factory(self.store)
+            return self._agent
 
     def _refresh_status(self) -> None:
         self.query_one("#status", Static).update(self._status_text())
@@ -186,13 +348,18 @@ class StudioApp(App):
         self.busy = True
         self.cancel_flag.clear()
         self._turn += 1
-        self.run_turn(text, self._turn)
+        if self.session_id is None:
+            self.session_id = self.store.create(title=text[:60], planner=self.planner_name).id
+            self._fill_sessions()
+            self._refresh_status()
+        self.run_turn(text, self._turn, self.session_id, self.novelty)
 
     @work(thread=True, exclusive=False, group="turns")
-    def run_turn(self, text: str, turn_id: int) -> None:
+    def run_turn(self, text: str, turn_id: int, session_id: str, novelty: str) -> None:
         try:
             agent = self._get_agent()
-            for e in agent.run(text, self.session_id, self.cancel_flag):
+            agent.studio.boldness = novelty
+            for e in agent.run(text, session_id, self.cancel_flag):
                 self.post_message(AgentEvent(e, turn_id))
         except Exception as e:  # shown, never a crash of the UI
             from agent.events import Failed
@@ -265,28 +432,28 @@ def _roll_text(midi: Path, width: int) -> str:
 
 
 def make_app(config=None, session_id: str | None = None, agent_factory=None) -> StudioApp:
-    """The app for a Config; ``agent_factory`` lets tests supply a scripted agent."""
+    """The app for a Config; ``agent_factory(store)`` lets tests supply their own agent."""
     from agent.config import Config
+    from agent.session import SessionStore
 
     config = config or Config.from_env()
+    store = SessionStore(config.data_dir)
+    if session_id:
+        store.get(session_id)  # a clear error before the UI opens
     if agent_factory is None:
-        def agent_factory():
+        def agent_factory(store):
             from agent.app import make_agent
 
-            return make_agent(config)
+            return make_agent(config, store=store)
 
-    return StudioApp(agent_factory, session_id, str(config.data_dir), config.planner)
+    return StudioApp(agent_factory, store, session_id, config.planner)
 
 
 def _chat(args) -> int:
     from agent.cli import _config
-    from agent.session import SessionStore
 
     cfg = _config(args, planner=getattr(args, "planner", None))
-    session = getattr(args, "session", None)
-    if session:
-        SessionStore(cfg.data_dir).get(session)  # a clear error before the UI opens
-    make_app(cfg, session).run()
+    make_app(cfg, getattr(args, "session", None)).run()
     return 0
 
 

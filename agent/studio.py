@@ -52,6 +52,7 @@ class Studio:
     revise_config: ReviseConfig = field(default_factory=ReviseConfig)
     encoder: Callable | None = None
     default_music_model: str | None = None  # None: the model with the lower validation NLL
+    boldness: str = "default"  # "bold": every request revised as if asked to be less conventional
     _music: object | None = None
 
     @property
@@ -59,6 +60,10 @@ class Studio:
         if self._music is None:
             self._music = self.music_factory()
         return self._music
+
+    def direction_for(self, ctx: ToolContext) -> str:
+        """The revision direction: asked for in words, else the app-wide novelty setting."""
+        return ctx.revise_direction or ("more_novel" if self.boldness == "bold" else "default")
 
     def revise_config_for(self, direction: str) -> ReviseConfig:
         cfg = self.revise_config
@@ -109,7 +114,8 @@ class Studio:
             return cands, _spec_params(spec)
 
         first = gen.compose(kind, base, primer, progress=progress("round 0"), should_stop=ctx.should_stop)
-        cfg = self.revise_config_for(ctx.revise_direction)
+        direction = self.direction_for(ctx)
+        cfg = self.revise_config_for(direction)
         result = revise(first, _spec_params(base), propose, critic, cfg,
                         on_round=lambda rec: ctx.emit((Revision if rec.round else Critique)(ctx.call_id, rec)))
         piece = result.best
@@ -132,7 +138,7 @@ class Studio:
             kind="music", tool="compose_music", args=dict(args), seed=seed, model=gen.model_id(kind),
             round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
             limits_hit=limits, id=stem, turn=ctx.turn,
-            revision={"direction": ctx.revise_direction or "default", "max_rounds": cfg.max_rounds,
+            revision={"direction": direction, "max_rounds": cfg.max_rounds,
                       "candidates": cfg.candidates, "target": cfg.target, "quality_floor": cfg.quality_floor,
                       "stopped": result.stopped},
         )

@@ -88,8 +88,10 @@ async def test_requests_typed_while_busy_are_queued(tiny_weights, tmp_path):
             gate.wait(30)
             yield from self._agent.run(*a, **k)
 
+    from agent.session import SessionStore
+
     cfg = Config(data_dir=tmp_path / "data", weights_dir=tiny_weights, threads=1)
-    app = StudioApp(lambda: Gated(make_agent(cfg)), None, str(cfg.data_dir))
+    app = StudioApp(lambda store: Gated(make_agent(cfg, store=store)), SessionStore(cfg.data_dir))
     async with app.run_test(size=(110, 40)) as pilot:
         await submit(pilot, app, "2 bars of music in A minor")
         await submit(pilot, app, "2 bars of music in F major")
@@ -126,3 +128,76 @@ async def test_resume_shows_the_stored_session(app_factory):
 
 def test_clean_strips_controls_but_keeps_text():
     assert clean("a\x1b[2Jb\x07c\x1b]0;title\x07d\n\te") == "abcd\n\te"
+
+
+async def test_palette_sessions_rename_switch_delete_export(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, "2 bars of music in C major")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        first = app.session_id
+        assert app.store.get(first).title == "2 bars of music in C major"
+        # rename through the palette
+        app._rename()
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = "Morning sketches"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.store.get(first).title == "Morning sketches"
+        # new session, then a request in it
+        app.switch_session(None)
+        await submit(pilot, app, "2 bars of music in D minor")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        second = app.session_id
+        assert second != first and len(app.store.list()) == 2
+        # the sidebar lists both; picking the first resumes it
+        await pilot.press("ctrl+b")
+        assert app.query_one("#sessions").has_class("shown")
+        app.switch_session(first)
+        await pilot.pause()
+        assert any("Resumed “Morning sketches”" in t for t in texts(app))
+        # export in a worker; the bundle lands in the data dir
+        app._export()
+        await wait_for(pilot, lambda: (app.store.data_dir / "exports" / first / "manifest.json").exists())
+        # delete asks first: "n" keeps it, "y" deletes
+        app._delete()
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = "n"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert first in [s.id for s in app.store.list()]
+        app._delete()
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = "y"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [s.id for s in app.store.list()] == [second] and app.session_id is None
+
+
+async def test_palette_lists_the_studio_commands_and_help_opens(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for t in ("New session", "Switch session", "Rename session", "Delete session", "Export bundle",
+                  "Toggle novelty target", "Show logs", "Help"):
+            assert t in titles
+        await pilot.press("f1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        app._toggle_novelty()
+        assert "novelty: bold" in str(app.query_one("#status", Static).render())
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert "CommandPalette" in type(app.screen).__name__
+
+
+async def test_bold_novelty_revises_more(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        app._toggle_novelty()
+        await submit(pilot, app, "2 bars of music in A minor")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        art = app.store.artifacts(app.session_id)[0]
+        assert art.revision["direction"] == "more_novel" and art.revision["max_rounds"] == 3
