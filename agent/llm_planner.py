@@ -79,6 +79,14 @@ def to_template_messages(messages) -> list[dict]:
     return out
 
 
+def _fp32() -> dict:
+    """fp32 weights: `dtype` since transformers 4.56, `torch_dtype` before."""
+    import transformers
+
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return {"dtype": "float32"} if (major, minor) >= (4, 56) else {"torch_dtype": "float32"}
+
+
 class HFChatModel(BaseChatModel):
     """transformers causal LM as a langchain chat model; greedy, bounded output."""
 
@@ -102,7 +110,7 @@ class HFChatModel(BaseChatModel):
         extra = {"gguf_file": gguf_file} if gguf_file else {"use_safetensors": None}
         try:
             tok = AutoTokenizer.from_pretrained(path_or_id, local_files_only=offline, **({"gguf_file": gguf_file} if gguf_file else {}))
-            model = AutoModelForCausalLM.from_pretrained(path_or_id, local_files_only=offline, torch_dtype="float32", **extra)
+            model = AutoModelForCausalLM.from_pretrained(path_or_id, local_files_only=offline, **_fp32(), **extra)
         except (OSError, ValueError, ImportError) as e:
             raise ModelFileError(f"cannot load planner model {path_or_id!r}: {str(e).splitlines()[0][:200]}") from None
         if not getattr(tok, "chat_template", None):

@@ -177,3 +177,18 @@ def test_server_planners_need_the_llm_extra(spec, fragment, capsys):
     code = main(["plan", "a tune", "--planner", spec])
     err = capsys.readouterr().err
     assert code == 2 and fragment in err
+
+
+def test_a_gguf_file_is_a_valid_planner(tiny_chat_dir, router_factory):
+    pytest.importorskip("gguf")
+    pytest.importorskip("accelerate")
+    from tests.tiny import make_tiny_gguf
+    from tools import make_tools
+
+    gguf_path = make_tiny_gguf(tiny_chat_dir)
+    planner = make_planner(f"hf:{tiny_chat_dir}#{gguf_path.name}", lambda: None, make_tools(lambda *a: None))
+    hf = planner.model.bound if hasattr(planner.model, "bound") else planner.model
+    assert type(hf._model).__name__ == "Qwen2ForCausalLM"
+    assert "<|im_start|>" in hf._tok.decode(hf.prompt_ids([HumanMessage("a jig")], None))  # template from the GGUF
+    res = planner.plan([HumanMessage("a jig in D")])
+    assert res.answered_by in (planner.name, "router")

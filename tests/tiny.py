@@ -92,3 +92,64 @@ def make_tiny_chat_model(out: Path) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     fast.save_pretrained(out)
     return out
+
+
+def make_tiny_gguf(chat_dir: Path, name: str = "tiny.gguf") -> Path:
+    """Write the tiny chat model as a GGUF file (fp32 tensors, llama.cpp names, the BPE vocabulary,
+    merges and chat template in the metadata), as llama.cpp's converter would."""
+    import json
+
+    import gguf
+    import numpy as np
+    from transformers import AutoConfig
+    from safetensors.numpy import load_file
+
+    cfg = AutoConfig.from_pretrained(chat_dir)
+    tj = json.loads((chat_dir / "tokenizer.json").read_text())
+    added = {a["id"]: a["content"] for a in tj["added_tokens"]}
+    size = max([*tj["model"]["vocab"].values(), *added]) + 1
+    tokens = [""] * size
+    for t, i in tj["model"]["vocab"].items():
+        tokens[i] = t
+    for i, t in added.items():
+        tokens[i] = t
+    merges = [" ".join(m) if isinstance(m, list) else m for m in tj["model"]["merges"]]
+    tcfg = json.loads((chat_dir / "tokenizer_config.json").read_text())
+    template = tcfg.get("chat_template") or (chat_dir / "chat_template.jinja").read_text()
+    w = gguf.GGUFWriter(str(chat_dir / name), "qwen2")
+    w.add_name("tiny-planner")
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_rope_freq_base(10000.0)
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list(tokens)
+    w.add_token_types([3 if i in added else 1 for i in range(size)])
+    w.add_token_merges(merges)
+    w.add_eos_token_id(cfg.eos_token_id)
+    w.add_bos_token_id(cfg.pad_token_id)
+    w.add_pad_token_id(cfg.pad_token_id)
+    w.add_chat_template(template)
+    names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight"}
+    for i in range(cfg.num_hidden_layers):
+        p, b = f"model.layers.{i}.", f"blk.{i}."
+        names.update({p + "input_layernorm.weight": b + "attn_norm.weight",
+                      p + "post_attention_layernorm.weight": b + "ffn_norm.weight",
+                      p + "self_attn.o_proj.weight": b + "attn_output.weight",
+                      p + "mlp.gate_proj.weight": b + "ffn_gate.weight", p + "mlp.up_proj.weight": b + "ffn_up.weight",
+                      p + "mlp.down_proj.weight": b + "ffn_down.weight"})
+        for x in "qkv":
+            names[p + f"self_attn.{x}_proj.weight"] = b + f"attn_{x}.weight"
+            names[p + f"self_attn.{x}_proj.bias"] = b + f"attn_{x}.bias"
+    for k, v in load_file(str(chat_dir / "model.safetensors")).items():
+        if k in names:
+            w.add_tensor(names[k], v.astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return chat_dir / name
