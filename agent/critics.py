@@ -52,12 +52,15 @@ def music_scores(score: Score, nll: float, req: MusicRequest, index: NgramIndex,
     groove = mm.groove_consistency(score)
     empty = mm.empty_beat_rate(score)
     prange = mm.pitch_range(score)
+    # bands = the 5th..95th percentiles measured on 1,500 corpus pieces (seed 0): scale 0.945..1,
+    # entropy 2.15..2.90 bits, groove 0.66..0.94, empty beats 0..0.17, range 9..24 semitones
+    # (widened to 36 for four-part chorales; groove up to 1, since a steady rhythm is no flaw)
     quality_parts = {
-        "scale": _band(sc, 0.9, 1.0, 0.3),
-        "entropy": _band(ent, 2.0, 3.3, 1.0),
-        "groove": _band(groove, 0.75, 1.0, 0.4),
-        "empty": _band(empty, 0.0, 0.15, 0.4),
-        "range": _band(prange, 7, 36, 10),
+        "scale": _band(sc, 0.945, 1.0, 0.15),
+        "entropy": _band(ent, 2.15, 2.90, 0.5),
+        "groove": _band(groove, 0.66, 1.0, 0.25),
+        "empty": _band(empty, 0.0, 0.17, 0.25),
+        "range": _band(prange, 9, 36, 8),
         "fluency": _band(nll, 0.0, 1.6, 1.5),
     }
     quality = float(np.mean(list(quality_parts.values())))
