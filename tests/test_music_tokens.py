@@ -83,3 +83,20 @@ def test_parse_key_rejects_with_the_accepted_forms():
 def test_scale_tune_is_in_key():
     s = scale_tune(Key(2, "minor"))
     assert all(n.pitch % 12 in Key(2, "minor").scale() for n in s.notes)
+
+
+def test_metrics_on_known_pieces():
+    from models import music_metrics as mm
+
+    c_major = Score(tuple(NoteEvent(i * 4, 4, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])), "4/4",
+                    Key(0, "major"))
+    key, r = mm.estimate_key(c_major)
+    assert key == Key(0, "major") and r > 0.7
+    assert mm.scale_consistency(c_major) == 1.0
+    assert abs(mm.pitch_class_entropy(c_major) - (6 / 8 * 3 + 2 / 8 * 2)) < 1e-9  # 7 classes, C twice
+    assert mm.groove_consistency(c_major) == 1.0 and mm.empty_beat_rate(c_major) == 0.0
+    assert mm.pitch_range(c_major) == 12
+    one = Score((NoteEvent(0, 4, 62), NoteEvent(4, 4, 74)), "4/4", Key(0, "major"))
+    assert mm.estimate_key(one) == (Key(2, "major"), 0.0)  # a single pitch class, no NaN
+    sparse = Score((NoteEvent(0, 4, 60),), "4/4", Key(0, "major"), n_bars=2)
+    assert mm.empty_beat_rate(sparse) == 7 / 8
