@@ -159,10 +159,10 @@ def stylize(
                 progress(done, total, f"{side}px")
         with torch.no_grad():
             x.clamp_(0, 255)
-            _, c, s, _ = obj.losses(x)
+            _, c_loss, s_loss, _ = obj.losses(x)
+        end_c, end_s = float(c_loss), float(s_loss)
         if preview and k == 0 and len(scales) > 1:
             preview(x.detach() / 255.0)
-            end_c, end_s = float(c), float(s)
     out = x.detach() / 255.0
     if cfg.preserve_color:
         ref = F.interpolate(content, size=out.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
