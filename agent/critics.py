@@ -91,3 +91,47 @@ def music_scores(score: Score, nll: float, req: MusicRequest, index: NgramIndex,
         "copy_rate": copy, "longest_copied_span": span + 1 if span else 0, "session_distance": session_dist,
         "pitch_in_scale": in_scale, "bars": score.bars, "estimated_key": est_key.name, "key_correlation": key_r,
     })
+
+
+# ---- style transfer -----------------------------------------------------------------------
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler & Süsstrunk (2003) colourfulness of an (H, W, 3) uint8/float image in 0..255."""
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def sharpness(rgb: np.ndarray) -> float:
+    """Variance of the Laplacian of the luminance (higher = crisper detail)."""
+    y = rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    lap = -4 * y[1:-1, 1:-1] + y[:-2, 1:-1] + y[2:, 1:-1] + y[1:-1, :-2] + y[1:-1, 2:]
+    return float(lap.var())
+
+
+def style_scores(result, content, style, losses: tuple[float, float, float], content_feats: tuple[float, float]) -> Scores:
+    """result/content/style: PIL images; losses: (style start, style end, content end);
+    content_feats: distance of the result's relu4_2 features to the content's and to the style's."""
+    x = np.asarray(result, dtype=np.float64)
+    c = np.asarray(content.resize(result.size), dtype=np.float64)
+    s = np.asarray(style.resize(result.size), dtype=np.float64)
+    start, end, c_loss = losses
+    ratio = start / max(end, 1e-12)
+    d_content = float(np.abs(x - c).mean() / 255.0)
+    d_style = float(np.abs(x - s).mean() / 255.0)
+    to_content, to_style = content_feats
+    recognisable = to_content < to_style
+    quality_parts = {
+        "style_drop": min(1.0, float(np.log10(max(ratio, 1.0)))),  # 10x lower style loss -> 1
+        "content_kept": 1.0 if recognisable else 0.0,
+        "sharpness": _band(sharpness(x), 20.0, 1e9, 20.0),
+        "colourfulness": _band(colourfulness(x), 10.0, 1e9, 10.0),
+    }
+    quality = float(np.mean(list(quality_parts.values())))
+    novelty = float(min(1.0, min(d_content, d_style) / 0.12))  # identity or a copy of the style scores 0
+    adherence = float(min(1.0, max(0.0, 1.0 - end / max(start, 1e-12)) / 0.9))
+    return Scores(quality, novelty, adherence, {
+        "style_loss_start": start, "style_loss_end": end, "style_loss_ratio": ratio, "content_loss": c_loss,
+        "distance_to_content": d_content, "distance_to_style": d_style, "content_recognisable": recognisable,
+        "features_to_content": to_content, "features_to_style": to_style,
+        "sharpness": sharpness(x), "colourfulness": colourfulness(x),
+    })

