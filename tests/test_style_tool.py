@@ -47,7 +47,7 @@ def test_restyle_a_file(agent, photo):
     im = Image.open(png)
     assert max(im.size) == 256
     params = png_params(png)
-    assert params["strength"] == 0.75 and params["steps"] == 3 and params["style_image"].endswith("starry_night.jpg")
+    assert params["strength"] == 0.75 and params["steps"] == 3 and params["style_image"].endswith("starry_night.jpg:1")
     assert any(isinstance(e, ev.Preview) for e in events)
     assert not list(agent.store.session_dir(sid).glob("*preview*"))  # previews do not stay
     for k in ("style_loss_ratio", "content_recognisable", "distance_to_content", "distance_to_style"):
@@ -83,3 +83,28 @@ def test_cancel_leaves_no_files(agent, photo):
             cancel.set()
     assert [e.kind for e in seen if isinstance(e, ev.ToolFailed)] == ["cancelled"]
     assert not list(agent.store.session_dir(sid).glob("*.png"))
+
+
+def test_two_styles_blended_by_weight(agent, photo, tmp_path):
+    from agent.studio import ToolContext
+
+    ctx = ToolContext("c1", tmp_path / "out", 1, emit=lambda e: None, should_stop=lambda: False)
+    art = agent.studio.style_transfer({"content_image": str(photo), "style_image": "starry night:0.7 + udnie:0.3",
+                                       "size": 64, "steps": 3}, ctx)
+    params = png_params(tmp_path / "out" / art.files["image"])
+    assert "starry_night.jpg:0.7" in params["style_image"] and "udnie.jpg:0.3" in params["style_image"]
+
+
+def test_torchvision_weights_in_the_torch_cache_are_used(tmp_path, monkeypatch):
+    import torch
+
+    from models.vgg19 import VGG19Features, default_vgg
+
+    hub = tmp_path / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.save(VGG19Features().state_dict(), hub / "vgg19-dcbb9e9d.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    vgg = default_vgg()
+    assert vgg.convention == "torch" and "torchvision" in vgg.name
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    assert default_vgg().convention == "caffe"

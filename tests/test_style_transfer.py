@@ -107,3 +107,33 @@ def test_png_keeps_its_parameters(tmp_path):
     save_png(im, tmp_path / "p.png", {"seed": 3, "prompt": "a red apple"})
     assert png_params(tmp_path / "p.png") == {"seed": 3, "prompt": "a red apple"}
     assert to_tensor(load_rgb(tmp_path / "p.png")).shape == (1, 3, 8, 8)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    im = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    im.save(tmp_path / "r.jpg", exif=exif.tobytes())
+    assert load_rgb(tmp_path / "r.jpg").size == (20, 40)
+
+
+def test_palette_grayscale_and_one_pixel(tmp_path):
+    Image.new("P", (3, 3), 1).save(tmp_path / "p.png")
+    Image.new("L", (1, 1), 128).save(tmp_path / "l.png")
+    assert load_rgb(tmp_path / "p.png").mode == "RGB"
+    assert load_rgb(tmp_path / "l.png").getpixel((0, 0)) == (128, 128, 128)
+
+
+def test_decompression_bomb_is_refused_from_the_header(tmp_path):
+    import struct
+    import zlib
+
+    # a 20000x20000 PNG header with a tiny (invalid) body: refused before any decoding
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(png)
+    with pytest.raises(InputFileError, match="20000x20000|decompression bomb"):
+        load_rgb(tmp_path / "bomb.png")
