@@ -93,29 +93,14 @@ class ToolCard(Vertical):
         self.query_one(".result", Static).update(plain(text, style))
 
 
-HELP = """\
-# Ars Nova — keys
-
-| key | does |
-|---|---|
-| Enter | send the request (queued while another runs) |
-| Escape | cancel the running tool |
-| Ctrl+P | command palette: new/switch/rename/delete session, export bundle, novelty target, logs |
-| Ctrl+B | show or hide the sessions sidebar |
-| F1 | this help |
-| Ctrl+Q | quit |
-
-Ask for music in words: *16 bars of slow piano music in D minor*, *a lively jig for fiddle*,
-*a Bach chorale in A minor*, *continue primer.mid for 8 bars*, *make the music less conventional*.
-"""
-
-
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,f1,q", "app.pop_screen", "Close")]
     DEFAULT_CSS = "HelpScreen { align: center middle; } HelpScreen > Markdown { width: 80; height: auto; border: round $accent; padding: 1 2; background: $panel; }"
 
     def compose(self) -> ComposeResult:
-        yield Markdown(HELP)
+        from agent.prompts import CHAT_HELP
+
+        yield Markdown(CHAT_HELP)
 
 
 class AskScreen(ModalScreen[str]):
@@ -196,7 +181,8 @@ class StudioApp(App):
         return plain(f"planner: {self.planner_name} · novelty: {self.novelty} · session: {sid} · data: {self.data_dir}")
 
     def on_mount(self) -> None:
-        self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor”.", "answer")
+        self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor” or "
+                  "“restyle photo.jpg like starry night”. F1 for help.", "answer")
         self._fill_sessions()
         if self.session_id:
             self._show_history()

@@ -71,3 +71,21 @@ REVISE_KIND_WORDS = {
     "compose_music": ("music", "tune", "melody", "piece", "song", "chorale", "jig", "reel", "waltz"),
     "style_transfer": ("style", "restyled", "transfer"),
 }
+
+CHAT_HELP = """\
+# Ars Nova — keys
+
+| key | does |
+|---|---|
+| Enter | send the request (queued while another runs) |
+| Escape | cancel the running tool |
+| Ctrl+P | command palette: new/switch/rename/delete session, export bundle, novelty target, logs |
+| Ctrl+B | show or hide the sessions sidebar |
+| F1 | this help |
+| Ctrl+Q | quit |
+
+Ask for music in words: *16 bars of slow piano music in D minor*, *a lively jig for fiddle*,
+*a Bach chorale in A minor*, *continue primer.mid for 8 bars*, *make the music less conventional*.
+Restyle a picture after a painting: *restyle photo.jpg like starry night*, *repaint the last image
+in the style of the scream, keep the colours*. Poems and new pictures are coming.
+"""
