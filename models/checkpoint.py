@@ -23,6 +23,7 @@ def save_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
               metadata={k: json.dumps(v) for k, v in metadata.items()})
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)  # an ordinary readable file, like any other the project writes
     os.replace(tmp, path)
 
 
