@@ -33,7 +33,7 @@ PINNED = {
     "style_transfer": {
         "content_image": ("string", None, None, ()), "style_image": ("string", None, None, ()),
         "strength": ("number", 0.0, 1.0, ()), "preserve_color": ("boolean", None, None, ()),
-        "size": ("integer", 64, 2048, ()), "steps": ("integer", 1, 2000, ()), "seed": ("integer", 0, 2**31 - 1, ()),
+        "size": ("integer", 64, 1024, ()), "steps": ("integer", 1, 2000, ()), "seed": ("integer", 0, 2**31 - 1, ()),
     },
     "compose_music": {
         "mood": ("string", None, None, ()), "key": ("string", None, None, ()), "tempo": ("integer", 20, 300, ()),

@@ -54,7 +54,7 @@ class StyleTransferArgs(_Strict):
     style_image: str = Field(min_length=1, max_length=4096, description="style image path or painting name")
     strength: float | None = Field(default=None, ge=0.0, le=1.0, description="0 = content, 1 = style")
     preserve_color: bool | None = Field(default=None, description="keep the content image's colours")
-    size: int | None = Field(default=None, ge=64, le=2048, description="long side of the result in pixels")
+    size: int | None = Field(default=None, ge=64, le=1024, description="long side of the result in pixels")
     steps: int | None = Field(default=None, ge=1, le=2000, description="optimisation steps")
     seed: int | None = SEED
 
