@@ -188,8 +188,10 @@ def bench_style(repeats: int) -> list[dict]:
         obj = _Objective(vgg, c_img, [(s_img, 1.0)], base_cfg)
         x = (c_img * 255).clone().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=base_cfg.lr)
-        t1, it, limit = time.perf_counter(), 0, 4 * sum(n for _, n in cfg.scales())
-        while it < limit:
+        # stop the baseline once it has taken 2.2x the multi-scale time: past that the ratio is
+        # reported as a lower bound (the target is "at least 2x faster")
+        t1, it, budget = time.perf_counter(), 0, 2.2 * res.seconds
+        while time.perf_counter() - t1 < budget:
             opt.zero_grad(set_to_none=True)
             objective, _, s_loss, _ = obj.losses(x)  # one forward per iteration, as in stylize
             if float(s_loss) <= res.style_loss_end:
@@ -199,11 +201,12 @@ def bench_style(repeats: int) -> list[dict]:
             it += 1
         base_s = time.perf_counter() - t1
         reached = float(s_loss) <= res.style_loss_end
-        rows.append({"item": f"style transfer {size} px (multi-scale {list(res.scales)}, {res.iterations} iterations)",
+        rows.append({"item": f"style transfer {size} px (multi-scale {list(res.scales)}, {res.iterations} iterations, "
+                             f"style loss {res.style_loss_start / res.style_loss_end:.0f}x lower)",
                      "median_s": res.seconds, "min_s": res.seconds, "max_s": res.seconds, "runs": 1,
                      "style_loss_ratio": res.style_loss_start / res.style_loss_end,
                      "baseline": f"single scale to the same style loss ({it} iterations"
-                                 f"{'' if reached else ', not reached: stopped'})",
+                                 f"{'' if reached else ', not reached when stopped: ratio is a lower bound'})",
                      "baseline_s": base_s, "ratio": base_s / res.seconds,
                      "target": "< 90 s" if size == 256 else "< 360 s",
                      "met": res.seconds < (90 if size == 256 else 360)})
