@@ -93,18 +93,23 @@ class Studio:
         gen = self.music
         kind = args.get("model") or self.default_music_model or gen.default_kind()
         density, mood_tempo, mood_mode = MOODS.get((args.get("mood") or "").lower(), ("moderate", 100, None))
+        # a primer, read before any sampling, lends its key and meter unless they were asked for
+        primer = read_midi(Path(args["primer_midi"])) if args.get("primer_midi") else None
         if args.get("key"):
             key = parse_key(args["key"])
+        elif primer is not None:
+            key = primer.key
         else:
             key = Key(2, "minor") if mood_mode == "minor" else Key(7, "major")
         tempo = float(args.get("tempo") or mood_tempo)
-        meter = args.get("meter") or ("3/4" if args.get("style") == "waltz" else "4/4")
+        meter = args.get("meter") or (primer.meter if primer is not None else "4/4")
+        if primer is not None and (primer.meter != meter or primer.key != key):
+            primer = read_midi(Path(args["primer_midi"]), key=key, meter=meter)
         bars = int(args.get("bars") or 16)
         style = args.get("style") or ("chorale" if args.get("instrument") in ("organ", "choir") else "folk")
         instrument = (args.get("instrument") or "piano").lower()
         program = INSTRUMENTS.get(instrument, 0)
         seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
-        primer = read_midi(Path(args["primer_midi"]), key=key, meter=meter) if args.get("primer_midi") else None
         total_bars = bars + (primer.bars if primer else 0)
         req = MusicRequest(key, total_bars, meter, tempo)
         earlier = [melody_profile(read_midi(ctx.out_dir / a.files["midi"])) for a in ctx.earlier

@@ -80,6 +80,9 @@ def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
             key=lambda n: (n.start, -n.pitch),
         )
     )
+    if key is None and pm.key_signature_changes:  # the file says (pretty_midi's numbering is ours)
+        k = int(pm.key_signature_changes[0].key_number)
+        key = Key(k % 12, "minor" if k >= 12 else "major")
     if key is None:
         from models.music_metrics import estimate_key
 

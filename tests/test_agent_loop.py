@@ -92,3 +92,16 @@ def test_words_only_answer(agent):
     events = run(agent, sid, "hello, who are you?")
     assert [type(e).__name__ for e in events] == ["PlanMade", "Final"]
     assert "compose music" in events[-1].text
+
+
+def test_a_primer_lends_its_key_and_meter(agent, tmp_path):
+    from models.midi_io import midi_bytes
+    from models.music_tokens import Key
+    from tests.tiny import scale_tune
+
+    primer = tmp_path / "primer.mid"
+    primer.write_bytes(midi_bytes(scale_tune(Key(9, "minor"), bars=2, meter="3/4"), 90.0))
+    sid = agent.store.create("t").id
+    events = run(agent, sid, f"continue {primer} for 2 bars")
+    art = events[-1].artifacts[0]
+    assert "4 bars in A minor, 3/4" in art.summary  # 2 of the primer + 2 new
