@@ -358,6 +358,8 @@ class StudioApp(App):
         from agent import events as ev
 
         e = message.event
+        if e is not None and not isinstance(e, ev.Progress):
+            self._follow()
         match e:
             case None:
                 self.busy = False
@@ -402,6 +404,11 @@ class StudioApp(App):
             case ev.Failed(error=error):
                 self._say(f"failed: {error}", "error")
                 self.notify(clean(error), severity="error", markup=False)
+
+    def _follow(self) -> None:
+        """Keep the newest output in view after a card grows (after the layout settles)."""
+        log = self.query_one("#log", VerticalScroll)
+        self.call_after_refresh(log.scroll_end, animate=False)
 
     def action_cancel(self) -> None:
         if self.busy:

@@ -31,14 +31,17 @@ def wait_screen(session: str, text: str, timeout: float) -> str:
 def test_chat_under_tmux(tmp_path):
     session = f"arsnova-test-{os.getpid()}"
     exe = Path(sys.executable).parent / "arsnova"
-    cmd = f"ARSNOVA_HOME={tmp_path} {exe} chat"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "45", cmd], check=True)
+    cmd = f"ARSNOVA_HOME={tmp_path} {exe} chat"  # run through `exec env` in the session's shell
+    # a shell first, at a known size, then the app: it reads the size when it starts
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "50"], check=True)
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "120", "-y", "50"], capture_output=True)
+    subprocess.run(["tmux", "send-keys", "-t", session, f"exec env {cmd}", "Enter"], check=True)
     try:
         wait_screen(session, "Welcome to Ars Nova", 30)
         subprocess.run(["tmux", "send-keys", "-t", session, "a haiku about rain, and 8 bars of calm music in F major", "Enter"])
+        wait_screen(session, "write_poem is not available yet", 30)  # shown at once, then scrolled past
         screen = wait_screen(session, "Composed 8 bars in F major", 90)
-        assert "write_poem is not available yet" in screen
-        assert "round 0: quality" in screen and "planner: router" in screen
+        assert "round 0: quality" in screen and "planner: router" in screen and "│" in screen
         # cancel a long one with Escape
         subprocess.run(["tmux", "send-keys", "-t", session, "128 bars of a lively reel in D major", "Enter"])
         wait_screen(session, "128 bars", 30)
