@@ -22,6 +22,7 @@ from pydantic import PrivateAttr
 
 from agent import slots
 from agent.prompts import CHITCHAT_REPLY, REVISE_KIND_WORDS, ROUTER_EXAMPLES
+from models.midi_io import INSTRUMENTS
 
 TOOL_NAMES = ("write_poem", "generate_image", "style_transfer", "compose_music")
 _SPLIT = re.compile(
@@ -31,16 +32,6 @@ _SPLIT = re.compile(
 _REQUEST_CUE = re.compile(
     r"^(?:a|an|some|one|two|three|\d+|also|then|please|make|write|paint|draw|compose|give|create|generate|sketch|play|"
     r"render|restyle|apply|turn|continue|add)\b", re.IGNORECASE)
-_INSTRUMENTS = None
-
-
-def _instrument_names() -> list[str]:
-    global _INSTRUMENTS  # a constant table, computed once; not state
-    if _INSTRUMENTS is None:
-        from models.midi_io import INSTRUMENTS
-
-        _INSTRUMENTS = list(INSTRUMENTS)
-    return _INSTRUMENTS
 
 
 class RouterChatModel(BaseChatModel):
@@ -289,7 +280,7 @@ def _music_args(seg: str, text: str, history: dict) -> dict:
         args["bars"] = b
     if m := slots.meter(seg):
         args["meter"] = m
-    if i := slots.instrument(seg, _instrument_names()):
+    if i := slots.instrument(seg, list(INSTRUMENTS)):
         args["instrument"] = i
     if s := slots.music_style(seg):
         args["style"] = s

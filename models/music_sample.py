@@ -130,7 +130,7 @@ def sample(
                     nll[b] -= float(lp[b, t])
                     counts[b] += 1
                     bar_tokens[b] = 0 if vocab.names[t] == "BAR" else bar_tokens[b] + 1
-                    melodies[b].observe(vocab, grammars[b], t)
+                    melodies[b].observe(vocab, t)
                     if progress and vocab.names[t] == "BAR" and b == 0:
                         progress(grammars[0].bar - primer_bars, spec.bars)
                 grammars[b].step(t)
@@ -185,14 +185,11 @@ class _Melody:
     @classmethod
     def from_tokens(cls, vocab: Vocab, tokens: list[int], bar_len: int) -> "_Melody":
         m = cls(bar_len)
-        g = Grammar(vocab, "4/4", 1 << 20)
-        g.bar_len = bar_len
-        for t in tokens[5:]:
-            m.observe(vocab, g, t)
-            g.step(t)
+        for t in tokens[5:]:  # after the header
+            m.observe(vocab, t)
         return m
 
-    def observe(self, vocab: Vocab, g: Grammar, t: int) -> None:
+    def observe(self, vocab: Vocab, t: int) -> None:
         name = vocab.names[t]
         if name == "BAR":
             self.bar += 1
