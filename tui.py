@@ -391,7 +391,9 @@ class StudioApp(App):
                     folder = Path(self.data_dir) / "sessions" / self.session_id
                     files = "\n".join(f"{role}: {folder / p}" for role, p in a.files.items())
                     if a.kind == "music":
-                        card.show_roll(_roll_text(folder / a.files["midi"], self.size.width - 8))
+                        from models.midi_io import piano_roll_text_of
+
+                        card.show_roll(piano_roll_text_of(folder / a.files["midi"], self.size.width - 8))
                     card.finish(f"{a.summary}\n{files}")
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
@@ -415,16 +417,6 @@ class StudioApp(App):
             self.cancel_flag.set()
             self.queue.clear()
             self._say("cancelling…", "notice")
-
-
-def _roll_text(midi: Path, width: int) -> str:
-    from models.errors import InputFileError
-    from models.midi_io import piano_roll_text, read_midi
-
-    try:
-        return piano_roll_text(read_midi(midi), width)
-    except InputFileError as e:
-        return str(e)
 
 
 def make_app(config=None, session_id: str | None = None, agent_factory=None) -> StudioApp:

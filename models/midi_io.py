@@ -251,3 +251,11 @@ def piano_roll_text(score: Score, width: int = 96, max_rows: int = 18) -> str:
         label = f"{names[p % 12]}{p // 12 - 1}" if r == 0 or r == rows - 1 or p % 12 == score.key.tonic else ""
         out.append(f"{label:>4} " + "".join(grid[r]))
     return "\n".join(out)
+
+
+def piano_roll_text_of(midi: Path, width: int = 96) -> str:
+    """The text piano roll of a MIDI file, or the reason it cannot be read."""
+    try:
+        return piano_roll_text(read_midi(midi), width)
+    except InputFileError as e:
+        return str(e)
