@@ -70,6 +70,9 @@ def test_a_tool_that_raises_keeps_the_others(agent, monkeypatch):
 
 
 def test_cancel_before_start_and_midway(agent):
+    from tests.tiny import slow_music
+
+    slow_music(agent, 0.02)
     sid = agent.store.create("t").id
     cancel = threading.Event()
     cancel.set()

