@@ -323,12 +323,37 @@ class StudioApp(App):
         event.input.value = ""
         if not text:
             return
+        if text.startswith(("/brief ", "/save-brief ")):
+            self._slash(text)
+            return
         self._say(f"› {text}", "user")
         if self.busy:
             self.queue.append(text)
             self._say(f"queued ({len(self.queue)} waiting)", "notice")
             return
         self._start(text)
+
+    def _slash(self, text: str) -> None:
+        """/brief FILE runs a brief's turns here; /save-brief FILE writes this session's turns as one."""
+        from agent.brief import load_brief, save_session_brief
+        from models.errors import UserFixableError
+
+        command, _, arg = text.partition(" ")
+        path = Path(arg.strip()).expanduser()
+        try:
+            if command == "/brief":
+                turns = list(load_brief(path).turns)
+                self._say(f"running brief {path}: {len(turns)} messages", "notice")
+                for t in turns:
+                    self._say(f"› {t}", "user")
+                self.queue.extend(turns)
+                if not self.busy:
+                    self._start(self.queue.pop(0))
+            else:
+                n = save_session_brief(self.store, self.session_id, path)
+                self.notify(f"Saved {n} messages as a brief: {path}", markup=False)
+        except UserFixableError as e:
+            self.notify(clean(str(e)), severity="error", markup=False)
 
     def _start(self, text: str) -> None:
         self.busy = True

@@ -137,3 +137,19 @@ def parse_brief(raw: bytes, name: str = "<brief>") -> Brief:
     if export is not None and not isinstance(export, str):
         raise BriefError(f"{where('export')} must be a directory path")
     return Brief(name, tuple(clean), str(title or ""), seed, planner, export)
+
+
+def save_session_brief(store, session_id: str | None, path: str | Path) -> int:
+    """Write a session's user turns as a brief that replays it (atomically); returns how many."""
+    turns = store.user_turns(session_id) if session_id else []
+    if not turns:
+        raise BriefError("this session has no messages to save yet")
+    path = Path(path).expanduser()
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(Brief(str(path), tuple(turns), store.get(session_id).title).to_yaml(), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise BriefError(f"{path}: cannot write the brief ({e.strerror})") from None
+    return len(turns)

@@ -83,6 +83,8 @@ CHAT_HELP = """\
 | Ctrl+B | show or hide the sessions sidebar |
 | F1 | this help |
 | Ctrl+Q | quit |
+| /brief FILE | run a brief's messages in this session |
+| /save-brief FILE | save this session's messages as a brief that replays it |
 
 Ask for music in words: *16 bars of slow piano music in D minor*, *a lively jig for fiddle*,
 *a Bach chorale in A minor*, *continue primer.mid for 8 bars*, *make the music less conventional*.

@@ -210,3 +210,21 @@ async def test_bold_novelty_revises_more(app_factory):
         await wait_for(pilot, lambda: app.cards and not app.busy)
         art = app.store.artifacts(app.session_id)[0]
         assert art.revision["direction"] == "more_novel" and art.revision["max_rounds"] == 3
+
+
+async def test_slash_brief_runs_a_brief_and_save_brief_writes_one(app_factory, tmp_path):
+    from agent.brief import load_brief
+
+    brief = tmp_path / "in.yaml"
+    brief.write_text("turns:\n  - 2 bars of music in C major\n  - 2 bars of music in A minor\n")
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, f"/brief {brief}")
+        await wait_for(pilot, lambda: len(app.cards) == 2 and not app.busy)
+        out = tmp_path / "out.yaml"
+        await submit(pilot, app, f"/save-brief {out}")
+        await pilot.pause()
+        assert load_brief(out).turns == ("2 bars of music in C major", "2 bars of music in A minor")
+        await submit(pilot, app, f"/brief {tmp_path / 'missing.yaml'}")  # a clear toast, nothing runs
+        await pilot.pause()
+        assert not app.busy and len(app.cards) == 2
