@@ -162,6 +162,7 @@ class StudioApp(App):
         self.data_dir = str(store.data_dir)
         self.planner_name = planner_name
         self.novelty = "default"
+        self.machine_load = _machine_load  # replaceable, so snapshots do not depend on the machine
         self.cancel_flag = threading.Event()
         self.busy = False
         self.queue: list[str] = []
@@ -178,9 +179,11 @@ class StudioApp(App):
 
     def _status_text(self) -> Text:
         sid = self.session_id or "new session"
-        return plain(f"planner: {self.planner_name} · novelty: {self.novelty} · session: {sid} · data: {self.data_dir}")
+        return plain(f"planner: {self.planner_name} · novelty: {self.novelty} · session: {sid} · "
+                     f"{self.machine_load()} · data: {self.data_dir}")
 
     def on_mount(self) -> None:
+        self.set_interval(2.0, self._refresh_status)  # load and memory in the status bar
         self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor” or "
                   "“restyle photo.jpg like starry night”. F1 for help.", "answer")
         self._fill_sessions()
@@ -442,6 +445,24 @@ class StudioApp(App):
             self.cancel_flag.set()
             self.queue.clear()
             self._say("cancelling…", "notice")
+
+
+def _machine_load() -> str:
+    """'load 1.2 · mem 640 MB': the 1-minute load average and this process's resident memory."""
+    import os
+
+    try:
+        load = f"load {os.getloadavg()[0]:.1f}"
+    except OSError:
+        load = "load ?"
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])
+        mem = pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        mem = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return f"{load} · mem {mem:.0f} MB"
 
 
 def make_app(config=None, session_id: str | None = None, agent_factory=None) -> StudioApp:

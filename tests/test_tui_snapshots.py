@@ -16,7 +16,9 @@ def app(tiny_weights):
     from agent.config import Config
 
     shutil.rmtree(DATA, ignore_errors=True)
-    return make_app(Config(data_dir=DATA, weights_dir=tiny_weights, threads=1))
+    app = make_app(Config(data_dir=DATA, weights_dir=tiny_weights, threads=1))
+    app.machine_load = lambda: "load 0.5 · mem 300 MB"  # the real figures change from run to run
+    return app
 
 
 def test_empty_chat(snap_compare, app):
