@@ -144,12 +144,11 @@ def save_session_brief(store, session_id: str | None, path: str | Path) -> int:
     turns = store.user_turns(session_id) if session_id else []
     if not turns:
         raise BriefError("this session has no messages to save yet")
+    from models.files import write_atomic
+
     path = Path(path).expanduser()
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(Brief(str(path), tuple(turns), store.get(session_id).title).to_yaml(), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, Brief(str(path), tuple(turns), store.get(session_id).title).to_yaml().encode("utf-8"))
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise BriefError(f"{path}: cannot write the brief ({e.strerror})") from None
     return len(turns)

@@ -7,7 +7,6 @@ format accepted anywhere in the project is ``torch.load(weights_only=True)`` on 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from models.errors import ModelFileError
@@ -15,16 +14,13 @@ from models.errors import ModelFileError
 
 def save_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
     """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from models.files import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp),
-              metadata={k: json.dumps(v) for k, v in metadata.items()})
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)  # an ordinary readable file, like any other the project writes
-    os.replace(tmp, path)
+    write_atomic(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+                            metadata={k: json.dumps(v) for k, v in metadata.items()}))
 
 
 def load_safetensors(path: Path) -> tuple[dict, dict]:

@@ -10,8 +10,8 @@ Writing is atomic, with the generation parameters in a PNG text chunk.
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -103,15 +103,13 @@ def save_png(im, path: Path, params: dict) -> None:
     """Atomic PNG write with ``params`` as JSON in an iTXt chunk named 'arsnova'."""
     from PIL.PngImagePlugin import PngInfo
 
+    from models.files import write_atomic
+
     info = PngInfo()
     info.add_itxt("arsnova", json.dumps(params, sort_keys=True, ensure_ascii=False))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        im.save(f, format="PNG", pnginfo=info)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", pnginfo=info)
+    write_atomic(path, buf.getvalue())
 
 
 def png_params(path: Path) -> dict:
@@ -120,11 +118,3 @@ def png_params(path: Path) -> dict:
     with Image.open(path) as im:
         raw = im.text.get("arsnova") if hasattr(im, "text") else None
     return json.loads(raw) if raw else {}
-
-
-def resize_long_side(im, long_side: int):
-    from PIL import Image
-
-    w, h = im.size
-    s = long_side / max(w, h)
-    return im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS)

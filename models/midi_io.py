@@ -7,11 +7,10 @@ so a hostile file costs milliseconds and gives one clear error.
 from __future__ import annotations
 
 import os
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import InputFileError
+from models.files import write_atomic
 from models.midi_check import scan_midi
 from models.music_tokens import MAX_PITCH, MIN_PITCH, Key, NoteEvent, Score, meter_sixteenths
 
@@ -30,13 +29,6 @@ INSTRUMENTS = {
     "bassoon": 70, "clarinet": 71, "piccolo": 72, "flute": 73, "recorder": 74, "pan flute": 75,
     "whistle": 78, "ocarina": 79, "sitar": 104, "banjo": 105, "bagpipe": 109, "fiddle": 110,
 }
-
-
-@dataclass(frozen=True)
-class Rendering:
-    midi_path: Path
-    piano_roll_path: Path
-    wav_path: Path | None
 
 
 def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
@@ -109,15 +101,6 @@ def to_pretty_midi(score: Score, tempo: float, program: int = 0, name: str = "Ar
         inst.notes.append(pretty_midi.Note(vel, n.pitch, n.start * sixteenth, end * sixteenth))
     pm.instruments.append(inst)
     return pm
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def midi_bytes(score: Score, tempo: float, program: int = 0, name: str = "Ars Nova") -> bytes:
@@ -211,10 +194,6 @@ def render_wav(score: Score, tempo: float, program: int, path: Path) -> bool:
         w.writeframes(pcm.tobytes())
     write_atomic(Path(path), buf.getvalue())
     return True
-
-
-def has_fluidsynth_binary() -> bool:
-    return shutil.which("fluidsynth") is not None
 
 
 def piano_roll_text(score: Score, width: int = 96, max_rows: int = 18) -> str:

@@ -9,7 +9,6 @@ its key estimated with Krumhansl–Schmuckler, its meter taken from the first ti
 from __future__ import annotations
 
 import glob
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +57,14 @@ class MusicCorpus:
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
     def save(self, path: Path) -> None:
+        import io
+
+        from models.files import write_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **{k: getattr(self, k) for k in self.__dataclass_fields__})
-        os.replace(tmp, path)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: getattr(self, k) for k in self.__dataclass_fields__})
+        write_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> "MusicCorpus":

@@ -203,10 +203,6 @@ class Vocab:
                 break
         return Score(tuple(notes), meter, key, style, density, n_bars=max(bar + 1, 0))
 
-    # ---- grammar ----------------------------------------------------------------------
-    def grammar_state(self) -> "Grammar":
-        return Grammar(self)
-
 
 def _token_names() -> tuple[str, ...]:
     names = ["PAD", "BOS", "EOS", "BAR"]

@@ -9,7 +9,6 @@ blocking while sampling (music intervals+rhythm here; word n-grams for poems).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +83,13 @@ class NgramIndex:
         return len(self.hashes)
 
     def save(self, path: Path) -> None:
-        tmp = Path(str(path) + ".tmp.npz")
-        np.savez_compressed(tmp, n=np.array(self.n), hashes=self.hashes)
-        os.replace(tmp, path)
+        import io
+
+        from models.files import write_atomic
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, n=np.array(self.n), hashes=self.hashes)
+        write_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> "NgramIndex":
