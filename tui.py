@@ -393,7 +393,7 @@ class StudioApp(App):
                 self.busy = False
                 if self.queue:
                     self._start(self.queue.pop(0))
-            case ev.PlanMade(calls=calls, planner=planner):
+            case ev.PlanMade(planner=planner):
                 if planner != self.planner_name:
                     self.planner_name = planner
                     self._refresh_status()

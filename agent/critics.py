@@ -120,11 +120,12 @@ def style_scores(result, content, style, losses: tuple[float, float, float], con
     d_style = float(np.abs(x - s).mean() / 255.0)
     to_content, to_style = content_feats
     recognisable = to_content < to_style
+    sharp, colour = sharpness(x), colourfulness(x)
     quality_parts = {
         "style_drop": min(1.0, float(np.log10(max(ratio, 1.0)))),  # 10x lower style loss -> 1
         "content_kept": 1.0 if recognisable else 0.0,
-        "sharpness": _band(sharpness(x), 20.0, 1e9, 20.0),
-        "colourfulness": _band(colourfulness(x), 10.0, 1e9, 10.0),
+        "sharpness": _band(sharp, 20.0, 1e9, 20.0),
+        "colourfulness": _band(colour, 10.0, 1e9, 10.0),
     }
     quality = float(np.mean(list(quality_parts.values())))
     novelty = float(min(1.0, min(d_content, d_style) / 0.12))  # identity or a copy of the style scores 0
@@ -133,5 +134,5 @@ def style_scores(result, content, style, losses: tuple[float, float, float], con
         "style_loss_start": start, "style_loss_end": end, "style_loss_ratio": ratio, "content_loss": c_loss,
         "distance_to_content": d_content, "distance_to_style": d_style, "content_recognisable": recognisable,
         "features_to_content": to_content, "features_to_style": to_style,
-        "sharpness": sharpness(x), "colourfulness": colourfulness(x),
+        "sharpness": sharp, "colourfulness": colour,
     })

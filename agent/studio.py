@@ -30,6 +30,10 @@ class ToolContext:
     earlier: list[Artifact] = field(default_factory=list)  # the session's earlier artifacts
     base_seed: int = 0
 
+    def report_round(self, record) -> None:
+        """Round 0 is the critique of the plain sample; later rounds are revisions."""
+        self.emit((Revision if record.round else Critique)(self.call_id, record))
+
 
 # mood word -> (density token, default tempo, default mode)
 MOODS = {
@@ -133,7 +137,7 @@ class Studio:
         direction = self.direction_for(ctx)
         cfg = self.revise_config_for(direction)
         result = revise(first, _spec_params(base), propose, critic, cfg,
-                        on_round=lambda rec: ctx.emit((Revision if rec.round else Critique)(ctx.call_id, rec)))
+                        on_round=ctx.report_round)
         piece = result.best
         stem = f"{ctx.turn:03d}-{ctx.call_id}-music"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,19 +148,14 @@ class Studio:
         if render_wav(piece.score, tempo, program, ctx.out_dir / f"{stem}.wav"):
             files["wav"] = f"{stem}.wav"
         s = result.best_scores
-        limits = tuple(x for x in (("revision round limit",) if result.stopped == "round limit" else ())
-                       + (("token budget",) if piece.hit_limit else ()))
-        rounds = " → ".join(f"{r.scores.novelty:.2f}" for r in result.trajectory)
+        limits = _limits(result) + (("token budget",) if piece.hit_limit else ())
         summary = (f"Composed {piece.score.bars} bars in {key.name}, {meter}, {tempo:g} bpm for {instrument} "
                    f"({kind}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
-                   f"novelty by round {rounds}, kept round {result.best_round}; file {files['midi']}")
+                   f"novelty by round {_novelty_trail(result)}, kept round {result.best_round}; file {files['midi']}")
         return Artifact(
             kind="music", tool="compose_music", args=dict(args), seed=seed, model=gen.model_id(kind),
             round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
-            limits_hit=limits, id=stem, turn=ctx.turn,
-            revision={"direction": direction, "max_rounds": cfg.max_rounds,
-                      "candidates": cfg.candidates, "target": cfg.target, "quality_floor": cfg.quality_floor,
-                      "stopped": result.stopped},
+            limits_hit=limits, id=stem, turn=ctx.turn, revision=_revision_record(direction, cfg, result),
         )
 
 
@@ -215,7 +214,7 @@ class Studio:
         params0 = {"strength": base.strength, "steps": base.steps, "seed": seed, "size": base.size}
         try:
             result = revise([run(base, "round 0")], params0, propose, critic, cfg,
-                            on_round=lambda rec: ctx.emit((Revision if rec.round else Critique)(ctx.call_id, rec)))
+                            on_round=ctx.report_round)
         finally:  # the preview was for watching; only finished results stay in the session
             (ctx.out_dir / f"{stem}-preview.png").unlink(missing_ok=True)
         best, used = result.best
@@ -226,17 +225,14 @@ class Studio:
             "style_image": " + ".join(f"{p}:{w:g}" for p, (_, w) in zip(style_paths, blend)),
             "strength": used.strength, "size": used.size, "steps": used.steps, "seed": used.seed,
             "preserve_color": used.preserve_color, "model": vgg.name, "app": "arsnova"})
-        rounds = " → ".join(f"{r.scores.novelty:.2f}" for r in result.trajectory)
         summary = (f"Restyled {Path(content_path).name} after {Path(style_path).stem} at {best.image.size[0]}x"
                    f"{best.image.size[1]} (strength {used.strength:.2f}); style loss {s.metrics['style_loss_ratio']:.1f}x "
                    f"lower; quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
-                   f"novelty by round {rounds}; file {files['image']}")
+                   f"novelty by round {_novelty_trail(result)}; file {files['image']}")
         return Artifact(
             kind="styled_image", tool="style_transfer", args=dict(args), seed=used.seed, model=vgg.name,
             round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
-            limits_hit=("revision round limit",) if result.stopped == "round limit" else (), id=stem, turn=ctx.turn,
-            revision={"direction": direction, "max_rounds": cfg.max_rounds, "candidates": 1, "target": cfg.target,
-                      "quality_floor": cfg.quality_floor, "stopped": result.stopped},
+            limits_hit=_limits(result), id=stem, turn=ctx.turn, revision=_revision_record(direction, cfg, result),
         )
 
     def _resolve_image(self, ref: str, ctx: ToolContext) -> Path:
@@ -249,6 +245,21 @@ class Studio:
                     return ctx.out_dir / a.files["image"]
             raise InputFileError("there is no image in this session yet; give content_image as a file path")
         return Path(ref).expanduser()
+
+
+def _limits(result) -> tuple[str, ...]:
+    return ("revision round limit",) if result.stopped == "round limit" else ()
+
+
+def _novelty_trail(result) -> str:
+    """'0.83 → 1.00': the kept candidate's novelty, round by round."""
+    return " → ".join(f"{r.scores.novelty:.2f}" for r in result.trajectory)
+
+
+def _revision_record(direction: str, cfg: ReviseConfig, result) -> dict:
+    """What the manifest says about revision: the settings used and why it stopped."""
+    return {"direction": direction, "max_rounds": cfg.max_rounds, "candidates": cfg.candidates, "target": cfg.target,
+            "quality_floor": cfg.quality_floor, "stopped": result.stopped}
 
 
 def _spec_params(spec) -> dict:
