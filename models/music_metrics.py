@@ -30,6 +30,8 @@ def estimate_key(score: Score) -> tuple[Key, float]:
         return Key(0, "major"), 0.0
     if np.count_nonzero(h) == 1:  # one pitch class: no correlation to compute; call it that tonic
         return Key(int(np.argmax(h)), "major"), 0.0
+    if np.ptp(h) == 0:  # all twelve classes equally weighted: no key at all
+        return Key(0, "major"), 0.0
     best, best_r = Key(0, "major"), -2.0
     for mode, prof in (("major", _KK_MAJOR), ("minor", _KK_MINOR)):
         for tonic in range(12):
