@@ -86,6 +86,16 @@ class ToolCard(Vertical):
     def show_roll(self, text: str) -> None:
         self.query_one(".roll", Static).update(plain(text, "cyan"))
 
+    def show_poem(self, title: str, lines: list[str]) -> None:
+        """The poem with its scansion gutter: syllables and rhyme letter per line."""
+        from models.poetry_page import scansion_rows
+
+        out = Text(clean(title) + "\n", style="bold")
+        for n, letter, _stress, line in scansion_rows(lines):
+            out.append(f"{n:>2} {letter} │ ", style="dim")
+            out.append(clean(line) + "\n")
+        self.query_one(".roll", Static).update(out)
+
     def finish(self, text: str, style: str = "") -> None:
         self.query_one(ProgressBar).display = False
         elapsed = time.monotonic() - self.started
@@ -422,6 +432,11 @@ class StudioApp(App):
                         from models.midi_io import piano_roll_text_of
 
                         card.show_roll(piano_roll_text_of(folder / a.files["midi"], self.size.width - 8))
+                    elif a.kind == "poem" and (folder / a.files["poem"]).exists():
+                        from models.poetry_page import read_poem_lines, read_poem_title
+
+                        page = (folder / a.files["poem"]).read_text(encoding="utf-8")
+                        card.show_poem(read_poem_title(page), read_poem_lines(page))
                     card.finish(f"{a.summary}\n{files}")
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):

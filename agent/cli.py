@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="arsnova", description="Ars Nova: a local creative studio in the terminal.")
     p.add_argument("--data-dir", help="where sessions are stored (default: the user data dir, or $ARSNOVA_HOME)")
     p.add_argument("--weights", help="directory of model weights (default: the shipped models/weights)")
+    p.add_argument("--poet", help="the poem model: embedded (default) | hf:ID | hf:/dir | hf:/dir#file.gguf "
+                                   "(also $ARSNOVA_POET)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     c = sub.add_parser("chat", help="open the studio (the default)")
@@ -52,9 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="reproduce the embedded models")
     t.add_argument("what", choices=["music", "poetry", "image"])
-    t.add_argument("--model", choices=["transformer", "rnn"], default="transformer")
+    t.add_argument("--model", choices=["transformer", "rnn"], default="transformer", help="music: which model")
+    t.add_argument("--preset", choices=["small", "base", "wide"], default="small", help="poetry: model size")
+    t.add_argument("--prepare", action="store_true", help="poetry: (re)build the corpus, tokenizer and n-gram indexes")
     t.add_argument("--steps", type=int, help="optimizer steps (default: the shipped preset)")
     t.add_argument("--max-seconds", type=float, default=0.0, help="stop after this wall time (resumable)")
+    t.add_argument("--threads", type=int, help="torch threads for training (default: the preset's)")
     t.add_argument("--run-dir", help="checkpoint directory (default: <data>/runs/music-<model>)")
     t.add_argument("--corpus", help="cached corpus .npz (default: <data>/music_corpus.npz, built if missing)")
     t.add_argument("--install", action="store_true", help="copy the result into the weights directory")
@@ -66,7 +71,8 @@ def _config(args, **extra):
     from agent.config import Config
 
     return Config.from_env(data_dir=Path(args.data_dir) if args.data_dir else None,
-                           weights_dir=Path(args.weights) if args.weights else None, **extra)
+                           weights_dir=Path(args.weights) if args.weights else None,
+                           poet=getattr(args, "poet", None), **extra)
 
 
 def cmd_run(args) -> int:
@@ -168,6 +174,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.what == "poetry":
+        return train_poetry(args)
     if args.what != "music":
         raise UserFixableError(f"training the {args.what} model is not available yet in this build")
     import dataclasses
@@ -203,6 +211,36 @@ def cmd_train(args) -> int:
         install_music_model(run_dir, weights, args.model)
         build_melody_index(corpus).save(weights / INDEX_FILE)
         print(f"installed into {weights}")
+    return 0
+
+
+def train_poetry(args) -> int:
+    """prepare (once) -> train/resume the preset -> optionally install into the weights directory."""
+    import dataclasses
+
+    from models.music_generator import default_weights_dir
+    from models.poetry_train import PRESETS, install_poet, prepare, train
+
+    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
+        raise UserFixableError("--steps must be between 1 and 1000000")
+    if args.max_seconds < 0:
+        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
+    cfg = _config(args)
+    data = Path(args.corpus) if args.corpus else cfg.data_dir / "poetry"
+    if args.prepare or not (data / "corpus.json").exists():
+        print(f"preparing the poetry corpus in {data} (about a minute)")
+        prepare(data, log=lambda s: print(s, flush=True))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"poetry-{args.preset}"
+    if args.threads is not None and not 1 <= args.threads <= 256:
+        raise UserFixableError("--threads must be between 1 and 256")
+    tc = dataclasses.replace(PRESETS[args.preset], max_seconds=args.max_seconds,
+                             **({"steps": args.steps} if args.steps else {}),
+                             **({"threads": args.threads} if args.threads else {}))
+    state = train(data, run_dir, tc, log=lambda s: print(s, flush=True))
+    print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
+    if args.install:
+        dest = install_poet(data, run_dir, cfg.weights_dir or default_weights_dir())
+        print(f"installed into {dest}")
     return 0
 
 

@@ -27,6 +27,7 @@ class Config:
     threads: int | None = None
     revise: ReviseConfig = field(default_factory=ReviseConfig)
     encoder_path: Path | None = None
+    poet: str | None = None  # None: the embedded poet; or hf:ID / hf:/dir[#file.gguf]
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":
@@ -35,6 +36,8 @@ class Config:
             env["weights_dir"] = Path(os.environ["ARSNOVA_WEIGHTS"])
         if os.environ.get("ARSNOVA_PLANNER"):
             env["planner"] = os.environ["ARSNOVA_PLANNER"]
+        if os.environ.get("ARSNOVA_POET"):
+            env["poet"] = os.environ["ARSNOVA_POET"]
         if os.environ.get("ARSNOVA_THREADS"):
             env["threads"] = int(os.environ["ARSNOVA_THREADS"])
         env.update({k: v for k, v in overrides.items() if v is not None})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from typing import Any
 
@@ -22,6 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
+from models.causal_lm import load_causal_lm
 from models.errors import ModelFileError
 
 _CALL_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
@@ -79,14 +79,6 @@ def to_template_messages(messages) -> list[dict]:
     return out
 
 
-def _fp32() -> dict:
-    """fp32 weights: `dtype` since transformers 4.56, `torch_dtype` before."""
-    import transformers
-
-    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
-    return {"dtype": "float32"} if (major, minor) >= (4, 56) else {"torch_dtype": "float32"}
-
-
 class HFChatModel(BaseChatModel):
     """transformers causal LM as a langchain chat model; greedy, bounded output."""
 
@@ -101,21 +93,9 @@ class HFChatModel(BaseChatModel):
 
     @classmethod
     def load(cls, path_or_id: str, gguf_file: str | None = None, **kw) -> "HFChatModel":
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        local = os.path.isdir(path_or_id)
-        offline = local or os.environ.get("HF_HUB_OFFLINE") == "1"
-        extra = {"gguf_file": gguf_file} if gguf_file else {"use_safetensors": None}
-        try:
-            tok = AutoTokenizer.from_pretrained(path_or_id, local_files_only=offline, **({"gguf_file": gguf_file} if gguf_file else {}))
-            model = AutoModelForCausalLM.from_pretrained(path_or_id, local_files_only=offline, **_fp32(), **extra)
-        except (OSError, ValueError, ImportError) as e:
-            raise ModelFileError(f"cannot load planner model {path_or_id!r}: {str(e).splitlines()[0][:200]}") from None
+        model, tok = load_causal_lm(path_or_id, gguf_file, role="planner model")
         if not getattr(tok, "chat_template", None):
             raise ModelFileError(f"{path_or_id} has no chat template; use an instruct/chat model as the planner")
-        model.eval()
         inst = cls(name_or_path=path_or_id, **kw)
         inst._model, inst._tok = model, tok
         return inst

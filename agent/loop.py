@@ -25,7 +25,7 @@ from models.errors import Cancelled, UserFixableError
 from tools import make_tools
 from tools.errors import ToolCancelled, ToolUnavailable
 
-AVAILABLE = {"compose_music", "style_transfer"}  # tools this build can run; the others answer "not available yet"
+AVAILABLE = {"write_poem", "compose_music", "style_transfer"}  # tools this build can run; the others answer "not available yet"
 MAX_MESSAGE_CHARS = 20_000
 
 

@@ -54,6 +54,7 @@ class Studio:
 
     music_factory: Callable[[], object]
     vgg_factory: Callable[[], object] | None = None
+    poet_factory: Callable[[], object] | None = None
     revise_config: ReviseConfig = field(default_factory=ReviseConfig)
     encoder: Callable | None = None
     default_music_model: str | None = None  # None: the model with the lower validation NLL
@@ -61,6 +62,7 @@ class Studio:
     boldness: str = "default"  # "bold": every request revised as if asked to be less conventional
     _music: object | None = None
     _vgg: object | None = None
+    _poet: object | None = None
 
     @property
     def music(self):
@@ -75,6 +77,16 @@ class Studio:
 
             self._vgg = (self.vgg_factory or default_vgg)()
         return self._vgg
+
+    @property
+    def poet(self):
+        if self._poet is None:
+            if self.poet_factory is None:
+                from models.errors import ModelFileError
+
+                raise ModelFileError("no poet configured")
+            self._poet = self.poet_factory()
+        return self._poet
 
     def direction_for(self, ctx: ToolContext) -> str:
         """The revision direction: asked for in words, else the app-wide novelty setting."""
@@ -158,6 +170,84 @@ class Studio:
             limits_hit=limits, id=stem, turn=ctx.turn, revision=_revision_record(direction, cfg, result),
         )
 
+
+    # ---- poems ------------------------------------------------------------------------------
+    def write_poem(self, args: dict, ctx: ToolContext) -> Artifact:
+        import numpy as np
+        import torch
+
+        from agent.critics import PoemContext, poem_scores
+        from models.errors import UserFixableError
+        from models.poet import SampleSettings
+        from models.poetry_forms import plan_form, style_profile
+        from models.poetry_page import poem_markdown
+
+        lang = (args.get("language") or "english").strip().lower()
+        if lang not in ("english", "en", "en-us", "en-gb"):
+            raise UserFixableError(f"language {args['language']!r}: the poets here write English only; omit language")
+        seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
+        topic = args["topic"]
+        direction = self.direction_for(ctx)
+        style = style_profile(direction[6:]) if direction.startswith("style:") else None
+        form = style.form if style else (args.get("form") or "free")  # "more like X" takes X's form
+        plan = plan_form(form, args.get("lines"), np.random.default_rng(seed), scheme=style.scheme if style else None,
+                         meter=style.meter if style else None)
+        kit = self.poet
+        torch.set_num_threads(self.threads)
+        q = kit.embed([topic])[0]
+        earlier = []
+        for a in ctx.earlier:
+            if a.kind == "poem" and (ctx.out_dir / a.files["poem"]).exists():
+                earlier.append(kit.embed([_poem_body(ctx.out_dir / a.files["poem"])])[0])
+        pctx = PoemContext(plan, kit.indexes, kit.baseline_vecs @ q, tuple(earlier), kit.val_nll)
+        total = len(plan.lines)
+
+        def progress(stage: str):
+            return lambda i, line: ctx.emit(Progress(ctx.call_id, "write_poem", i + 1, total, "lines", f"{stage}: {line[:60]}"))
+
+        def write(settings: SampleSettings, s: int, stage: str):
+            poem = kit.poet.write(topic + (f", in the manner of {style.name}" if style else ""), plan, seed=s,
+                                  settings=settings, on_line=progress(stage), cancelled=ctx.should_stop)
+            return poem, settings, s
+
+        def critic(item):
+            poem, _, _ = item
+            vec = kit.embed([poem.text])[0]
+            nll = kit.poet.lm.nll(kit.poet.lm.prompt(topic, poem.keywords, plan.form), poem.text)
+            return poem_scores(poem.lines, nll, float(vec @ q), vec, pctx)
+
+        base = SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
+        if style:
+            base = replace(base, meter_weight=style.meter_weight)
+
+        def propose(r: int, n: int):
+            sets = replace(base, temperature=base.temperature + 0.1 * r, top_p=0.95, block_n=5 if r == 1 else 4)
+            seeds = [seed + 7919 * r + k for k in range(n)]
+            return [write(sets, sd, f"round {r}") for sd in seeds], _poem_params(sets, seeds[0])
+
+        cfg = self.revise_config_for(direction)
+        cfg = replace(cfg, candidates=min(cfg.candidates, 2))
+        result = revise([write(base, seed, "round 0")], _poem_params(base, seed), propose, critic, cfg,
+                        on_round=ctx.report_round)
+        poem, used, used_seed = result.best
+        s = result.best_scores
+        stem = f"{ctx.turn:03d}-{ctx.call_id}-poem"
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        files = {"poem": f"{stem}.md"}
+        meta = {"title": poem.title, "form": plan.form, "scheme": plan.scheme, "topic": topic, "seed": used_seed,
+                "model": kit.model_id, "keywords": poem.keywords, "round": result.best_round}
+        write_atomic_text(ctx.out_dir / files["poem"], poem_markdown(poem, meta, s))
+        misses = [i + 1 for i, r in enumerate(poem.line_results) if not r.ok]
+        limits = _limits(result) + ((f"form missed on line(s) {', '.join(map(str, misses))}",) if misses else ())
+        summary = (f"Wrote a {plan.form} \"{poem.title}\" ({len(poem.lines)} lines"
+                   f"{', ' + plan.scheme if any(c != '-' for c in plan.scheme) else ''}); quality {s.quality:.2f}, "
+                   f"novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; 5-gram copy rate "
+                   f"{s.metrics['copy_rate_5']:.1%}; novelty by round {_novelty_trail(result)}; file {files['poem']}")
+        return Artifact(
+            kind="poem", tool="write_poem", args=dict(args), seed=used_seed, model=kit.model_id,
+            round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
+            limits_hit=limits, id=stem, turn=ctx.turn, revision=_revision_record(direction, cfg, result),
+        )
 
     # ---- style transfer --------------------------------------------------------------------
     def style_transfer(self, args: dict, ctx: ToolContext) -> Artifact:
@@ -262,6 +352,24 @@ def _revision_record(direction: str, cfg: ReviseConfig, result) -> dict:
             "quality_floor": cfg.quality_floor, "stopped": result.stopped}
 
 
+def _poem_params(s, seed: int) -> dict:
+    return {"temperature": round(s.temperature, 3), "top_p": s.top_p, "block_n": s.block_n,
+            "candidates_per_line": s.candidates, "seed": seed}
+
+
+def _poem_body(path: Path) -> str:
+    """The poem text of a poem page (between the front matter and the scansion section)."""
+    from models.poetry_page import read_poem_lines
+
+    return "\n".join(read_poem_lines(path.read_text(encoding="utf-8")))
+
+
+def write_atomic_text(path: Path, text: str) -> None:
+    from models.files import write_atomic
+
+    write_atomic(path, text.encode("utf-8"))
+
+
 def _spec_params(spec) -> dict:
     return {"temperature": round(spec.temperature, 3), "top_p": spec.top_p, "block_strength": spec.block_strength,
             "seed": spec.seed, "key": spec.key.name, "meter": spec.meter, "bars": spec.bars, "style": spec.style,
@@ -270,11 +378,18 @@ def _spec_params(spec) -> dict:
 
 def make_studio(weights_dir: Path | None = None, threads: int | None = None,
                 revise_config: ReviseConfig | None = None, encoder: Callable | None = None,
-                vgg_factory: Callable | None = None) -> Studio:
-    from models.music_generator import MusicGenerator
+                vgg_factory: Callable | None = None, poet: str | None = None,
+                cache_dir: Path | None = None) -> Studio:
+    from models.music_generator import MusicGenerator, default_weights_dir
 
     n = threads or max(1, (os.cpu_count() or 2) - 1)  # leave a core for the UI and the planner
+
+    def poet_factory():
+        from models.encoder import load_encoder
+        from models.poet import load_poet_kit
+
+        return load_poet_kit(weights_dir or default_weights_dir(), poet, (encoder or load_encoder)(), cache_dir)
+
     return Studio(music_factory=lambda: MusicGenerator.from_dir(weights_dir, n),
-                  revise_config=revise_config or ReviseConfig(), encoder=encoder, threads=n, vgg_factory=vgg_factory)
-
-
+                  revise_config=revise_config or ReviseConfig(), encoder=encoder, threads=n, vgg_factory=vgg_factory,
+                  poet_factory=poet_factory)

@@ -8,7 +8,6 @@ Validation NLL per token is measured on fixed windows of held-out pieces (no tra
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 
 from models.music_data import MusicCorpus
 from models.music_tokens import MAX_PITCH, MIN_PITCH, Vocab
+from models.training import checkpoint, lr_at, restore_adam
 
 HEADER_LEN = 5
 
@@ -80,13 +80,6 @@ def packed_window(corpus: MusicCorpus, vocab: Vocab, pieces: np.ndarray, length:
     return np.concatenate(parts)[:length]
 
 
-def lr_at(step: int, c: TrainConfig) -> float:
-    if step < c.warmup:
-        return c.lr * (step + 1) / c.warmup
-    frac = min(1.0, (step - c.warmup) / max(1, c.steps - c.warmup))
-    return c.min_lr + 0.5 * (c.lr - c.min_lr) * (1 + math.cos(math.pi * frac))
-
-
 def evaluate(model, batches: list) -> float:
     """Mean NLL (nats) per predicted non-pad body token."""
     import torch
@@ -122,7 +115,7 @@ def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callabl
     import torch
     from torch.nn import functional as F
 
-    from models.checkpoint import load_safetensors, save_safetensors
+    from models.checkpoint import load_safetensors
     from models.music_model import build_music_model, save_music_model
 
     torch.set_num_threads(config.threads)
@@ -137,7 +130,7 @@ def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callabl
         tensors, _ = load_safetensors(out_dir / "model.safetensors")
         model.load_state_dict(tensors)
         moments, _ = load_safetensors(out_dir / "optim.safetensors")
-        _restore_adam(opt, moments, state["step"])
+        restore_adam(opt, moments, state["step"])
         log(f"resumed at step {state['step']}")
     train_idx, val_idx = corpus.split(seed=config.seed)
     vrng = np.random.default_rng(1234)
@@ -177,36 +170,12 @@ def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callabl
                                      "seconds": round(state["seconds"], 1)})
             log(f"step {state['step']} loss {float(loss.detach()):.3f} val {val:.3f} ({state['seconds']:.0f}s)")
         if state["step"] % config.ckpt_every == 0 or state["step"] == config.steps:
-            _checkpoint(model, opt, state, out_dir, save_music_model, save_safetensors)
-    _checkpoint(model, opt, state, out_dir, save_music_model, save_safetensors)
+            checkpoint(model, opt, state, out_dir, save_music_model)
+    checkpoint(model, opt, state, out_dir, save_music_model)
     state["val_nll"] = evaluate(model, val_batches)
     state["params"] = n_params
     (out_dir / "state.json").write_text(json.dumps(state, indent=1))
     return state
-
-
-def _checkpoint(model, opt, state, out_dir, save_model, save_tensors) -> None:
-    save_model(model, out_dir / "model.safetensors", {"train_step": state["step"]})
-    moments = {}
-    for i, p in enumerate(model.parameters()):
-        st = opt.state.get(p)
-        if st:
-            moments[f"{i}.exp_avg"] = st["exp_avg"]
-            moments[f"{i}.exp_avg_sq"] = st["exp_avg_sq"]
-    save_tensors(moments, out_dir / "optim.safetensors", {"step": state["step"]})
-    tmp = out_dir / "state.json.tmp"
-    tmp.write_text(json.dumps(state, indent=1))
-    tmp.replace(out_dir / "state.json")
-
-
-def _restore_adam(opt, moments: dict, step: int) -> None:
-    import torch
-
-    params = [p for g in opt.param_groups for p in g["params"]]
-    for i, p in enumerate(params):
-        if f"{i}.exp_avg" in moments:
-            opt.state[p] = {"step": torch.tensor(float(step)), "exp_avg": moments[f"{i}.exp_avg"],
-                            "exp_avg_sq": moments[f"{i}.exp_avg_sq"]}
 
 
 # The shipped checkpoints were trained with these presets (see models/weights/MUSIC_CARD.md).

@@ -83,15 +83,21 @@ class NgramIndex:
         return len(self.hashes)
 
     def save(self, path: Path) -> None:
+        """Two bytes per n-gram: the low 16 bits of each sorted hash, plus how many hashes
+        share each value of the high 16 bits (65,536 counts). Same set, ~half the size."""
         import io
 
         from models.files import write_atomic
 
+        counts = np.bincount(self.hashes >> 16, minlength=1 << 16).astype(np.uint32)
         buf = io.BytesIO()
-        np.savez_compressed(buf, n=np.array(self.n), hashes=self.hashes)
+        np.savez_compressed(buf, n=np.array(self.n), hi_counts=counts, lo=(self.hashes & 0xFFFF).astype(np.uint16))
         write_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> "NgramIndex":
         with np.load(path, allow_pickle=False) as z:
-            return cls(int(z["n"]), z["hashes"].astype(np.uint32))
+            if "hashes" in z:  # the plain format
+                return cls(int(z["n"]), z["hashes"].astype(np.uint32))
+            hi = np.repeat(np.arange(1 << 16, dtype=np.uint32), z["hi_counts"].astype(np.int64))
+            return cls(int(z["n"]), (hi << 16) | z["lo"].astype(np.uint32))

@@ -37,10 +37,13 @@ def isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
-    """Random-init tiny transformer + LSTM saved as the real checkpoint files, and a corpus index."""
-    from tests.tiny import make_tiny_weights
+    """Random-init tiny transformer + LSTM saved as the real checkpoint files, and a corpus index;
+    and a tiny poet made by the real poetry pipeline (prepare -> train -> install)."""
+    from tests.tiny import make_tiny_poet, make_tiny_weights
 
-    return make_tiny_weights(tmp_path_factory.mktemp("weights"))
+    weights = make_tiny_weights(tmp_path_factory.mktemp("weights"))
+    make_tiny_poet(weights, tmp_path_factory.mktemp("poet-work"))
+    return weights
 
 
 @pytest.fixture(scope="session")

@@ -20,19 +20,20 @@ def run(agent, sid, text, cancel=None):
 
 def test_event_order_and_storage(agent):
     sid = agent.store.create("t").id
-    events = run(agent, sid, "a haiku about snow and 4 bars of music in E minor")
+    events = run(agent, sid, "a picture of a fox, a haiku about snow and 4 bars of music in E minor")
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "PlanMade" and kinds[-1] == "Final"
     assert kinds.index("ToolStarted") < kinds.index("Progress") < kinds.index("Critique") < kinds.index("ToolFinished")
     failed = [e for e in events if isinstance(e, ev.ToolFailed)]
-    assert [(f.tool, f.kind) for f in failed] == [("write_poem", "unavailable")]
+    assert [(f.tool, f.kind) for f in failed] == [("generate_image", "unavailable")]
     final = events[-1]
-    assert len(final.artifacts) == 1 and final.planner == "router"
+    assert [a.kind for a in final.artifacts] == ["poem", "music"] and final.planner == "router"
     assert "not available yet" in final.text and "Composed 4 bars in E minor" in final.text
-    # stored: the human message, the plan, both tool results, the artifact
+    assert "Wrote a haiku" in final.text
+    # stored: the human message, the plan, the three tool results, the artifacts
     msgs = agent.store.messages(sid)
-    assert [type(m).__name__ for m in msgs] == ["HumanMessage", "AIMessage", "ToolMessage", "ToolMessage"]
-    assert agent.store.artifacts(sid)[0].scores.to_dict() == final.artifacts[0].scores.to_dict()
+    assert [type(m).__name__ for m in msgs] == ["HumanMessage", "AIMessage"] + ["ToolMessage"] * 3
+    assert agent.store.artifacts(sid)[1].scores.to_dict() == final.artifacts[1].scores.to_dict()
 
 
 def test_revision_rounds_emit_revision_events(tiny_weights, tmp_path):

@@ -47,13 +47,15 @@ def test_run_brief_makes_a_bundle(capsys, tmp_path, brief, tiny_weights):
     out = tmp_path / "bundle"
     code, stdout, err = run_cli(capsys, "--weights", str(tiny_weights), "run", str(brief), "--out", str(out))
     assert code == 0, err
-    assert "write_poem is not available yet" in stdout
+    assert "Wrote a haiku" in stdout
     m = json.loads((out / "manifest.json").read_text())
     assert m["format"] == "arsnova-bundle/1" and m["seed"] == 3 and m["planner"] == "router"
     assert m["brief"]["turns"][1] == "Compose 4 bars of slow piano music in D minor."
     arts = m["artifacts"]
-    assert [a["kind"] for a in arts] == ["music", "music"]
-    a = arts[0]
+    assert [a["kind"] for a in arts] == ["poem", "music", "music"]
+    assert arts[0]["path"].startswith("poems/") and arts[0]["path"].endswith(".md")
+    assert (out / arts[0]["path"]).read_text().startswith("---\ntitle: ")
+    a = arts[1]
     assert a["request"] == "Compose 4 bars of slow piano music in D minor." and a["tool"] == "compose_music"
     assert a["args"] == {"mood": "slow", "key": "D minor", "tempo": 72, "bars": 4, "instrument": "piano"}
     for k in ("quality", "novelty", "adherence", "copy_rate", "pitch_in_scale", "scale_consistency"):
@@ -61,13 +63,13 @@ def test_run_brief_makes_a_bundle(capsys, tmp_path, brief, tiny_weights):
     assert a["trajectory"][0]["round"] == 0 and a["model"].startswith("arsnova/music-transformer")
     for f in a["files"].values():
         assert (out / f).is_file()
-    assert (out / "index.html").read_text().count("<section>") == 2
+    assert (out / "index.html").read_text().count("<section>") == 3
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(str(out / a["files"]["midi"]))
     assert round(pm.get_tempo_changes()[1][0]) == 72 and pm.key_signature_changes[0].key_number == 14  # D minor
     # the revision turn re-ran the same request with a raised novelty target
-    assert arts[1]["args"] == a["args"]
+    assert arts[2]["args"] == a["args"]
 
 
 def test_same_brief_and_seed_give_the_same_bundle(capsys, tmp_path, brief, tiny_weights):
@@ -88,7 +90,7 @@ def test_json_events(capsys, tmp_path, brief, tiny_weights):
     kinds = [e["event"] for e in events]
     assert kinds.count("PlanMade") == 3 and "Progress" in kinds and "Critique" in kinds and kinds[-1] == "Exported"
     finished = [e for e in events if e["event"] == "ToolFinished"]
-    assert finished[0]["artifact"]["kind"] == "music"
+    assert [f["artifact"]["kind"] for f in finished] == ["poem", "music", "music"]
 
 
 def test_bad_brief_exits_2_with_one_line(capsys, tmp_path):
@@ -164,8 +166,10 @@ def test_unknown_session_and_absurd_arguments(capsys, tmp_path):
     assert code == 2 and "--steps must be between" in err
     code, _, err = run_cli(capsys, "frobnicate")
     assert code == 2 and "invalid choice" in err
-    code, _, err = run_cli(capsys, "train", "poetry")
+    code, _, err = run_cli(capsys, "train", "image")
     assert code == 2 and "not available yet" in err
+    code, _, err = run_cli(capsys, "train", "poetry", "--max-seconds", "-1")
+    assert code == 2 and "--max-seconds must be 0" in err
 
 
 def test_console_script_help_is_fast_and_light():

@@ -22,7 +22,7 @@ PINNED = {
         "topic": ("string", None, None, ()),
         "form": ("string", None, None, ("free", "haiku", "sonnet", "limerick", "quatrain", "couplet", "tanka",
                                         "cinquain", "villanelle")),
-        "lines": ("integer", 1, 100, ()), "language": ("string", None, None, ()),
+        "lines": ("integer", 1, 60, ()), "language": ("string", None, None, ()),
         "seed": ("integer", 0, 2**31 - 1, ()),
     },
     "generate_image": {
@@ -77,7 +77,8 @@ def test_tools_return_text_for_the_planner_and_keep_the_artifact():
     ("compose_music", {"instrument": "theremin"}, "unknown instrument 'theremin'"),
     ("compose_music", {"bars": "many"}, "bars: Input should be a valid integer"),
     ("compose_music", {"colour": "red"}, "colour: unknown argument; compose_music accepts mood, key"),
-    ("write_poem", {"topic": "x", "lines": 10_000}, "lines: Input should be less than or equal to 100"),
+    ("write_poem", {"topic": "x", "lines": 10_000}, "lines: Input should be less than or equal to 60"),
+    ("write_poem", {"topic": "x", "lines": 0}, "lines: Input should be greater than or equal to 1"),
     ("write_poem", {"topic": "x", "form": "epic"}, "form: Input should be"),
     ("generate_image", {"prompt": "x", "steps": 10**9}, "steps: Input should be less than or equal to 200"),
     ("generate_image", {"prompt": "x", "width": 100000}, "width: Input should be less than or equal to 2048"),

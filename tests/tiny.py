@@ -172,3 +172,47 @@ def slow_music(agent, seconds_per_bar: float = 0.05):
 
     gen.compose = compose
     return agent
+
+
+TINY_NOUNS = ("sea night moon star light day heart love rain sky fire stone river bird rose wind snow tree "
+              "hill field shore wave dawn song bell gold cloud flame grass leaf dream storm").split()
+TINY_ADJS = "dark bright cold old still deep wild green grey sweet pale lone slow soft".split()
+TINY_VERBS = "falls sings burns sleeps breaks turns calls glows waits drifts fades shines".split()
+
+
+def tiny_verse_lines(n: int = 900, seed: int = 0) -> list[str]:
+    """Simple English verse lines from a small grammar: a stand-in corpus with real words."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(3))
+        if k == 0:
+            out.append(f"The {pick(TINY_ADJS)} {pick(TINY_NOUNS)} {pick(TINY_VERBS)} upon the {pick(TINY_NOUNS)}")
+        elif k == 1:
+            out.append(f"And {pick(TINY_NOUNS)} and {pick(TINY_NOUNS)} {pick(TINY_VERBS)[:-1]} in the {pick(TINY_ADJS)} {pick(TINY_NOUNS)}")
+        else:
+            out.append(f"O {pick(TINY_ADJS)} {pick(TINY_NOUNS)}, my {pick(TINY_NOUNS)} {pick(TINY_VERBS)}")
+    return out
+
+
+def make_tiny_poet(weights: Path, work: Path) -> Path:
+    """The embedded poet's whole pipeline at toy size: prepare (passages, BPE tokenizer, n-gram
+    indexes) -> train a 2-layer GPT-2 for 200 steps -> install into ``weights/poet``."""
+    import pandas as pd
+
+    from models import prosody
+    from models.poetry_train import PoetryTrainConfig, PrepConfig, install_poet, prepare, train
+
+    lines = tiny_verse_lines()
+    df = pd.DataFrame({"text": lines, "meter": ["iambic"] * len(lines),
+                       "syllables": [prosody.line_syllables(ln) for ln in lines]})
+    data = work / "poetry"
+    prepare(data, PrepConfig(train_lines=100_000, val_passages=20, vocab_size=400, tokenizer_docs=10_000), df=df,
+            log=lambda s: None)
+    cfg = PoetryTrainConfig(model={"n_layer": 2, "n_head": 2, "n_embd": 64}, steps=200, batch_size=8, block_size=96,
+                            lr=5e-3, warmup=10, eval_every=100, ckpt_every=100, val_windows=8, threads=1)
+    train(data, work / "run", cfg, log=lambda s: None)
+    return install_poet(data, work / "run", weights)

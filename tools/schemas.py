@@ -30,7 +30,7 @@ class _Strict(BaseModel):
 class WritePoemArgs(_Strict):
     topic: str = Field(min_length=1, max_length=2000, description="what the poem is about")
     form: Literal[POEM_FORMS] = Field(default="free", description="poetic form")  # type: ignore[valid-type]
-    lines: int | None = Field(default=None, ge=1, le=100, description="number of lines (free verse)")
+    lines: int | None = Field(default=None, ge=1, le=60, description="number of lines (free verse; stanzas of couplets/quatrains)")
     language: str | None = Field(default=None, max_length=40, description="language, default English")
     seed: int | None = SEED
 
