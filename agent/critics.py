@@ -195,12 +195,15 @@ def copied_lines(lines: list[str], index) -> int:
 def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.ndarray, ctx: PoemContext) -> Scores:
     """quality: form + fluency; novelty: corpus copy rates, longest copied span, distinct-2, distance
     to the session's earlier poems; adherence: topic similarity against random corpus passages + form."""
+    from models import prosody
     from models.poetry_corpus import word_ids
 
     form = form_match(lines, ctx.plan)
     form_score = (form["syllables_ok"] + form["rhymes_ok"] + form["line_count_ok"]) / 3
     fluency = _band(nll, 0.0, ctx.val_nll + 0.8, 2.0)
-    quality = 0.6 * form_score + 0.4 * fluency
+    words = [w for ln in lines for w in prosody.line_words(ln)]
+    known = sum(bool(prosody.phones(w)) for w in words) / max(1, len(words))  # real English words
+    quality = 0.5 * form_score + 0.3 * fluency + 0.2 * _band(known, 0.95, 1.0, 0.3)
 
     ids = word_ids(" ".join(lines))
     i4, i5 = ctx.indexes.get(4), ctx.indexes.get(5)
@@ -221,7 +224,7 @@ def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.nda
     topic = float(np.clip((topic_sim - base_mean) / max(base_hi - base_mean, 1e-6), 0.0, 1.0))
     adherence = 0.5 * topic + 0.5 * form_score
     return Scores(quality, novelty, adherence, {
-        **form, "nll_per_token": nll, "copy_rate_4": copy4, "copy_rate_5": copy5, "longest_copied_span": span,
+        **form, "nll_per_token": nll, "known_words": known, "copy_rate_4": copy4, "copy_rate_5": copy5, "longest_copied_span": span,
         "lines_copied_whole": whole, "distinct_2": distinct2, "session_distance": session,
         "topic_similarity": topic_sim, "baseline_similarity": base_mean, "beats_baseline": topic_sim > base_mean,
     })

@@ -221,7 +221,8 @@ class Studio:
             base = replace(base, meter_weight=style.meter_weight)
 
         def propose(r: int, n: int):
-            sets = replace(base, temperature=base.temperature + 0.1 * r, top_p=0.95, block_n=5 if r == 1 else 4)
+            # corpus n-gram blocking does the pushing; a little more temperature widens the search
+            sets = replace(base, temperature=base.temperature + 0.05 * r, top_p=0.95, block_n=5 if r == 1 else 4)
             seeds = [seed + 7919 * r + k for k in range(n)]
             return [write(sets, sd, f"round {r}") for sd in seeds], _poem_params(sets, seeds[0])
 

@@ -154,6 +154,7 @@ class SampleSettings:
     retries: int = 2
     meter_weight: float = 0.6
     topic_weight: float = 0.4
+    unknown_weight: float = 2.0  # penalty per share of words CMUdict does not know
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,9 @@ class Poet:
             ws = prosody.line_words(c.text)
             sc += s.topic_weight * sum(w in topic_words for w in ws) / max(1, len(ws))
             sc -= 0.5 * sum(w in prev_words for w in ws if w not in FUNCTION_END) / max(1, len(ws))
+            sc -= s.unknown_weight * sum(not prosody.phones(w) for w in ws) / max(1, len(ws))  # not a word
+            if ws and ws[-1] in FUNCTION_END:  # "…and that," is no way to end a line
+                sc -= 0.5
             if not c.ok:
                 sc -= 100 + abs(c.syllables - spec.syllables[0])
             return sc

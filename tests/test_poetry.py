@@ -271,3 +271,29 @@ def test_bad_poem_arguments_are_tool_errors_the_planner_can_act_on(tiny_weights,
     failed = [e for e in events if isinstance(e, ev.ToolFailed)]
     assert len(failed) == 1 and failed[0].kind == "error" and fragment in failed[0].error
     assert not list(agent.store.session_dir(sid).glob("*.md"))
+
+
+def test_train_poetry_cli_resumes_and_installs(capsys, tmp_path):
+    """`arsnova train poetry` on a prepared corpus: train, stop, resume to the step count, install."""
+    import json
+
+    import pandas as pd
+
+    from agent.cli import main
+    from models.poetry_train import PrepConfig, prepare
+    from tests.tiny import tiny_verse_lines
+
+    lines = tiny_verse_lines(400)
+    df = pd.DataFrame({"text": lines, "syllables": [prosody.line_syllables(ln) for ln in lines]})
+    prepare(tmp_path / "corpus", PrepConfig(val_passages=10, vocab_size=300), df=df, log=lambda s: None)
+    base = ["--weights", str(tmp_path / "w"), "train", "poetry", "--corpus", str(tmp_path / "corpus"),
+            "--run-dir", str(tmp_path / "run"), "--threads", "1"]
+    assert main(base + ["--steps", "2"]) == 0
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["step"] == 2
+    assert main(base + ["--steps", "4", "--install"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed at step 2" in out and "installed into" in out
+    card = json.loads((tmp_path / "w" / "poet" / "training.json").read_text())
+    assert card["train_step"] == 4 and card["corpus"]["passages"] > 10
+    assert main(["--weights", str(tmp_path / "w"), "models"]) == 0
+    assert "arsnova-poet (GPT-2)" in capsys.readouterr().out

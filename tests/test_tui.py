@@ -50,6 +50,20 @@ async def test_request_to_finished_music(app_factory):
         assert app.session_id is not None
 
 
+async def test_poem_card_shows_title_and_scansion_gutter(app_factory):
+    app = app_factory()
+    async with app.run_test(size=(110, 50)) as pilot:
+        await submit(pilot, app, "a limerick about a cat who sailed to sea")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        card = next(iter(app.cards.values()))
+        roll = str(card.query_one(".roll", Static).render()).splitlines()
+        assert len(roll) == 6  # title + five lines
+        letters = [ln.split("│")[0].split()[1] for ln in roll[1:]]
+        assert letters == list("AABBA")
+        assert all(int(ln.split()[0]) in (5, 6, 8, 9) for ln in roll[1:])
+        assert "Wrote a limerick" in str(card.query_one(".result", Static).render())
+
+
 async def test_escape_cancels_a_running_tool_and_the_next_request_works(tiny_weights, tmp_path):
     from agent.app import make_agent
     from agent.config import Config
