@@ -321,7 +321,12 @@ class StudioApp(App):
             return self._agent
 
     def _refresh_status(self) -> None:
-        self.query_one("#status", Static).update(self._status_text())
+        from textual.css.query import NoMatches
+
+        try:  # a timer can fire while the app is closing
+            self.query_one("#status", Static).update(self._status_text())
+        except NoMatches:
+            pass
 
     def _say(self, text: str, classes: str) -> Static:
         w = Static(plain(text), classes=classes)

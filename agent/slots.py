@@ -164,4 +164,6 @@ def topic(text: str) -> str:
     m = re.search(r"\b(?:about|on the (?:theme|subject) of|on|of|describing|celebrating)\s+(.+)", text, re.IGNORECASE)
     t = m.group(1) if m else text
     t = re.sub(r"\b(?:please|thanks?|thank you)\b", "", t, flags=re.IGNORECASE)
+    t = re.sub(r"[,;]?\s*\b(?:with\s+|using\s+)?(?:the\s+)?seed\s*(?:=|:|of)?\s*\d+", "", t, flags=re.IGNORECASE)
+    t = re.sub(r"\s*\b(?:in|rhymed|rhyming)?\s*\b(?:ABAB|AABB|ABBA|ABCB)\b", "", t)
     return t.strip(" .,!?;:\"'") or text.strip(" .,!?")

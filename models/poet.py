@@ -155,6 +155,7 @@ class SampleSettings:
     meter_weight: float = 0.6
     topic_weight: float = 0.4
     unknown_weight: float = 2.0  # penalty per share of words CMUdict does not know
+    topic_ends: bool = True  # offer topic words as line endings for unrhymed lines
 
 
 @dataclass(frozen=True)
@@ -209,13 +210,13 @@ class Poet:
         return sims, kws[:3]
 
     def plan_end_words(self, sims: np.ndarray, need: int, used: set[str], rng: np.random.Generator,
-                       options: int = 6) -> list[str]:
+                       options: int = 6, max_syllables: int = 3) -> list[str]:
         """Topic-related words with at least ``need - 1`` rhyming partners in the vocabulary."""
         order = np.argsort(-sims)
         out: list[str] = []
         for i in order[:600]:
             w = self.vocab.words[i]
-            if w in used or w in FUNCTION_END or prosody.syllables(w) > 3:
+            if w in used or w in FUNCTION_END or prosody.syllables(w) > min(3, max_syllables):
                 continue
             if len([j for j in self.vocab.partners(w) if self.vocab.words[j] not in used]) >= need - 1:
                 out.append(w)
@@ -264,6 +265,9 @@ class Poet:
                 else:
                     ends = self.plan_end_words(sims, need[spec.rhyme], used, rng)
                 ends = ends or None
+            elif settings.topic_ends:  # unrhymed: half the candidates end on a topic word (Hafez)
+                ends = self.plan_end_words(sims, 1, used, rng, options=3, max_syllables=spec.syllables[0] - 1)
+                ends = (ends + [None] * len(ends)) if ends else None
             context = prompt + self.lm.encode("".join(ln + "\n" for ln in lines))
             res = self._best_line(context, prompt, spec, ends, lines, plan.foot, topic_words, settings, gen, rng)
             lines.append(res.text)
@@ -323,6 +327,7 @@ class Poet:
         lo, hi = spec.syllables
         targets = rng.integers(lo, hi + 1, size=B)
         end_for = [ends[i % len(ends)] for i in range(B)] if ends else [None] * B
+        forced_end = any(e is not None for e in end_for)
         prefix_target = np.array([t - (prosody.syllables(e) if e else 0) for t, e in zip(targets, end_for)])
         texts = [""] * B
         toks: list[list[int]] = [[] for _ in range(B)]
@@ -396,7 +401,7 @@ class Poet:
             if not prosody.line_words(line):
                 continue
             results.append(line)
-        scored = self._score_lines(context, results, spec, end_for_any=ends is not None, index=index,
+        scored = self._score_lines(context, results, spec, end_for_any=forced_end, index=index,
                                    prev_words=prev_words)
         return scored
 

@@ -57,6 +57,17 @@ def test_topics_with_and_stay_one_request(router):
         calls == [("write_poem", {"topic": "salt and pepper"})]
 
 
+@pytest.mark.parametrize("text,args", [
+    ("a haiku about snow, seed 4", {"topic": "snow", "form": "haiku", "seed": 4}),
+    ("a quatrain about autumn in AABB", {"topic": "autumn", "form": "quatrain"}),
+    ("write a 12-line poem about trains", {"topic": "trains", "form": "free", "lines": 12}),
+    ("a sonnet about the sea at night", {"topic": "the sea at night", "form": "sonnet"}),
+])
+def test_poem_slots_keep_the_topic_clean(router, text, args):
+    calls, _ = plan(router, text)
+    assert calls == [("write_poem", args)]
+
+
 def test_music_slots(router):
     calls, _ = plan(router, "a slow waltz in G minor for violin, 12 bars, seed 9")
     name, args = calls[0]

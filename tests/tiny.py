@@ -216,3 +216,43 @@ def make_tiny_poet(weights: Path, work: Path) -> Path:
                             lr=5e-3, warmup=10, eval_every=100, ckpt_every=100, val_windows=8, threads=1)
     train(data, work / "run", cfg, log=lambda s: None)
     return install_poet(data, work / "run", weights)
+
+
+def make_tiny_sd_pipeline(out: Path) -> Path:
+    """A Stable Diffusion pipeline at toy size from the real classes (UNet2DConditionModel,
+    AutoencoderKL, CLIPTextModel, a CLIPTokenizer with a byte-level vocabulary, DDIM), saved with
+    save_pretrained — the layout of a user's local model directory."""
+    import json
+
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    chars = sorted(ByteLevel.alphabet())
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
+    (out / "tok").mkdir(exist_ok=True)
+    (out / "tok" / "vocab.json").write_text(json.dumps(vocab))
+    (out / "tok" / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(out / "tok" / "vocab.json"), str(out / "tok" / "merges.txt"), model_max_length=16)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                                norm_num_groups=16, attention_head_dim=8)
+    vae = AutoencoderKL(block_out_channels=(16, 32), in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=16, sample_size=16)
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
+                                        num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=16,
+                                        bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+                                        pad_token_id=vocab["<|endoftext|>"]))
+    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                          set_alpha_to_one=False)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=sched,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(out / "sd", safe_serialization=True)
+    return out / "sd"
