@@ -62,3 +62,39 @@ def test_bad_models_and_requests_are_one_line_errors(tmp_path):
                      ({"batch": 50}, "batch must be between 1 and 8")):
         with pytest.raises(UserFixableError, match=frag):
             ImageRequest("x", **kw)
+
+
+def test_embedded_pipeline_class_round_trip_guidance_and_interrupt(tmp_path, encoder):
+    """The project's own pipeline (UNet2DConditionModel on MiniLM sentence embeddings, CFG) at toy size:
+    save_pretrained -> from_pretrained, seeded, negative prompt and guidance change the result."""
+    import torch
+    from diffusers import DDIMScheduler
+
+    from models.image_pipeline import ArsNovaImagePipeline, make_unet
+
+    torch.manual_seed(0)
+    ArsNovaImagePipeline(make_unet(16, (32, 32), 384, 1, 8), DDIMScheduler()).save_pretrained(tmp_path / "p")
+    pipe = ArsNovaImagePipeline.from_pretrained(tmp_path / "p").set_encoder(encoder)
+    pipe.set_progress_bar_config(disable=True)
+
+    def draw(**kw):
+        g = torch.Generator().manual_seed(kw.pop("seed", 1))
+        return pipe("a red fox", num_inference_steps=3, generator=g, output_type="pt", **kw).images
+
+    a, b = draw(), draw()
+    assert a.shape == (1, 3, 16, 16) and torch.equal(a, b)
+    assert not torch.equal(a, draw(seed=2))
+    assert not torch.equal(a, draw(negative_prompt="blue"))
+    assert not torch.equal(a, draw(guidance_scale=7.0))
+    assert draw(num_images_per_prompt=2).shape[0] == 2
+    calls = []
+
+    def stop(p, i, t, kw):
+        calls.append(i)
+        p._interrupt = True
+        return kw
+
+    draw(callback_on_step_end=stop)
+    assert calls == [0]
+    with pytest.raises(ValueError, match="this model draws 16x16"):
+        draw(height=64, width=64)

