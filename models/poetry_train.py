@@ -48,7 +48,7 @@ class PoetryTrainConfig:
 
 
 PRESETS = {
-    "small": PoetryTrainConfig(model={"n_layer": 4, "n_head": 6, "n_embd": 192}, steps=8000),  # the shipped poet
+    "small": PoetryTrainConfig(model={"n_layer": 4, "n_head": 6, "n_embd": 192}, steps=7000),  # the shipped poet
     "base": PoetryTrainConfig(model={"n_layer": 6, "n_head": 8, "n_embd": 256}),
     "wide": PoetryTrainConfig(model={"n_layer": 6, "n_head": 8, "n_embd": 384}),
 }
