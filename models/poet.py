@@ -453,8 +453,8 @@ class Poet:
                     if span and span[0] not in FUNCTION_END - {"the"} and len(span) == min(k, j + 1):
                         cands[" ".join(span)] = None
         cands_l = list(cands)[:80]
-        if not cands_l:
-            return topic.strip().capitalize()[:60]
+        if not cands_l:  # words only: a topic may hold control characters or markup
+            return " ".join(prosody.line_words(topic)[:6]).capitalize()[:60] or "Untitled"
         vec = self.encoder([topic + ". " + " ".join(lines)] + cands_l)
         best = cands_l[int(np.argmax(vec[1:] @ vec[0]))]
         return " ".join(w if w in ("of", "and", "the") and i else w.capitalize() for i, w in enumerate(best.split()))

@@ -297,3 +297,15 @@ def test_train_poetry_cli_resumes_and_installs(capsys, tmp_path):
     assert card["train_step"] == 4 and card["corpus"]["passages"] > 10
     assert main(["--weights", str(tmp_path / "w"), "models"]) == 0
     assert "arsnova-poet (GPT-2)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("topic", [
+    "\u202eright-to-left override\u202c and \u0627\u0644\u0628\u062d\u0631", "zero\u200bwidth\u200djoiners\ufeff",
+    "\U0001F30A" * 60, "x" * 2000, "   snow   ", "\x1b[31mred\x1b[0m terminal escapes", "<script>alert(1)</script>",
+])
+def test_hostile_topics_still_give_a_haiku(kit, topic):
+    from models.poet import SampleSettings
+
+    poem = kit.poet.write(topic, plan_form("haiku"), seed=0, settings=SampleSettings(candidates=6))
+    assert [prosody.line_syllables(ln) for ln in poem.lines] == [5, 7, 5]
+    assert poem.title and "\n" not in poem.title and len(poem.title) <= 60
