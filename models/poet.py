@@ -25,6 +25,7 @@ from the same topic ranking.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,6 +309,7 @@ class Poet:
             sc -= s.unknown_weight * sum(not prosody.phones(w) for w in ws) / max(1, len(ws))  # not a word
             if ws and ws[-1] in FUNCTION_END:  # "…and that," is no way to end a line
                 sc -= 0.5
+            sc -= 2.0 * len(_PUNCT_RUN.findall(c.text))  # ". . . . ." and ",--;" runs
             if not c.ok:
                 sc -= 100 + abs(c.syllables - spec.syllables[0])
             return sc
@@ -460,6 +462,7 @@ class Poet:
         return " ".join(w if w in ("of", "and", "the") and i else w.capitalize() for i, w in enumerate(best.split()))
 
 
+_PUNCT_RUN = re.compile(r"(?:[.,;:!?\u2014-]\s*){3,}")
 _TRAILING = " \t.,;:!?-\u2014\u2013\"'\u201c\u201d\u2018\u2019()"
 
 
