@@ -20,11 +20,15 @@ from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 
 
 def make_unet(sample_size: int = 64, channels: tuple[int, ...] = (64, 128, 192, 256), cross_dim: int = 384,
-              layers_per_block: int = 1, attention_head_dim: int = 32) -> UNet2DConditionModel:
-    """Cross-attention only at the two lowest resolutions, where it is cheap."""
+              layers_per_block: int = 1, attention_head_dim: int = 32, attn_max_res: int = 16) -> UNet2DConditionModel:
+    """Attention blocks only where the feature map is at most ``attn_max_res`` wide: their
+    self-attention is quadratic in pixels (at 32x32 it costs ~10x the whole rest of the UNet on a CPU)."""
     n = len(channels)
-    down = tuple("CrossAttnDownBlock2D" if i >= n - 2 else "DownBlock2D" for i in range(n))
-    up = tuple("CrossAttnUpBlock2D" if i < 2 else "UpBlock2D" for i in range(n))
+    attn = [sample_size // 2**i <= attn_max_res for i in range(n)]
+    if not any(attn):
+        attn[-1] = True
+    down = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attn)
+    up = tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attn))
     return UNet2DConditionModel(sample_size=sample_size, in_channels=3, out_channels=3, block_out_channels=channels,
                                 layers_per_block=layers_per_block, down_block_types=down, up_block_types=up,
                                 cross_attention_dim=cross_dim, attention_head_dim=attention_head_dim,
