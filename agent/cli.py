@@ -184,8 +184,8 @@ def cmd_export(args) -> int:
 def cmd_train(args) -> int:
     if args.what == "poetry":
         return train_poetry(args)
-    if args.what != "music":
-        raise UserFixableError(f"training the {args.what} model is not available yet in this build")
+    if args.what == "image":
+        return train_image_model(args)
     import dataclasses
 
     from models.music_data import MusicCorpus, build_corpus, corpus_jobs
@@ -249,6 +249,41 @@ def train_poetry(args) -> int:
     if args.install:
         dest = install_poet(data, run_dir, cfg.weights_dir or default_weights_dir())
         print(f"installed into {dest}")
+    return 0
+
+
+def train_image_model(args) -> int:
+    """clip-art dataset (built once) -> caption embeddings (cached) -> DDPM training -> install.
+    The embedded image model is not trained yet (issue 4): this reproduces whatever preset is set."""
+    import dataclasses
+
+    from models.encoder import load_encoder
+    from models.image_data import build_clipart_dataset, load_dataset, save_dataset
+    from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
+    from models.music_generator import default_weights_dir
+
+    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
+        raise UserFixableError("--steps must be between 1 and 1000000")
+    if args.max_seconds < 0:
+        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
+    cfg = _config(args)
+    tc = dataclasses.replace(ImageTrainConfig(), max_seconds=args.max_seconds,
+                             **({"steps": args.steps} if args.steps else {}),
+                             **({"threads": args.threads} if args.threads else {}))
+    size = tc.unet["sample_size"]
+    data = Path(args.corpus) if args.corpus else cfg.data_dir / f"clipart-{size}.npz"
+    if args.prepare or not data.exists():
+        print(f"building the clip-art dataset at {size}px into {data}")
+        images, caps = build_clipart_dataset(size, progress=lambda i, n: print(f"\r  {i}/{n}", end="", flush=True))
+        print()
+        save_dataset(data, images, caps)
+    images, caps = load_dataset(data)
+    emb = embed_captions(caps, load_encoder(), data.with_suffix(".minilm.npy"))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / "image"
+    state = train_image(images, emb, run_dir, tc, log=lambda s: print(s, flush=True))
+    print(f"validation MSE {state['val_mse']:.4f} after {state['step']} steps, {state['images_seen']} images")
+    if args.install:
+        print(f"installed into {install_image_model(run_dir, cfg.weights_dir or default_weights_dir())}")
     return 0
 
 

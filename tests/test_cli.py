@@ -166,8 +166,8 @@ def test_unknown_session_and_absurd_arguments(capsys, tmp_path):
     assert code == 2 and "--steps must be between" in err
     code, _, err = run_cli(capsys, "frobnicate")
     assert code == 2 and "invalid choice" in err
-    code, _, err = run_cli(capsys, "train", "image")
-    assert code == 2 and "not available yet" in err
+    code, _, err = run_cli(capsys, "train", "image", "--steps", "0")
+    assert code == 2 and "--steps must be between" in err
     code, _, err = run_cli(capsys, "train", "poetry", "--max-seconds", "-1")
     assert code == 2 and "--max-seconds must be 0" in err
 

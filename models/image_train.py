@@ -1,0 +1,184 @@
+"""Training the embedded image model: DDPM (epsilon prediction) on clip art with caption embeddings.
+
+Captions are embedded once with all-MiniLM-L6-v2 and cached beside the dataset; 10% of them are
+dropped to the zero vector so one model gives both the conditional and the unconditional
+prediction (classifier-free guidance). Horizontal flips augment. Resumable like the other trainers
+(model + AdamW moments as safetensors, counters as JSON); ``install_image_model`` writes the
+pipeline with ``save_pretrained`` and a DDIM scheduler for sampling.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.training import checkpoint, lr_at, restore_adam
+
+
+@dataclass(frozen=True)
+class ImageTrainConfig:
+    unet: dict = field(default_factory=lambda: {"sample_size": 64, "channels": [32, 64, 128, 128]})
+    steps: int = 4000
+    batch_size: int = 16
+    lr: float = 3e-4
+    min_lr: float = 3e-5
+    warmup: int = 200
+    weight_decay: float = 0.01
+    caption_dropout: float = 0.1
+    eval_every: int = 250
+    ckpt_every: int = 50
+    val_size: int = 64
+    seed: int = 0
+    threads: int = 2
+    max_seconds: float = 0.0
+
+
+def _unet(cfg: ImageTrainConfig):
+    from models.image_pipeline import make_unet
+
+    u = cfg.unet
+    return make_unet(u["sample_size"], tuple(u["channels"]), 384, u.get("layers_per_block", 1),
+                     u.get("attention_head_dim", 32), u.get("attn_max_res", 16))
+
+
+def _save_unet(model, path: Path, extra: dict) -> None:
+    from models.checkpoint import save_safetensors
+
+    save_safetensors(model.state_dict(), path, {"config": dict(model.config), **extra})
+
+
+def embed_captions(captions: list[str], encoder, cache: Path | None) -> np.ndarray:
+    if cache and cache.exists():
+        vecs = np.load(cache, allow_pickle=False)
+        if len(vecs) == len(captions):
+            return vecs
+    vecs = np.asarray(encoder(captions, batch_size=128), dtype=np.float32)
+    if cache:
+        import io
+
+        from models.files import write_atomic
+
+        buf = io.BytesIO()
+        np.save(buf, vecs)
+        write_atomic(cache, buf.getvalue())
+    return vecs
+
+
+def _val_loss(model, sched, x0, emb, seed: int) -> float:
+    """Mean noise-prediction MSE at fixed noise and timesteps: comparable across checkpoints."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, sched.config.num_train_timesteps, (len(x0),), generator=g)
+    model.eval()
+    with torch.inference_mode():
+        pred = model(sched.add_noise(x0, noise, t), t, encoder_hidden_states=emb[:, None, :]).sample
+    model.train()
+    return float(((pred - noise) ** 2).mean())
+
+
+def train_image(images: np.ndarray, emb: np.ndarray, out_dir: Path, config: ImageTrainConfig,
+                log: Callable[[str], None] = print) -> dict:
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        return _train(images, emb, out_dir, config, log)
+
+
+def _to_model_space(batch: np.ndarray):
+    import torch
+
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
+    import torch
+    from diffusers import DDPMScheduler
+
+    from models.checkpoint import load_safetensors
+
+    torch.set_num_threads(config.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = _unet(config)
+    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state = {"step": 0, "images_seen": 0, "seconds": 0.0, "history": [], "config": asdict(config)}
+    if (out_dir / "state.json").exists():
+        state = json.loads((out_dir / "state.json").read_text())
+        tensors, _ = load_safetensors(out_dir / "model.safetensors")
+        model.load_state_dict(tensors)
+        moments, _ = load_safetensors(out_dir / "optim.safetensors")
+        restore_adam(opt, moments, state["step"])
+        log(f"resumed at step {state['step']}")
+    order = np.random.default_rng(config.seed).permutation(len(images))
+    val_idx, train_idx = order[: config.val_size], order[config.val_size :]
+    x_val, e_val = _to_model_space(images[val_idx]), torch.from_numpy(emb[val_idx])
+    rng = np.random.default_rng(config.seed + state["step"])
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"UNet {config.unet}: {n_params / 1e6:.2f}M params, {len(train_idx)} train / {len(val_idx)} val images")
+    t0 = time.time() - state["seconds"]
+    while state["step"] < config.steps:
+        if config.max_seconds and time.time() - t0 > config.max_seconds:
+            log("time limit reached")
+            break
+        idx = rng.choice(train_idx, config.batch_size)
+        batch = images[idx]
+        flip = rng.random(len(idx)) < 0.5
+        batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
+        x0 = _to_model_space(np.ascontiguousarray(batch))
+        e = torch.from_numpy(emb[idx].copy())
+        e[torch.from_numpy(rng.random(len(idx)) < config.caption_dropout)] = 0.0  # for guidance
+        noise = torch.randn_like(x0)
+        t = torch.from_numpy(rng.integers(0, sched.config.num_train_timesteps, len(idx)))
+        for g in opt.param_groups:
+            g["lr"] = lr_at(state["step"], config)
+        pred = model(sched.add_noise(x0, noise, t), t, encoder_hidden_states=e[:, None, :]).sample
+        loss = ((pred - noise) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state["step"] += 1
+        state["images_seen"] += len(idx)
+        state["seconds"] = time.time() - t0
+        if state["step"] % config.eval_every == 0:
+            val = _val_loss(model, sched, x_val, e_val, config.seed)
+            state["history"].append({"step": state["step"], "train_loss": float(loss.detach()), "val_mse": val,
+                                     "seconds": round(state["seconds"], 1)})
+            log(f"step {state['step']} loss {float(loss.detach()):.4f} val {val:.4f} ({state['seconds']:.0f}s)")
+        if state["step"] % config.ckpt_every == 0:
+            checkpoint(model, opt, state, out_dir, _save_unet)
+    state["val_mse"] = _val_loss(model, sched, x_val, e_val, config.seed)
+    state["params"] = n_params
+    checkpoint(model, opt, state, out_dir, _save_unet)
+    return state
+
+
+def install_image_model(run_dir: Path, weights_dir: Path) -> Path:
+    """The run as an ArsNovaImagePipeline directory (fp16 safetensors, DDIM for sampling)."""
+    import torch
+    from diffusers import DDIMScheduler
+
+    from models.checkpoint import load_safetensors
+    from models.image_pipeline import ArsNovaImagePipeline
+
+    state = json.loads((run_dir / "state.json").read_text())
+    cfg = ImageTrainConfig(**{**state["config"]})
+    model = _unet(cfg)
+    tensors, _ = load_safetensors(run_dir / "model.safetensors")
+    model.load_state_dict(tensors)
+    sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True)
+    dest = weights_dir / "image"
+    ArsNovaImagePipeline(model.to(torch.float16), sched).save_pretrained(dest, safe_serialization=True)
+    (dest / "training.json").write_text(json.dumps({
+        "val_mse": state.get("val_mse"), "train_step": state["step"], "images_seen": state["images_seen"],
+        "train_seconds": round(state["seconds"]), "params": state.get("params"), "config": state["config"],
+        "history": state["history"]}, indent=1))
+    return dest
