@@ -53,6 +53,7 @@ def write_bundle(artifacts: list[Artifact], source_dir: Path, out: str | Path, m
     """Copy artifact files from ``source_dir`` into a new bundle at ``out``; returns its path."""
     dest = check_out_dir(out)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
         entries = []
@@ -79,6 +80,19 @@ def write_bundle(artifacts: list[Artifact], source_dir: Path, out: str | Path, m
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def _remove_stale(dest: Path) -> None:
+    """Hidden work directories an export killed with SIGKILL left beside ``dest`` (never the bundle)."""
+    for p in dest.parent.glob(f".{glob_escape(dest.name)}.tmp-*"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
 
 
 def _write(path: Path, text: str) -> None:
