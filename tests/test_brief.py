@@ -51,3 +51,13 @@ def test_limits(tmp_path):
         parse_brief(b"turns:\n  - caf\xe9\n", "latin1.yaml")
     with pytest.raises(BriefError, match="no such brief file"):
         load_brief(tmp_path / "missing.yaml")
+
+
+def test_non_utf8_and_ten_thousand_turns(tmp_path):
+    p = tmp_path / "b.yaml"
+    p.write_bytes(b"turns:\n  - caf\xe9 au lait\n")
+    with pytest.raises(BriefError, match=r"b.yaml:2: not valid UTF-8 \(byte 14\); save the brief as UTF-8"):
+        load_brief(p)
+    p.write_text("turns:\n" + "  - hello\n" * 10_000)
+    with pytest.raises(BriefError, match="has 10000 messages; the limit is 200"):
+        load_brief(p)

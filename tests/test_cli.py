@@ -178,3 +178,26 @@ def test_console_script_help_is_fast_and_light():
     r = subprocess.run([sys.executable, "-c", "import sys, tui, agent.cli; print('torch' in sys.modules)"],
                        capture_output=True, text=True)
     assert r.stdout.strip() == "False"  # heavy imports wait for the command that needs them
+
+
+def test_output_names_that_cannot_be_bundles(capsys, tmp_path, brief):
+    long = tmp_path / ("n" * 300)
+    code, _, err = run_cli(capsys, "run", str(brief), "--out", str(long))
+    assert code == 2 and "the limit is 255" in err and not any(p.name.startswith("nnn") for p in tmp_path.iterdir())
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    code, _, err = run_cli(capsys, "run", str(brief), "--out", str(tmp_path / "link"))
+    assert code == 2 and "is a symbolic link" in err and not any((tmp_path / "elsewhere").iterdir())
+    code, _, err = run_cli(capsys, "run", str(brief), "--out", str(tmp_path / "a\x00b"))
+    assert code == 2 and "NUL byte" in err
+
+
+def test_a_100k_character_prompt_is_cut_and_answered(tiny_weights, tmp_path):
+    from agent.app import make_agent
+    from agent.config import Config
+
+    agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tiny_weights, threads=1))
+    sid = agent.store.create("t").id
+    events = list(agent.run("4 bars of music in C major " + "\u200b\u202e\U0001F3B5" * 33_000, sid))
+    assert type(events[-1]).__name__ == "Final" and events[-1].artifacts
+    assert len(str(agent.store.messages(sid)[0].content)) <= 20_000
