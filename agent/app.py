@@ -32,7 +32,7 @@ def make_agent(config: Config, store: SessionStore | None = None, planner=None, 
     enc = encoder_factory(config)
     store = store or SessionStore(config.data_dir)
     studio = studio or make_studio(config.weights_dir, config.threads, config.revise, enc, poet=config.poet,
-                                   cache_dir=config.data_dir / "cache")
+                                   cache_dir=config.data_dir / "cache", image_model=config.image_model)
     agent = Agent(planner=None, studio=studio, store=store, seed=config.seed)  # type: ignore[arg-type]
     agent.planner = planner or make_planner(config.planner, enc, agent.tools)
     return agent

@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="directory of model weights (default: the shipped models/weights)")
     p.add_argument("--poet", help="the poem model: embedded (default) | hf:ID | hf:/dir | hf:/dir#file.gguf "
                                    "(also $ARSNOVA_POET)")
+    p.add_argument("--image-model", help="the picture model: embedded (default) | sd:ID | sd:/dir | "
+                                          "sd:/file.safetensors#/config-dir (also $ARSNOVA_IMAGE_MODEL)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     c = sub.add_parser("chat", help="open the studio (the default)")
@@ -72,7 +74,7 @@ def _config(args, **extra):
 
     return Config.from_env(data_dir=Path(args.data_dir) if args.data_dir else None,
                            weights_dir=Path(args.weights) if args.weights else None,
-                           poet=getattr(args, "poet", None), **extra)
+                           poet=getattr(args, "poet", None), image_model=getattr(args, "image_model", None), **extra)
 
 
 def cmd_run(args) -> int:
@@ -283,7 +285,7 @@ def train_image_model(args) -> int:
     state = train_image(images, emb, run_dir, tc, log=lambda s: print(s, flush=True))
     print(f"validation MSE {state['val_mse']:.4f} after {state['step']} steps, {state['images_seen']} images")
     if args.install:
-        print(f"installed into {install_image_model(run_dir, cfg.weights_dir or default_weights_dir())}")
+        print(f"installed into {install_image_model(run_dir, cfg.weights_dir or default_weights_dir(), images)}")
     return 0
 
 

@@ -28,6 +28,7 @@ class Config:
     revise: ReviseConfig = field(default_factory=ReviseConfig)
     encoder_path: Path | None = None
     poet: str | None = None  # None: the embedded poet; or hf:ID / hf:/dir[#file.gguf]
+    image_model: str | None = None  # None: the embedded image model; or sd:ID / sd:/dir / sd:/file.safetensors#config
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":
@@ -38,6 +39,8 @@ class Config:
             env["planner"] = os.environ["ARSNOVA_PLANNER"]
         if os.environ.get("ARSNOVA_POET"):
             env["poet"] = os.environ["ARSNOVA_POET"]
+        if os.environ.get("ARSNOVA_IMAGE_MODEL"):
+            env["image_model"] = os.environ["ARSNOVA_IMAGE_MODEL"]
         if os.environ.get("ARSNOVA_THREADS"):
             env["threads"] = int(os.environ["ARSNOVA_THREADS"])
         env.update({k: v for k, v in overrides.items() if v is not None})

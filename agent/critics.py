@@ -18,6 +18,7 @@ from agent.artifacts import Scores
 from models import music_metrics as mm
 from models.music_sample import score_melody
 from models.music_tokens import Key, Score
+from models.image_metrics import colourfulness, sharpness
 from models.ngram_index import NgramIndex
 
 
@@ -94,20 +95,6 @@ def music_scores(score: Score, nll: float, req: MusicRequest, index: NgramIndex,
 
 
 # ---- style transfer -----------------------------------------------------------------------
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler & Süsstrunk (2003) colourfulness of an (H, W, 3) uint8/float image in 0..255."""
-    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    rg, yb = r - g, 0.5 * (r + g) - b
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
-
-
-def sharpness(rgb: np.ndarray) -> float:
-    """Variance of the Laplacian of the luminance (higher = crisper detail)."""
-    y = rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    lap = -4 * y[1:-1, 1:-1] + y[:-2, 1:-1] + y[2:, 1:-1] + y[1:-1, :-2] + y[1:-1, 2:]
-    return float(lap.var())
-
-
 def style_scores(result, content, style, losses: tuple[float, float, float], content_feats: tuple[float, float]) -> Scores:
     """result/content/style: PIL images; losses: (style start, style end, content end);
     content_feats: distance of the result's relu4_2 features to the content's and to the style's."""
@@ -227,4 +214,57 @@ def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.nda
         **form, "nll_per_token": nll, "known_words": known, "copy_rate_4": copy4, "copy_rate_5": copy5, "longest_copied_span": span,
         "lines_copied_whole": whole, "distinct_2": distinct2, "session_distance": session,
         "topic_similarity": topic_sim, "baseline_similarity": base_mean, "beats_baseline": topic_sim > base_mean,
+    })
+
+
+# ---- generated images -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImageContext:
+    """The training set's feature index and quality floors, and the session's earlier images."""
+
+    index: object  # models.image_metrics.FeatureIndex, or None for a model without one
+    earlier: tuple = ()  # feature vectors
+
+
+def requested_colours(prompt: str) -> list[str]:
+    import re
+
+    from models.image_data import COLOURS
+
+    low = prompt.lower().replace("gray", "grey")
+    return [c for c in COLOURS if re.search(rf"\b{c}\b", low)]
+
+
+def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext) -> Scores:
+    """rgb: the picture at the model's native size (uint8). quality: colourfulness, contrast,
+    entropy and sharpness against the 5th percentiles of the training images; novelty: distance
+    to the nearest training image (scaled by the training set's own median nearest-neighbour
+    distance; a near-copy scores 0) and to the session's earlier images; adherence: the colour
+    words of the prompt found in the measured palette."""
+    from models.image_data import colour_words
+    from models.image_metrics import features, quality_metrics
+
+    q = quality_metrics(rgb)
+    floors = ctx.index.quality_p05 if ctx.index is not None else {k: 0.0 for k in q}
+    quality_parts = {k: _band(v, floors.get(k, 0.0), 1e9, max(floors.get(k, 0.0), 1e-6)) for k, v in q.items()}
+    quality = float(np.mean(list(quality_parts.values())))
+    f = features(rgb)
+    near_copy, d_train = False, 1.0
+    if ctx.index is not None:
+        d_train, _ = ctx.index.nearest(f)
+        near_copy = d_train < ctx.index.loo_p01
+        train_part = 0.0 if near_copy else min(1.0, d_train / max(ctx.index.loo_median, 1e-6))
+    else:
+        train_part = 1.0
+    session = 1.0
+    if ctx.earlier:
+        session = float(min(1.0, min(np.sqrt(max(0.0, 2 - 2 * float(f @ e))) for e in ctx.earlier) / 0.5))
+    novelty = 0.7 * train_part + 0.3 * session
+    wanted = requested_colours(prompt)
+    palette = colour_words(rgb, min_share=0.1, max_words=3)
+    colour_ok = sum(c in palette for c in wanted) / len(wanted) if wanted else 1.0
+    adherence = colour_ok
+    return Scores(quality, novelty, adherence, {
+        **q, "nearest_training_distance": d_train, "near_copy": near_copy, "session_distance": session,
+        "requested_colours": wanted, "palette": palette, "colour_match": colour_ok,
     })

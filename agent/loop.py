@@ -21,11 +21,11 @@ from agent.planner import Planner
 from agent.prompts import NOT_AVAILABLE
 from agent.session import SessionStore
 from agent.studio import Studio, ToolContext
-from models.errors import Cancelled, UserFixableError
+from models.errors import Cancelled, ModelMissing, UserFixableError
 from tools import make_tools
 from tools.errors import ToolCancelled, ToolUnavailable
 
-AVAILABLE = {"write_poem", "compose_music", "style_transfer"}  # tools this build can run; the others answer "not available yet"
+AVAILABLE = {"write_poem", "generate_image", "compose_music", "style_transfer"}  # tools this build can run; the others answer "not available yet"
 MAX_MESSAGE_CHARS = 20_000
 
 
@@ -51,6 +51,8 @@ class Agent:
             return getattr(self.studio, name)(args, ctx)
         except Cancelled as e:
             raise ToolCancelled(str(e)) from None
+        except ModelMissing as e:
+            raise ToolUnavailable(str(e)) from None
         except (UserFixableError, ValueError) as e:
             raise ToolException(str(e)) from None
 

@@ -155,6 +155,8 @@ def _lexical_hints(text: str) -> dict[str, float]:
         hints["compose_music"] = hints.get("compose_music", 0) + 0.15
     if re.search(r"\b(haiku|sonnet|limerick|poem|verse|quatrain)\b", low):
         hints["write_poem"] = 0.05
+    if re.search(r"\b(draw|drawing|sketch|picture|illustration|illustrate)\b", low) and "write_poem" not in hints:
+        hints["generate_image"] = 0.05
     if re.search(r"@last\b|\brestyle|\bstyle of\b|\bin the style\b|\bstyle transfer", low):
         hints["style_transfer"] = hints.get("style_transfer", 0) + 0.1
     if re.search(r"\b(less|more)\s+(conventional|original|novel|predictable|surprising|experimental|like)\b", low):
@@ -220,7 +222,11 @@ def _image_args(seg: str, text: str, history: dict) -> dict:
         rest = prompt[ref.end():].strip(" ,.")
         poem = _last_args(history, "write_poem")
         prompt = f"{poem['topic']}, {rest}".strip(", ") if poem and poem.get("topic") else rest
-    args: dict[str, Any] = {"prompt": prompt.strip(" .") or seg}
+    # the numbers are arguments, not part of what to draw
+    prompt = re.sub(r"[,;]?\s*\b\d{2,6}\s*[x\u00d7]\s*\d{2,6}\b(?:\s*(?:px|pixels))?", "", prompt)
+    prompt = re.sub(r"[,;]?\s*\b\d+\s*(?:steps?|denoising steps)\b", "", prompt, flags=re.IGNORECASE)
+    prompt = re.sub(r"[,;]?\s*\b(?:with\s+)?seed\s*(?:=|:|of)?\s*\d+", "", prompt, flags=re.IGNORECASE)
+    args: dict[str, Any] = {"prompt": prompt.strip(" .,") or seg}
     neg = re.search(r"\b(?:without|no)\s+([\w ,]+)$", seg, re.IGNORECASE)
     if neg:
         args["negative_prompt"] = neg.group(1).strip()

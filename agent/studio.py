@@ -55,6 +55,7 @@ class Studio:
     music_factory: Callable[[], object]
     vgg_factory: Callable[[], object] | None = None
     poet_factory: Callable[[], object] | None = None
+    image_factory: Callable[[], object] | None = None
     revise_config: ReviseConfig = field(default_factory=ReviseConfig)
     encoder: Callable | None = None
     default_music_model: str | None = None  # None: the model with the lower validation NLL
@@ -63,6 +64,7 @@ class Studio:
     _music: object | None = None
     _vgg: object | None = None
     _poet: object | None = None
+    _image: object | None = None
 
     @property
     def music(self):
@@ -87,6 +89,16 @@ class Studio:
                 raise ModelFileError("no poet configured")
             self._poet = self.poet_factory()
         return self._poet
+
+    @property
+    def image(self):
+        if self._image is None:
+            if self.image_factory is None:
+                from models.errors import ModelFileError
+
+                raise ModelFileError("no image model configured")
+            self._image = self.image_factory()
+        return self._image
 
     def direction_for(self, ctx: ToolContext) -> str:
         """The revision direction: asked for in words, else the app-wide novelty setting."""
@@ -250,6 +262,78 @@ class Studio:
             limits_hit=limits, id=stem, turn=ctx.turn, revision=_revision_record(direction, cfg, result),
         )
 
+    # ---- images -----------------------------------------------------------------------------
+    def generate_image(self, args: dict, ctx: ToolContext) -> Artifact:
+        import numpy as np
+        import torch
+        from PIL import Image
+
+        from agent.critics import ImageContext, image_scores
+        from agent.export import app_version
+        from models.errors import UserFixableError
+        from models.image_io import save_png
+        from models.image_metrics import features
+
+        kit = self.image
+        torch.set_num_threads(self.threads)
+        default = 256 if kit.kind == "embedded" else 512
+        w, h = int(args.get("width") or default), int(args.get("height") or default)
+        if kit.kind == "sd" and (w % 8 or h % 8 or max(w, h) > 1024):
+            raise UserFixableError(f"width and height must be multiples of 8 up to 1024 for this model (got {w}x{h})")
+        if kit.kind == "embedded" and max(w, h) > 1024:
+            raise UserFixableError(f"width and height go up to 1024 (got {w}x{h}); the model draws "
+                                   f"{kit.native}x{kit.native} and the result is upscaled")
+        steps = int(args.get("steps") or 25)
+        guidance = float(args["guidance"]) if args.get("guidance") is not None else (3.0 if kit.kind == "embedded" else 7.0)
+        seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
+        prompt, negative = args["prompt"], args.get("negative_prompt")
+        earlier = []
+        for a in ctx.earlier:
+            if a.kind == "image" and (ctx.out_dir / a.files["image"]).exists():
+                with Image.open(ctx.out_dir / a.files["image"]) as im:
+                    earlier.append(features(np.asarray(im.convert("RGB"))))
+        ictx = ImageContext(kit.index, tuple(earlier))
+
+        def run(seeds: list[int], g: float, stage: str):
+            arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
+                                progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)))
+            return [(a, sd, g) for a, sd in zip(arrs, seeds)]
+
+        def critic(item):
+            return image_scores(item[0], prompt, ictx)
+
+        def propose(r: int, n: int):
+            g = guidance + 1.0 * r  # follow the prompt harder as the seeds move away from round 0
+            seeds = [seed + 7919 * r + k for k in range(n)]
+            return run(seeds, g, f"round {r} ({n} candidates)"), {"seeds": seeds, "guidance": g, "steps": steps}
+
+        direction = self.direction_for(ctx)
+        cfg = self.revise_config_for(direction)
+        result = revise(run([seed], guidance, "round 0"), {"seeds": [seed], "guidance": guidance, "steps": steps},
+                        propose, critic, cfg, on_round=ctx.report_round)
+        arr, used_seed, used_g = result.best
+        im = Image.fromarray(arr)
+        upscale = None
+        if im.size != (w, h):
+            upscale = f"lanczos {im.size[0]}x{im.size[1]} -> {w}x{h}"
+            im = im.resize((w, h), Image.Resampling.LANCZOS)
+        stem = f"{ctx.turn:03d}-{ctx.call_id}-image"
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        files = {"image": f"{stem}.png"}
+        save_png(im, ctx.out_dir / files["image"], {
+            "tool": "generate_image", "prompt": prompt, "negative_prompt": negative, "seed": used_seed,
+            "steps": steps, "guidance": used_g, "scheduler": kit.scheduler, "model": kit.model_id,
+            "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
+        s = result.best_scores
+        summary = (f"Drew \"{prompt[:60]}\" at {w}x{h}{' (upscaled from ' + str(kit.native) + ' px)' if upscale else ''}; "
+                   f"quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; palette "
+                   f"{', '.join(s.metrics['palette']) or '-'}; novelty by round {_novelty_trail(result)}; file {files['image']}")
+        return Artifact(
+            kind="image", tool="generate_image", args=dict(args), seed=used_seed, model=kit.model_id,
+            round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
+            limits_hit=_limits(result), id=stem, turn=ctx.turn, revision=_revision_record(direction, cfg, result),
+        )
+
     # ---- style transfer --------------------------------------------------------------------
     def style_transfer(self, args: dict, ctx: ToolContext) -> Artifact:
         import torch
@@ -380,7 +464,7 @@ def _spec_params(spec) -> dict:
 def make_studio(weights_dir: Path | None = None, threads: int | None = None,
                 revise_config: ReviseConfig | None = None, encoder: Callable | None = None,
                 vgg_factory: Callable | None = None, poet: str | None = None,
-                cache_dir: Path | None = None) -> Studio:
+                cache_dir: Path | None = None, image_model: str | None = None) -> Studio:
     from models.music_generator import MusicGenerator, default_weights_dir
 
     n = threads or max(1, (os.cpu_count() or 2) - 1)  # leave a core for the UI and the planner
@@ -391,6 +475,12 @@ def make_studio(weights_dir: Path | None = None, threads: int | None = None,
 
         return load_poet_kit(weights_dir or default_weights_dir(), poet, (encoder or load_encoder)(), cache_dir)
 
+    def image_factory():
+        from models.encoder import load_encoder
+        from models.image_generator import load_image_kit
+
+        return load_image_kit(image_model, weights_dir or default_weights_dir(), encoder or load_encoder)
+
     return Studio(music_factory=lambda: MusicGenerator.from_dir(weights_dir, n),
                   revise_config=revise_config or ReviseConfig(), encoder=encoder, threads=n, vgg_factory=vgg_factory,
-                  poet_factory=poet_factory)
+                  poet_factory=poet_factory, image_factory=image_factory)

@@ -9,6 +9,10 @@ class ModelFileError(UserFixableError):
     """A weights file is missing, truncated, of the wrong shape, or not in a safe format."""
 
 
+class ModelMissing(ModelFileError):
+    """A model this build expects is not installed (not trained yet, or not given): the tool is unavailable."""
+
+
 class InputFileError(UserFixableError):
     """An input file (MIDI, image, brief) cannot be read as what it claims to be."""
 

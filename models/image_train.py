@@ -161,8 +161,9 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
     return state
 
 
-def install_image_model(run_dir: Path, weights_dir: Path) -> Path:
-    """The run as an ArsNovaImagePipeline directory (fp16 safetensors, DDIM for sampling)."""
+def install_image_model(run_dir: Path, weights_dir: Path, images: np.ndarray | None = None) -> Path:
+    """The run as an ArsNovaImagePipeline directory (fp16 safetensors, DDIM for sampling), with the
+    training images' feature index and quality floors for the critics when ``images`` is given."""
     import torch
     from diffusers import DDIMScheduler
 
@@ -177,6 +178,10 @@ def install_image_model(run_dir: Path, weights_dir: Path) -> Path:
     sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True)
     dest = weights_dir / "image"
     ArsNovaImagePipeline(model.to(torch.float16), sched).save_pretrained(dest, safe_serialization=True)
+    if images is not None:
+        from models.image_metrics import FeatureIndex
+
+        FeatureIndex.build(images).save(dest / "train-features.npz")
     (dest / "training.json").write_text(json.dumps({
         "val_mse": state.get("val_mse"), "train_step": state["step"], "images_seen": state["images_seen"],
         "train_seconds": round(state["seconds"]), "params": state.get("params"), "config": state["config"],

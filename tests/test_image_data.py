@@ -88,3 +88,62 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
     pipe.set_progress_bar_config(disable=True)
     out = pipe("red apple", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt")
     assert out.images.shape == (1, 3, 16, 16) and torch.isfinite(out.images).all()
+
+
+@pytest.fixture
+def image_weights(library, tmp_path, encoder):
+    from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
+
+    images, caps = build_clipart_dataset(16, library)
+    cfg = ImageTrainConfig(unet={"sample_size": 16, "channels": [32, 32], "attention_head_dim": 8},
+                           steps=2, batch_size=2, val_size=1, eval_every=10, ckpt_every=10, threads=1)
+    train_image(images, embed_captions(caps, encoder, None), tmp_path / "run", cfg, log=lambda m: None)
+    install_image_model(tmp_path / "run", tmp_path / "w", images)
+    return tmp_path / "w"
+
+
+def test_generate_image_through_the_agent(image_weights, tmp_path):
+    """Embedded model: progress per step, critique rounds, a PNG with its parameters, upscaled and
+    saying so; the same seed gives the same bytes."""
+    from agent import events as ev
+    from agent.app import make_agent
+    from agent.config import Config
+    from agent.revise import ReviseConfig
+    from models.image_io import png_params
+
+    def draw(home):
+        agent = make_agent(Config(data_dir=home, weights_dir=image_weights, threads=1,
+                                  revise=ReviseConfig(max_rounds=1, candidates=2, target=1.01)))
+        sid = agent.store.create("t").id
+        events = list(agent.run("a picture of a red apple, 64x64, 3 steps, seed 5", sid))
+        return agent.store.session_dir(sid), events
+
+    folder, events = draw(tmp_path / "a")
+    art = events[-1].artifacts[0]
+    assert art.kind == "image" and [r.round for r in art.trajectory] == [0, 1]
+    steps = [e for e in events if isinstance(e, ev.Progress)]
+    assert steps[0].unit == "steps" and steps[0].total == 3
+    png = folder / art.files["image"]
+    p = png_params(png)
+    assert p["prompt"].startswith("a picture of a red apple") or p["prompt"].startswith("a red apple")
+    assert p["upscale"] == "lanczos 16x16 -> 64x64" and p["steps"] == 3 and len(p["model_hash"]) == 16
+    assert {"colourfulness", "nearest_training_distance", "palette", "colour_match"} <= set(art.scores.metrics)
+    assert art.scores.metrics["requested_colours"] == ["red"]
+    folder2, events2 = draw(tmp_path / "b")
+    assert (folder2 / events2[-1].artifacts[0].files["image"]).read_bytes() == png.read_bytes()
+
+
+def test_stable_diffusion_model_as_the_image_model(tmp_path):
+    from agent.app import make_agent
+    from agent.config import Config
+    from tests.tiny import make_tiny_sd_pipeline
+
+    sd = make_tiny_sd_pipeline(tmp_path / "sd")
+    agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tmp_path / "none", threads=1, image_model=f"sd:{sd}"))
+    sid = agent.store.create("t").id
+    events = list(agent.run("draw a blue boat, 32x32, 2 steps", sid))
+    art = events[-1].artifacts[0]
+    assert art.kind == "image" and art.model == f"sd:{sd}"
+    events = list(agent.run("draw a blue boat, 36x36, 2 steps", sid))
+    failed = [e for e in events if type(e).__name__ == "ToolFailed"]
+    assert failed and "multiples of 8" in failed[0].error

@@ -1,0 +1,94 @@
+"""The image generator the studio uses: the embedded pipeline (weights/image) or any Stable
+Diffusion model (``sd:…``), behind one ``generate`` call with progress, cancel and seeds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import Cancelled, ModelFileError, ModelMissing
+
+
+@dataclass
+class ImageKit:
+    pipe: object
+    kind: str  # "embedded" | "sd"
+    native: int | None  # the embedded model's only size; None: any multiple of 8
+    index: object | None  # FeatureIndex of the training images (embedded only)
+    model_id: str
+    model_hash: str
+    scheduler: str
+
+    def generate(self, prompt: str, negative: str | None, size: tuple[int, int], steps: int, guidance: float,
+                 seeds: list[int], progress: Callable[[int, int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> list[np.ndarray]:
+        """One uint8 array per seed, at the native size (embedded) or ``size`` (SD)."""
+        import torch
+
+        out = []
+        for k, seed in enumerate(seeds):
+            stopped = {"flag": False}
+
+            def on_step(p, i, t, kw, k=k):
+                if progress:
+                    progress(k * steps + i + 1, len(seeds) * steps)
+                if should_stop and should_stop():
+                    stopped["flag"] = True
+                    p._interrupt = True
+                return kw
+
+            gen = torch.Generator("cpu").manual_seed(seed)
+            kw = {} if self.kind == "embedded" else {"width": size[0], "height": size[1]}
+            res = self.pipe(prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
+                            generator=gen, callback_on_step_end=on_step, **kw)
+            if stopped["flag"]:
+                raise Cancelled("image generation cancelled")
+            out.append(np.asarray(res.images[0].convert("RGB"), dtype=np.uint8))
+        return out
+
+
+def _hash_dir(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*.safetensors")):
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))  # the header and first MiB: cheap and distinctive
+    return h.hexdigest()[:16]
+
+
+def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callable) -> ImageKit:
+    """``None``/``embedded`` -> weights/image (ArsNovaImagePipeline); ``sd:…`` -> a diffusers SD pipeline."""
+    if spec and spec not in ("embedded",):
+        from models.diffusion import load_sd_pipeline, parse_sd_spec
+
+        pipe = load_sd_pipeline(spec, "dpm++")
+        path, _ = parse_sd_spec(spec)
+        h = _hash_dir(Path(path)) if Path(path).is_dir() else hashlib.sha256(path.encode()).hexdigest()[:16]
+        return ImageKit(pipe, "sd", None, None, spec, h, "dpm++")
+    import torch
+    from diffusers.utils import logging as dlog
+
+    from models.image_pipeline import ArsNovaImagePipeline
+
+    dlog.disable_progress_bar()
+    home = weights_dir / "image"
+    if not (home / "model_index.json").exists():
+        raise ModelMissing(f"generate_image is not available yet: the embedded image model is not at {home} (train it "
+                           "with `arsnova train image --install`, or use a Stable Diffusion model: --image-model sd:/path)")
+    try:
+        pipe = ArsNovaImagePipeline.from_pretrained(home, dtype=torch.float32).set_encoder(encoder_factory())
+    except (OSError, ValueError) as e:
+        raise ModelFileError(f"cannot load the image model at {home}: {str(e).splitlines()[0][:200]}") from None
+    pipe.set_progress_bar_config(disable=True)
+    index = None
+    if (home / "train-features.npz").exists():
+        from models.image_metrics import FeatureIndex
+
+        index = FeatureIndex.load(home / "train-features.npz")
+    card = json.loads((home / "training.json").read_text()) if (home / "training.json").exists() else {}
+    return ImageKit(pipe, "embedded", int(pipe.unet.config.sample_size), index,
+                    f"arsnova-image (step {card.get('train_step', '?')})", _hash_dir(home), "ddim")
