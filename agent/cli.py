@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--planner")
     pl.add_argument("--json", action="store_true")
 
+    im = sub.add_parser("image", help="re-draw a picture from the parameters stored in its PNG")
+    im.add_argument("--from-png", required=True, help="a PNG written by generate_image")
+    im.add_argument("--out", required=True, help="directory for the new PNG")
+
     sub.add_parser("models", help="list the available models, where they come from and their sizes")
     sub.add_parser("sessions", help="list stored sessions")
 
@@ -289,7 +293,34 @@ def train_image_model(args) -> int:
     return 0
 
 
+def cmd_image(args) -> int:
+    """Same prompt, seed, steps, guidance and size as the PNG says: the same picture (no revision)."""
+    from dataclasses import replace
+
+    from agent.app import encoder_factory
+    from agent.studio import ToolContext, make_studio
+    from models.image_io import load_rgb, png_params
+
+    im = load_rgb(args.from_png)
+    p = png_params(Path(args.from_png))
+    if p.get("tool") != "generate_image" or not p.get("prompt"):
+        raise UserFixableError(f"{args.from_png} has no generate_image parameters; only pictures drawn by Ars Nova can be re-run")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserFixableError(f"{out} exists and is not a directory")
+    cfg = _config(args)
+    studio = make_studio(cfg.weights_dir, cfg.threads, replace(cfg.revise, max_rounds=0), encoder_factory(cfg),
+                         image_model=cfg.image_model or (p.get("model") if str(p.get("model", "")).startswith("sd:") else None))
+    run_args = {"prompt": p["prompt"], "negative_prompt": p.get("negative_prompt"), "seed": p["seed"],
+                "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1]}
+    ctx = ToolContext("rerun", out, 0, emit=lambda e: None, should_stop=lambda: False)
+    art = studio.generate_image({k: v for k, v in run_args.items() if v is not None}, ctx)
+    print(f"{out / art.files['image']}")
+    return 0
+
+
 COMMANDS: dict[str, Callable] = {
+    "image": cmd_image,
     "run": cmd_run, "plan": cmd_plan, "models": cmd_models, "sessions": cmd_sessions,
     "export": cmd_export, "train": cmd_train,
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -147,3 +149,22 @@ def test_stable_diffusion_model_as_the_image_model(tmp_path):
     events = list(agent.run("draw a blue boat, 36x36, 2 steps", sid))
     failed = [e for e in events if type(e).__name__ == "ToolFailed"]
     assert failed and "multiples of 8" in failed[0].error
+
+
+def test_rerun_from_png_gives_the_same_picture(image_weights, tmp_path, capsys):
+    from agent.cli import main
+    from agent.studio import ToolContext, make_studio
+    from models.image_io import png_params
+
+    studio = make_studio(image_weights, threads=1)
+    art = studio.generate_image({"prompt": "a green leaf", "seed": 3, "steps": 2, "width": 32, "height": 32},
+                                ToolContext("c", tmp_path / "s", 1, emit=lambda e: None, should_stop=lambda: False))
+    png = tmp_path / "s" / art.files["image"]
+    assert main(["--weights", str(image_weights), "image", "--from-png", str(png), "--out", str(tmp_path / "o")]) == 0
+    again = Path(capsys.readouterr().out.strip())
+    from PIL import Image
+
+    with Image.open(png) as a, Image.open(again) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b)) and png_params(again)["seed"] == 3
+    Image.new("RGB", (4, 4)).save(tmp_path / "plain.png")
+    assert main(["image", "--from-png", str(tmp_path / "plain.png"), "--out", str(tmp_path / "o")]) == 2
