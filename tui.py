@@ -86,6 +86,11 @@ class ToolCard(Vertical):
     def show_roll(self, text: str) -> None:
         self.query_one(".roll", Static).update(plain(text, "cyan"))
 
+    def show_image(self, path: Path, cells: int) -> None:
+        """The picture in half-block cells (two pixels per cell: ▀ with fore- and background
+        colours) — works in any colour terminal."""
+        self.query_one(".roll", Static).update(half_blocks(path, cells))
+
     def show_poem(self, title: str, lines: list[str]) -> None:
         """The poem with its scansion gutter: syllables and rhyme letter per line."""
         from models.poetry_page import scansion_rows
@@ -101,6 +106,23 @@ class ToolCard(Vertical):
         elapsed = time.monotonic() - self.started
         self.query_one(".status", Static).update(plain(f"finished in {elapsed:.1f}s", "dim"))
         self.query_one(".result", Static).update(plain(text, style))
+
+
+def half_blocks(path: Path, cells: int) -> Text:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w = max(4, min(cells, im.width))
+        h = max(2, round(im.height * w / im.width / 2) * 2)
+        a = im.resize((w, h), Image.Resampling.LANCZOS).load()
+    out = Text()
+    for y in range(0, h, 2):
+        for x in range(w):
+            top, bottom = a[x, y], a[x, y + 1]
+            out.append("▀", style=f"rgb({top[0]},{top[1]},{top[2]}) on rgb({bottom[0]},{bottom[1]},{bottom[2]})")
+        out.append("\n")
+    return out
 
 
 class HelpScreen(ModalScreen):
@@ -437,6 +459,8 @@ class StudioApp(App):
                         from models.midi_io import piano_roll_text_of
 
                         card.show_roll(piano_roll_text_of(folder / a.files["midi"], self.size.width - 8))
+                    elif a.kind in ("image", "styled_image") and (folder / a.files["image"]).exists():
+                        card.show_image(folder / a.files["image"], min(48, self.size.width - 8))
                     elif a.kind == "poem" and (folder / a.files["poem"]).exists():
                         from models.poetry_page import read_poem_lines, read_poem_title
 

@@ -242,3 +242,18 @@ async def test_slash_brief_runs_a_brief_and_save_brief_writes_one(app_factory, t
         await submit(pilot, app, f"/brief {tmp_path / 'missing.yaml'}")  # a clear toast, nothing runs
         await pilot.pause()
         assert not app.busy and len(app.cards) == 2
+
+
+def test_half_block_picture(tmp_path):
+    from PIL import Image
+
+    from tui import half_blocks
+
+    im = Image.new("RGB", (40, 20), (255, 0, 0))
+    im.paste((0, 0, 255), (0, 10, 40, 20))
+    im.save(tmp_path / "p.png")
+    t = half_blocks(tmp_path / "p.png", 20)
+    rows = t.plain.splitlines()
+    assert len(rows) == 5 and all(r == "▀" * 20 for r in rows)
+    styles = {str(s.style) for s in t.spans}
+    assert "rgb(255,0,0) on rgb(255,0,0)" in styles and "rgb(0,0,255) on rgb(0,0,255)" in styles
