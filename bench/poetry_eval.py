@@ -55,9 +55,14 @@ def main() -> None:
     rows = []
     for form in ("haiku", "sonnet"):
         for i, topic in enumerate(TOPICS[: args.topics]):
-            rounds = []
-            ctx = ToolContext(f"c{i}", work, i, emit=lambda e: rounds.append(e.record) if isinstance(e, (ev.Critique, ev.Revision)) else None,
-                              should_stop=lambda: False, base_seed=i)
+            rounds, stamps = [], []
+
+            def emit(e):
+                if isinstance(e, (ev.Critique, ev.Revision)):
+                    rounds.append(e.record)
+                    stamps.append(time.perf_counter())
+
+            ctx = ToolContext(f"c{i}", work, i, emit=emit, should_stop=lambda: False, base_seed=i)
             t = time.perf_counter()
             art = studio.write_poem({"topic": topic, "form": form}, ctx)
             secs = time.perf_counter() - t
@@ -66,7 +71,8 @@ def main() -> None:
             first = rounds[0].scores.metrics
             m = art.scores.metrics
             rows.append({
-                "form": form, "topic": topic, "seconds": round(secs, 2), "kept_round": art.round,
+                "form": form, "topic": topic, "seconds": round(secs, 2), "first_poem_seconds": round(stamps[0] - t, 2),
+                "kept_round": art.round,
                 "lines": len(lines), "syllables_ok": f["syllables_ok"], "rhymes_ok": f["rhymes_ok"],
                 "rhyme_pairs": f["rhyme_pairs"], "syllables": [prosody.line_syllables(ln) for ln in lines],
                 "copy_rate_5_round0": first["copy_rate_5"], "copy_rate_4_round0": first["copy_rate_4"],
@@ -76,7 +82,7 @@ def main() -> None:
                 "quality": art.scores.quality, "novelty": art.scores.novelty, "adherence": art.scores.adherence,
                 "title": lines and art.summary.split('"')[1], "poem": lines,
             })
-            print(f"{form:6s} {secs:5.1f}s round {art.round} syl {f['syllables_ok']:.2f} rhyme {f['rhymes_ok']:.2f} "
+            print(f"{form:6s} {secs:5.1f}s (first {stamps[0] - t:4.1f}s) round {art.round} syl {f['syllables_ok']:.2f} rhyme {f['rhymes_ok']:.2f} "
                   f"copy5 {first['copy_rate_5']:.3f}->{m['copy_rate_5']:.3f} topic {m['topic_similarity']:.2f} "
                   f"vs {m['baseline_similarity']:.2f}  {topic}", flush=True)
 
@@ -97,6 +103,7 @@ def main() -> None:
             "lines_copied_revised": sum(r["lines_copied"] for r in rs),
             "topic_beats_baseline": sum(r["topic_similarity"] > r["baseline_similarity"] for r in rs) / len(rs),
             "seconds_median": statistics.median(r["seconds"] for r in rs),
+            "first_poem_seconds_median": statistics.median(r["first_poem_seconds"] for r in rs),
         }
 
     result = {"model": kit.model_id, "val_nll": kit.val_nll, "threads": args.threads,

@@ -213,9 +213,52 @@ def bench_style(repeats: int) -> list[dict]:
     return rows
 
 
+def bench_image(repeats: int) -> list[dict]:
+    """What a real Stable Diffusion 1.5-size UNet costs here: one denoising step at 512x512 (64x64
+    latents, batch 2 for classifier-free guidance) with random weights, fp32; and a 25-step image of
+    the embedded model when one is installed."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    torch.set_num_threads(os.cpu_count() or 2)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8).eval()  # SD 1.x layout
+    n = sum(p.numel() for p in unet.parameters())
+    x, t, c = torch.randn(2, 4, 64, 64), torch.tensor([500, 500]), torch.randn(2, 77, 768)
+    times = []
+    with torch.inference_mode():
+        unet(x, t, encoder_hidden_states=c)  # warm-up
+        for _ in range(max(1, repeats // 2)):
+            t0 = time.perf_counter()
+            unet(x, t, encoder_hidden_states=c)
+            times.append(time.perf_counter() - t0)
+    del unet
+    rows = [{"item": f"SD-1.5-size UNet ({n / 1e6:.0f} M params, random weights): one 512x512 step, CFG batch 2, "
+                     f"{os.cpu_count()} threads", **_stats(times)}]
+    from models.music_generator import default_weights_dir
+
+    if (default_weights_dir() / "image" / "model_index.json").exists():
+        from models.encoder import load_encoder
+        from models.image_generator import load_image_kit
+
+        torch.set_num_threads(1)
+        kit = load_image_kit(None, default_weights_dir(), load_encoder)
+        times = []
+        for k in range(repeats):
+            t0 = time.perf_counter()
+            kit.generate("a red apple", None, (64, 64), 25, 3.0, [k])
+            times.append(time.perf_counter() - t0)
+        rows.append({"item": "embedded image model: one picture, 25 steps, 1 thread", **_stats(times)})
+    return rows
+
+
+def _stats(times: list[float]) -> dict:
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": len(times)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="planner,music,style")
+    ap.add_argument("--only", default="planner,music,style,image")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--weights", type=Path)
     args = ap.parse_args()
@@ -228,6 +271,8 @@ def main() -> None:
         rows += bench_music(args.repeats, args.weights)
     if "style" in only:
         rows += bench_style(args.repeats)
+    if "image" in only:
+        rows += bench_image(args.repeats)
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "torch_threads": 1},
