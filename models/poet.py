@@ -72,6 +72,17 @@ class PoetLM:
         nl = [i for i in range(n) if self.pieces[i] == "\n"]
         self.newline_id = nl[0] if nl else int(np.flatnonzero(self.newline)[0])
 
+    def context_cache(self, context: list[int], batch: int):
+        """Read ``context`` once (batch 1) -> (key/value cache repeated for ``batch`` rows, next-token
+        logits (batch, vocab)): every candidate line continues the same poem so far."""
+        import torch
+
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([context]), use_cache=True, logits_to_keep=1)
+        past = out.past_key_values
+        past.batch_repeat_interleave(batch)
+        return past, out.logits[:, -1, :].float().repeat(batch, 1)
+
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
@@ -336,17 +347,20 @@ class Poet:
         done = np.zeros(B, bool)
         dead = np.zeros(B, bool)
         index = self.corpus_index.get(s.block_n) if s.block_n else None
-        x = torch.tensor([context] * B)
-        past = None
+        past, first = self.lm.context_cache(context, B)
+        x = None
         banned = torch.from_numpy(lm.banned)
         newline = torch.from_numpy(lm.newline)
         allowed_end = torch.from_numpy(lm.newline | lm.punct)
         continuation = torch.from_numpy(~lm.word_start)
         with torch.inference_mode():
             for _step in range(s.max_line_tokens):
-                out = lm.model(input_ids=x, past_key_values=past, use_cache=True)
-                past = out.past_key_values
-                logits = out.logits[:, -1, :].float() / temperature
+                if x is None:  # the context was read once, for all candidates
+                    logits = first.clone() / temperature
+                else:
+                    out = lm.model(input_ids=x, past_key_values=past, use_cache=True, logits_to_keep=1)
+                    past = out.past_key_values
+                    logits = out.logits[:, -1, :].float() / temperature
                 logits[:, banned] = -float("inf")
                 for r in range(B):
                     if done[r] or dead[r]:
@@ -416,16 +430,17 @@ class Poet:
         lm = self.lm
         enc = [lm.encode(ln) for ln in lines]
         T = max(len(e) for e in enc)
-        pad = lm.newline_id
-        x = torch.tensor([context + e + [pad] * (T - len(e)) for e in enc])
+        pad = lm.newline_id  # right padding: causal attention never looks at it
+        past, first = lm.context_cache(context, len(lines))
+        x = torch.tensor([e + [pad] * (T - len(e)) for e in enc])
         with torch.inference_mode():
-            lp = torch.log_softmax(lm.model(input_ids=x).logits.float(), -1)
+            rest = lm.model(input_ids=x, past_key_values=past, use_cache=True).logits.float()
+        lp = torch.log_softmax(torch.cat([first[:, None, :], rest], 1), -1)  # position k predicts token k
         out = []
         closers = [(t, lm.pieces[t]) for t in range(len(lm.pieces)) if lm.pieces[t] in {",", ".", ";", "!", "?", ":"}]
-        C = len(context)
         for r, (ln, e) in enumerate(zip(lines, enc)):
-            tok_lp = [float(lp[r, C + k - 1, e[k]]) for k in range(len(e))]
-            last = lp[r, C + len(e) - 1]
+            tok_lp = [float(lp[r, k, e[k]]) for k in range(len(e))]
+            last = lp[r, len(e)]
             text = ln
             if end_for_any and ln[-1:].isalpha():
                 opts = [(float(last[lm.newline_id]), "")] + [(float(last[t]), p) for t, p in closers]
@@ -454,7 +469,9 @@ class Poet:
                     span = ws[max(0, j - k + 1) : j + 1]
                     if span and span[0] not in FUNCTION_END - {"the"} and len(span) == min(k, j + 1):
                         cands[" ".join(span)] = None
-        cands_l = list(cands)[:80]
+        # the phrases whose last word is nearest the topic (a cheap look-up), then the encoder decides
+        sims = dict(zip(self.vocab.words, self.vocab.rank(self.encoder([topic])[0]))) if cands else {}
+        cands_l = sorted(cands, key=lambda c: -sims.get(c.split()[-1], -1.0))[:16]
         if not cands_l:  # words only: a topic may hold control characters or markup
             return " ".join(prosody.line_words(topic)[:6]).capitalize()[:60] or "Untitled"
         vec = self.encoder([topic + ". " + " ".join(lines)] + cands_l)

@@ -309,3 +309,19 @@ def test_hostile_topics_still_give_a_haiku(kit, topic):
     poem = kit.poet.write(topic, plan_form("haiku"), seed=0, settings=SampleSettings(candidates=6))
     assert [prosody.line_syllables(ln) for ln in poem.lines] == [5, 7, 5]
     assert poem.title and "\n" not in poem.title and len(poem.title) <= 60
+
+
+def test_context_cache_matches_a_full_forward(kit, tmp_path):
+    """The sampler reads the poem so far once and repeats its key/value cache for every candidate:
+    the logits equal a full forward pass on each row (float tolerance)."""
+    import torch
+
+    lm = kit.poet.lm
+    ctx = lm.prompt("rain", ["rain"], "haiku") + lm.encode("The dark sea falls upon the night\n")
+    past, first = lm.context_cache(ctx, 3)
+    assert first.shape[0] == 3
+    nxt = torch.tensor([[lm.encode(" The")[0]]] * 3)
+    with torch.inference_mode():
+        step = lm.model(input_ids=nxt, past_key_values=past, use_cache=True).logits[:, -1]
+        full = lm.model(input_ids=torch.tensor([ctx + [int(nxt[0, 0])]])).logits[0]
+    assert torch.allclose(first[1], full[-2], atol=1e-4) and torch.allclose(step[2], full[-1], atol=1e-4)
