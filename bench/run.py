@@ -231,15 +231,16 @@ def bench_poetry(repeats: int, weights: Path | None) -> list[dict]:
     settings = SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
     for form, target in (("haiku", 2.0), ("sonnet", 10.0)):
         poet.write("warm-up", plan_form(form), seed=99, settings=settings)
-        times, toks = [], 0
+        times, toks, sampling = [], 0, 0.0
         for k in range(repeats):
-            before = poet.sampled_tokens
+            before, before_s = poet.sampled_tokens, poet.sample_seconds
             t0 = time.perf_counter()
             poet.write(f"the sea at night {k}", plan_form(form), seed=k, settings=settings)
             times.append(time.perf_counter() - t0)
             toks += poet.sampled_tokens - before
+            sampling += poet.sample_seconds - before_s
         row = {"item": f"poet: one {form} (12 candidates per line, no revision, 1 thread)", **_stats(times),
-               "tok_per_s": toks / sum(times), "target": f"< {target:g} s", "met": statistics.median(times) < target}
+               "tok_per_s": toks / sampling, "target": f"< {target:g} s", "met": statistics.median(times) < target}
         rows.append(row)
     # baseline: transformers generate, 12 sequences of 16 new tokens from the same prompt
     lm = poet.lm

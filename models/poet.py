@@ -207,6 +207,7 @@ class Poet:
         self.lm, self.vocab, self.encoder = lm, vocab, encoder
         self.corpus_index = corpus_index or {}  # n -> NgramIndex over word ids
         self.sampled_tokens = 0  # candidate tokens sampled so far (for tokens/s in the benchmarks)
+        self.sample_seconds = 0.0  # time spent sampling and scoring candidate lines
 
     # -- topic -----------------------------------------------------------------------------
     def topic_ranking(self, topic: str) -> tuple[np.ndarray, list[str]]:
@@ -330,6 +331,16 @@ class Poet:
 
     def _sample_lines(self, context, prompt, spec: LineSpec, ends, prev_words, s: SampleSettings, temperature: float,
                       gen, rng) -> list[LineResult]:
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            return self._sample_lines_timed(context, prompt, spec, ends, prev_words, s, temperature, gen, rng)
+        finally:
+            self.sample_seconds += time.perf_counter() - t0
+
+    def _sample_lines_timed(self, context, prompt, spec: LineSpec, ends, prev_words, s: SampleSettings,
+                            temperature: float, gen, rng) -> list[LineResult]:
         import torch
 
         lm = self.lm
@@ -405,7 +416,7 @@ class Poet:
                         closed, _ = _count(texts[r])
                         if closed > hi:
                             dead[r] = True
-                self.sampled_tokens += int((~(done | dead)).sum())
+                self.sampled_tokens += B  # every row goes through the model at each step, as in generate()
                 if (done | dead).all():
                     break
                 x = nxt[:, None]
