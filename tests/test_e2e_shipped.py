@@ -57,3 +57,26 @@ def test_brief_on_shipped_models(tmp_path, capsys):
     assert arts[2]["revision"]["target"] > arts[1]["revision"]["target"]
     assert arts[2]["revision"]["max_rounds"] > arts[1]["revision"]["max_rounds"]
     assert arts[2]["revision"]["stopped"] in ("target reached", "round limit")
+
+
+def test_shipped_poet_keeps_form(tmp_path, capsys):
+    """The embedded poet as shipped: a haiku is 5-7-5 and a sonnet rhymes ABAB CDCD EFEF GG in
+    ten-syllable lines, through the CLI and into the bundle."""
+    from agent.critics import form_match
+    from models import prosody
+    from models.poetry_forms import plan_form
+    from models.poetry_page import read_poem_lines
+
+    assert (default_weights_dir() / "poet" / "model.safetensors").is_file()
+    brief = tmp_path / "p.yaml"
+    brief.write_text("seed: 2\nturns:\n  - a haiku about the first snow\n  - a sonnet about the harbour at dawn\n")
+    out = tmp_path / "bundle"
+    assert main(["run", str(brief), "--out", str(out)]) == 0, capsys.readouterr().err
+    arts = json.loads((out / "manifest.json").read_text())["artifacts"]
+    assert [a["kind"] for a in arts] == ["poem", "poem"]
+    haiku = read_poem_lines((out / arts[0]["path"]).read_text())
+    assert [prosody.line_syllables(ln) for ln in haiku] == [5, 7, 5]
+    sonnet = read_poem_lines((out / arts[1]["path"]).read_text())
+    f = form_match(sonnet, plan_form("sonnet"))
+    assert len(sonnet) == 14 and f["rhymes_ok"] == 1.0 and f["syllables_ok"] == 1.0
+    assert arts[1]["scores"]["copy_rate_5"] < 0.05 and arts[1]["scores"]["lines_copied_whole"] == 0
