@@ -158,7 +158,15 @@ def cmd_models(args) -> int:
         note = "missing: arsnova train poetry --install"
     size = sum(p.stat().st_size for p in poet.glob("*")) if poet.exists() else 0
     rows.append(("arsnova-poet (GPT-2)", "write_poem", str(poet), f"{size / 1e6:.1f} MB" if size else "-", note))
-    rows.append(("generate_image", "generate_image", "-", "-", "not available yet"))
+    img = wd / "image"
+    if (img / "model_index.json").exists():
+        card = json.loads((img / "training.json").read_text()) if (img / "training.json").exists() else {}
+        size = sum(p.stat().st_size for p in img.rglob("*") if p.is_file())
+        rows.append(("arsnova-image (UNet)", "generate_image", str(img), f"{size / 1e6:.1f} MB",
+                     f"trained by this project ({card.get('train_step', '?')} steps)"))
+    else:
+        rows.append(("arsnova-image (UNet)", "generate_image", "-", "-",
+                     "not trained yet: arsnova train image --install, or --image-model sd:/path"))
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
