@@ -62,6 +62,14 @@ def _hash_dir(path: Path) -> str:
 
 def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callable) -> ImageKit:
     """``None``/``embedded`` -> weights/image (ArsNovaImagePipeline); ``sd:…`` -> a diffusers SD pipeline."""
+    home = weights_dir / "image"
+    if (not spec or spec == "embedded") and not (home / "model_index.json").exists():
+        raise ModelMissing(f"generate_image is not available yet: the embedded image model is not at {home} (train it "
+                           "with `arsnova train image --install`, or use a Stable Diffusion model: --image-model sd:/path)")
+    try:
+        import diffusers  # noqa: F401
+    except ImportError:
+        raise ModelMissing("generate_image needs diffusers: pip install -e '.[image]'") from None
     if spec and spec not in ("embedded",):
         from models.diffusion import load_sd_pipeline, parse_sd_spec
 
@@ -75,10 +83,6 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
     from models.image_pipeline import ArsNovaImagePipeline
 
     dlog.disable_progress_bar()
-    home = weights_dir / "image"
-    if not (home / "model_index.json").exists():
-        raise ModelMissing(f"generate_image is not available yet: the embedded image model is not at {home} (train it "
-                           "with `arsnova train image --install`, or use a Stable Diffusion model: --image-model sd:/path)")
     try:
         pipe = ArsNovaImagePipeline.from_pretrained(home, dtype=torch.float32).set_encoder(encoder_factory())
     except (OSError, ValueError) as e:
