@@ -387,10 +387,8 @@ class Poet:
                             logits[r, newline] = -float("inf")
                     else:
                         logits[r, newline] = -float("inf")
-                probs = _top_p(torch.softmax(logits, -1), s.top_p)
-                probs[torch.from_numpy(done | dead)] = 0
-                probs[torch.from_numpy(done | dead), lm.newline_id] = 1.0
-                nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
+                nxt = _sample_nucleus(torch.softmax(logits, -1), s.top_p, gen)
+                nxt[torch.from_numpy(done | dead)] = lm.newline_id  # finished rows just idle
                 for r in range(B):
                     if done[r] or dead[r]:
                         continue
@@ -527,6 +525,25 @@ def _copies(prev_words: list[str], text: str, index, closed_only: bool) -> bool:
     if len(seq) < index.n:
         return False
     return bool(index.copied(word_ids(" ".join(seq))).any())
+
+
+def _sample_nucleus(probs, p: float, gen, k: int = 1024):
+    """One token per row from the top-p nucleus. The nucleus is found and sampled among the top
+    ``k`` tokens (a partial sort, and a multinomial over k instead of the vocabulary); rows whose
+    top ``k`` hold less than ``p`` of the mass use the whole sorted vocabulary. Same distribution
+    as filtering the full vector (tested)."""
+    import torch
+
+    k = min(k, probs.shape[-1])
+    sp, si = probs.topk(k, dim=-1)
+    w = sp * (sp.cumsum(-1) - sp < p)
+    nxt = si.gather(1, torch.multinomial(w, 1, generator=gen))[:, 0]
+    short = sp.sum(-1) < p
+    if bool(short.any()):
+        fp, fi = torch.sort(probs[short], descending=True)
+        fw = fp * (fp.cumsum(-1) - fp < p)
+        nxt[short] = fi.gather(1, torch.multinomial(fw, 1, generator=gen))[:, 0]
+    return nxt
 
 
 def _top_p(probs, p: float, k: int = 1024):

@@ -337,3 +337,19 @@ def test_top_p_partial_sort_equals_the_full_sort():
         probs = torch.softmax(torch.randn(6, 5000, generator=g) / temp * 4, -1)
         full = _top_p(probs, 0.9, k=probs.shape[-1])
         assert torch.allclose(_top_p(probs, 0.9, k=64), full, atol=1e-7)
+
+
+def test_nucleus_sampling_follows_the_filtered_distribution():
+    """_sample_nucleus draws from the same distribution as top-p filtering of the full vector."""
+    import torch
+
+    from models.poet import _sample_nucleus, _top_p
+
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(2, 300, generator=g) * torch.tensor([[3.0], [0.3]]), -1)
+    want = _top_p(probs, 0.8, k=300)
+    counts = torch.zeros(2, 300)
+    for _ in range(4000):
+        counts[torch.arange(2), _sample_nucleus(probs, 0.8, g, k=16)] += 1  # row 2 needs the fallback
+    assert ((counts > 0) <= (want > 0)).all()  # never outside the nucleus
+    assert torch.allclose(counts / 4000, want, atol=0.03)
