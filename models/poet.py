@@ -546,25 +546,6 @@ def _sample_nucleus(probs, p: float, gen, k: int = 1024):
     return nxt
 
 
-def _top_p(probs, p: float, k: int = 1024):
-    """Nucleus filtering, exact: the nucleus is found among the top ``k`` tokens (a partial sort,
-    ~4x cheaper than sorting the vocabulary here); only rows whose top ``k`` hold less than ``p``
-    of the mass are sorted in full."""
-    import torch
-
-    if p >= 1.0:
-        return probs
-    k = min(k, probs.shape[-1])
-    sp, si = probs.topk(k, dim=-1)
-    out = torch.zeros_like(probs).scatter(-1, si, sp * (sp.cumsum(-1) - sp < p))
-    short = sp.sum(-1) < p
-    if bool(short.any()):
-        fp, fi = torch.sort(probs[short], descending=True)
-        out[short] = torch.zeros_like(fp).scatter(-1, fi, fp * (fp.cumsum(-1) - fp < p))
-    s = out.sum(-1, keepdim=True)
-    return torch.where(s > 0, out / s.clamp(min=1e-12), probs)
-
-
 @dataclass
 class PoetKit:
     """Everything write_poem needs, loaded once: the poet, its corpus indexes, the adherence baseline."""
