@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,8 @@ def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS):
     if st.st_size > MAX_IMAGE_BYTES:
         raise InputFileError(f"{name}: {st.st_size} bytes is over the {MAX_IMAGE_BYTES} byte limit for an image")
     try:
-        with Image.open(p) as im:
+        # our own pixel cap below decides, with a clear message; Pillow's warning would print over the chat
+        with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning), Image.open(p) as im:
             if im.format not in FORMATS:
                 raise InputFileError(f"{name}: {im.format} images are not supported; use PNG, JPEG or WebP")
             w, h = im.size

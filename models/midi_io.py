@@ -42,9 +42,12 @@ def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
         raise InputFileError(f"{path}: cannot read ({e.strerror}); check the path") from None
     scan_midi(data, str(path))
     import io
+    import warnings
 
     try:
-        pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+        with warnings.catch_warnings():  # e.g. "tempo events on non-zero tracks": not worth a terminal line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
     except Exception as e:  # mido/pretty_midi raise many types for corrupt data
         msg = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
         raise InputFileError(f"{path}: corrupt MIDI data ({msg}); re-export the file") from None
