@@ -41,7 +41,8 @@ def check_calls(msg: AIMessage) -> tuple[list[dict], list[str]]:
         except ValidationError as e:
             errors.append(validation_message(name, e))
             continue
-        good.append({"name": name, "args": args, "id": c.get("id") or f"call_{len(good)}_{name}", "type": "tool_call"})
+        # our own ids: a model's ids are arbitrary text, and ids end up in file names
+        good.append({"name": name, "args": args, "id": f"call_{len(good)}_{name}", "type": "tool_call"})
     return good, errors
 
 

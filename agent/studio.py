@@ -30,6 +30,13 @@ class ToolContext:
     earlier: list[Artifact] = field(default_factory=list)  # the session's earlier artifacts
     base_seed: int = 0
 
+    @property
+    def stem_id(self) -> str:
+        """The call id as it may appear in a file name (letters, digits, _ and - only)."""
+        import re
+
+        return re.sub(r"[^A-Za-z0-9_-]", "_", self.call_id)[:48] or "call"
+
     def report_round(self, record) -> None:
         """Round 0 is the critique of the plain sample; later rounds are revisions."""
         self.emit((Revision if record.round else Critique)(self.call_id, record))
@@ -163,7 +170,7 @@ class Studio:
         result = revise(first, _spec_params(base), propose, critic, cfg,
                         on_round=ctx.report_round)
         piece = result.best
-        stem = f"{ctx.turn:03d}-{ctx.call_id}-music"
+        stem = f"{ctx.turn:03d}-{ctx.stem_id}-music"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         files = {"midi": f"{stem}.mid", "piano_roll": f"{stem}.png"}
         write_atomic(ctx.out_dir / files["midi"], midi_bytes(piece.score, tempo, program, f"Ars Nova {instrument}"))
@@ -244,7 +251,7 @@ class Studio:
                         on_round=ctx.report_round)
         poem, used, used_seed = result.best
         s = result.best_scores
-        stem = f"{ctx.turn:03d}-{ctx.call_id}-poem"
+        stem = f"{ctx.turn:03d}-{ctx.stem_id}-poem"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         files = {"poem": f"{stem}.md"}
         meta = {"title": poem.title, "form": plan.form, "scheme": plan.scheme, "topic": topic, "seed": used_seed,
@@ -317,7 +324,7 @@ class Studio:
         if im.size != (w, h):
             upscale = f"lanczos {im.size[0]}x{im.size[1]} -> {w}x{h}"
             im = im.resize((w, h), Image.Resampling.LANCZOS)
-        stem = f"{ctx.turn:03d}-{ctx.call_id}-image"
+        stem = f"{ctx.turn:03d}-{ctx.stem_id}-image"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         files = {"image": f"{stem}.png"}
         save_png(im, ctx.out_dir / files["image"], {
@@ -355,7 +362,7 @@ class Studio:
         c_t = to_tensor(content_im)
         styles = [(to_tensor(im), w) for im, (_, w) in zip(style_ims, blend)]
         s_t = styles[0][0]
-        stem = f"{ctx.turn:03d}-{ctx.call_id}-styled"
+        stem = f"{ctx.turn:03d}-{ctx.stem_id}-styled"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         vgg = self.vgg
         torch.set_num_threads(self.threads)

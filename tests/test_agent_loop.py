@@ -109,3 +109,25 @@ def test_a_primer_lends_its_key_and_meter(agent, tmp_path):
     events = run(agent, sid, f"continue {primer} for 2 bars")
     art = events[-1].artifacts[0]
     assert "4 bars in A minor, 3/4" in art.summary  # 2 of the primer + 2 new
+
+
+def test_a_planner_cannot_steer_file_names(tiny_weights, tmp_path):
+    """Tool-call ids come from the model; they are replaced by our own before they reach a file name."""
+    from langchain_core.messages import AIMessage
+
+    from agent.app import make_agent
+    from agent.planner import Planner
+
+    class Hostile:
+        def invoke(self, messages):
+            return AIMessage("", tool_calls=[{"name": "compose_music", "args": {"bars": 2}, "id": "../../../escaped",
+                                              "type": "tool_call"}])
+
+    agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tiny_weights, threads=1),
+                       planner=Planner("hostile", Hostile()))
+    sid = agent.store.create("t").id
+    events = run(agent, sid, "music")
+    art = events[-1].artifacts[0]
+    folder = agent.store.session_dir(sid)
+    assert all((folder / f).resolve().parent == folder.resolve() for f in art.files.values())
+    assert not list(tmp_path.rglob("*escaped*"))
