@@ -205,6 +205,8 @@ def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.nda
         session = float(min(1.0, (1.0 - max(float(poem_vec @ e) for e in ctx.earlier)) * 2))
     novelty = (0.35 * (1 - copy5) + 0.2 * (1 - copy4) + 0.15 * (1 - min(1.0, span / 12))
                + 0.15 * distinct2 + 0.15 * session)
+    if whole or copy5 >= 0.02:  # a line copied whole, or 2% of 5-grams: imitation, whatever else it does
+        novelty = min(novelty, 0.85)
 
     base_mean = float(ctx.baseline_sims.mean()) if len(ctx.baseline_sims) else 0.0
     base_hi = float(np.percentile(ctx.baseline_sims, 95)) if len(ctx.baseline_sims) else 0.3
