@@ -132,7 +132,7 @@ def test_plan_json(capsys):
 def test_models_lists_what_is_there(capsys, tiny_weights):
     code, out, _ = run_cli(capsys, "--weights", str(tiny_weights), "models")
     assert code == 0
-    assert "music-transformer" in out and "all-MiniLM-L6-v2" in out and "not available yet" in out
+    assert "music-transformer" in out and "all-MiniLM-L6-v2" in out and "not trained yet" in out and "arsnova-poet" in out
 
 
 def test_export_a_stored_session_and_a_disk_full_export_leaves_nothing(capsys, tmp_path, brief, tiny_weights,
