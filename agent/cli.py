@@ -195,6 +195,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _check_train_args(args) -> None:
+    """The bounds every `arsnova train` target shares."""
+    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
+        raise UserFixableError("--steps must be between 1 and 1000000")
+    if args.max_seconds < 0:
+        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
+    if args.threads is not None and not 1 <= args.threads <= 256:
+        raise UserFixableError("--threads must be between 1 and 256")
+
+
 def cmd_train(args) -> int:
     if args.what == "poetry":
         return train_poetry(args)
@@ -206,10 +216,7 @@ def cmd_train(args) -> int:
     from models.music_generator import INDEX_FILE, default_weights_dir
     from models.music_train import PRESETS, build_melody_index, install_music_model, train
 
-    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
-        raise UserFixableError("--steps must be between 1 and 1000000")
-    if args.max_seconds < 0:
-        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
+    _check_train_args(args)
     cfg = _config(args)
     corpus_path = Path(args.corpus) if args.corpus else cfg.data_dir / "music_corpus.npz"
     if corpus_path.exists():
@@ -243,18 +250,13 @@ def train_poetry(args) -> int:
     from models.music_generator import default_weights_dir
     from models.poetry_train import PRESETS, install_poet, prepare, train
 
-    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
-        raise UserFixableError("--steps must be between 1 and 1000000")
-    if args.max_seconds < 0:
-        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
+    _check_train_args(args)
     cfg = _config(args)
     data = Path(args.corpus) if args.corpus else cfg.data_dir / "poetry"
     if args.prepare or not (data / "corpus.json").exists():
         print(f"preparing the poetry corpus in {data} (about a minute)")
         prepare(data, log=lambda s: print(s, flush=True))
     run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"poetry-{args.preset}"
-    if args.threads is not None and not 1 <= args.threads <= 256:
-        raise UserFixableError("--threads must be between 1 and 256")
     tc = dataclasses.replace(PRESETS[args.preset], max_seconds=args.max_seconds,
                              **({"steps": args.steps} if args.steps else {}),
                              **({"threads": args.threads} if args.threads else {}))
@@ -280,10 +282,7 @@ def train_image_model(args) -> int:
     from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
     from models.music_generator import default_weights_dir
 
-    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
-        raise UserFixableError("--steps must be between 1 and 1000000")
-    if args.max_seconds < 0:
-        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
+    _check_train_args(args)
     cfg = _config(args)
     tc = dataclasses.replace(ImageTrainConfig(), max_seconds=args.max_seconds,
                              **({"steps": args.steps} if args.steps else {}),
