@@ -268,9 +268,33 @@ def train_poetry(args) -> int:
     return 0
 
 
+def fetch_emoji(dest: Path) -> Path:
+    """The unpacked emoji-datasource-google package under ``dest`` (``npm pack`` from the registry once)."""
+    import subprocess
+    import tarfile
+
+    from models.image_data import EMOJI_PACKAGE
+
+    package = dest / "package"
+    if (package / "emoji.json").exists():
+        return package
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        out = subprocess.run(["npm", "pack", EMOJI_PACKAGE], cwd=dest, capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise UserFixableError(f"cannot run `npm pack {EMOJI_PACKAGE}` ({e}); install npm or unpack the package "
+                               f"into {package}") from None
+    tgz = dest / (out.stdout.strip().splitlines() or ["?"])[-1]
+    if out.returncode or not tgz.exists():
+        raise UserFixableError(f"`npm pack {EMOJI_PACKAGE}` failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+    with tarfile.open(tgz) as tf:
+        tf.extractall(dest, members=[m for m in tf.getmembers() if m.name == "package/emoji.json"
+                                     or m.name.startswith("package/img/google/64/")], filter="data")
+    return package
+
+
 def train_image_model(args) -> int:
-    """clip-art dataset (built once) -> caption embeddings (cached) -> DDPM training -> install.
-    The embedded image model is not trained yet (issue 4): this reproduces whatever preset is set."""
+    """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install."""
     import dataclasses
 
     try:
@@ -288,10 +312,12 @@ def train_image_model(args) -> int:
                              **({"steps": args.steps} if args.steps else {}),
                              **({"threads": args.threads} if args.threads else {}))
     size = tc.unet["sample_size"]
-    data = Path(args.corpus) if args.corpus else cfg.data_dir / f"clipart-{size}.npz"
+    data = Path(args.corpus) if args.corpus else cfg.data_dir / f"clipart-emoji-{size}.npz"
     if args.prepare or not data.exists():
-        print(f"building the clip-art dataset at {size}px into {data}")
-        images, caps = build_clipart_dataset(size, progress=lambda i, n: print(f"\r  {i}/{n}", end="", flush=True))
+        emoji = fetch_emoji(cfg.data_dir / "npm")
+        print(f"building the clip-art + emoji dataset at {size}px into {data}")
+        images, caps = build_clipart_dataset(size, progress=lambda i, n: print(f"\r  {i}/{n}", end="", flush=True),
+                                             emoji_dir=emoji)
         print()
         save_dataset(data, images, caps)
     images, caps = load_dataset(data)

@@ -35,8 +35,11 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist; train it with `arsnova train` or pass another path")
     with open(path, "rb") as f:
-        head = f.read(4)
-    if head[:1] == b"\x80" or head == b"PK\x03\x04":  # a raw pickle, or torch.save's zip of pickles
+        head = f.read(9)
+    # safetensors: 8-byte little-endian header length, then the JSON header. Its first byte may be
+    # 0x80 too (a 128-byte header), so only something that is not a safetensors head counts as a pickle
+    safetensors_head = len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
+    if not safetensors_head and (head[:1] == b"\x80" or head[:4] == b"PK\x03\x04"):  # pickle / torch.save zip
         raise ModelFileError(pickle_msg)
     try:
         from safetensors import safe_open

@@ -1,10 +1,15 @@
-"""Training data for the embedded image model: Debian's public-domain Open Clip Art Library.
+"""Training data for the embedded image model: public-domain clip art and Apache/MIT emoji.
 
-``apt-get install openclipart-png openclipart-svg`` puts 8,121 clip-art pictures under
-/usr/share/openclipart/{png,svg}; the SVG twin of every PNG carries its title and keywords
-(Dublin Core RDF). A caption is the title, up to five keywords, the colour words measured from
-the picture's own pixels (so "a red apple" can be asked for) and the category path. Pictures
-are composited on white and fitted into a square of ``size`` pixels.
+- Debian's Open Clip Art Library: ``apt-get install openclipart-png openclipart-svg`` puts 8,121
+  clip-art pictures under /usr/share/openclipart/{png,svg}; the SVG twin of every PNG carries its
+  title and keywords (Dublin Core RDF).
+- Google's Noto emoji as packaged on npm by ``emoji-datasource-google`` (MIT; images Apache-2.0):
+  ``npm pack emoji-datasource-google@16.0.0`` gives 64px PNGs and emoji.json with each one's
+  Unicode name, short names and category (skin-tone variants are left out).
+
+A caption is the title, up to five keywords, the colour words measured from the picture's own
+pixels (so "a red apple" can be asked for) and the category path. Pictures are composited on
+white and fitted into a square of ``size`` pixels.
 """
 
 from __future__ import annotations
@@ -69,6 +74,31 @@ def clipart_records(root: Path = CLIPART_ROOT) -> list[ClipartRecord]:
     return out
 
 
+EMOJI_PACKAGE = "emoji-datasource-google@16.0.0"
+
+
+def emoji_records(package_dir: Path) -> list[ClipartRecord]:
+    """Records for the emoji of an unpacked ``emoji-datasource-google`` package (its ``package/`` dir)."""
+    import json
+
+    meta, img_dir = package_dir / "emoji.json", package_dir / "img" / "google" / "64"
+    if not meta.exists() or not img_dir.is_dir():
+        raise InputFileError(f"no emoji images at {package_dir}: npm pack {EMOJI_PACKAGE} and untar it there")
+    out = []
+    for e in json.loads(meta.read_text()):
+        png = img_dir / str(e.get("image", ""))
+        if not e.get("has_img_google") or not png.exists() or e.get("category") == "Component":
+            continue
+        title = str(e.get("name") or e.get("short_name", "")).lower().replace("_", " ").strip()
+        if not title:
+            continue
+        kws = tuple(dict.fromkeys(n.replace("_", " ").replace("-", " ") for n in e.get("short_names", ())
+                                  if n.replace("_", " ") != title))[:3]
+        category = f"emoji {str(e.get('subcategory', '')).replace('-', ' ')}".strip()
+        out.append(ClipartRecord(png, title, kws, category))
+    return out
+
+
 def fit_square(im, size: int):
     """RGB picture scaled to fit a white ``size`` x ``size`` square, centred (aspect kept)."""
     from PIL import Image
@@ -128,11 +158,12 @@ def caption(rec: ClipartRecord, colours: list[str]) -> str:
 
 
 def build_clipart_dataset(size: int = 64, root: Path = CLIPART_ROOT, limit: int | None = None,
-                          progress=None) -> tuple[np.ndarray, list[str]]:
-    """-> (uint8 images (N, size, size, 3), captions). Unreadable files are skipped, not fatal."""
+                          progress=None, emoji_dir: Path | None = None) -> tuple[np.ndarray, list[str]]:
+    """-> (uint8 images (N, size, size, 3), captions). Unreadable files are skipped, not fatal.
+    With ``emoji_dir`` the emoji come after the clip art."""
     from models.image_io import load_rgb
 
-    recs = clipart_records(root)[:limit]
+    recs = clipart_records(root)[:limit] + (emoji_records(emoji_dir) if emoji_dir else [])
     images, caps = [], []
     for i, rec in enumerate(recs):
         try:

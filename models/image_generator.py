@@ -80,7 +80,7 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
     import torch
     from diffusers.utils import logging as dlog
 
-    from models.image_pipeline import ArsNovaImagePipeline
+    from models.image_pipeline import ArsNovaImagePipeline, native_size
 
     dlog.disable_progress_bar()
     try:
@@ -94,5 +94,5 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
 
         index = FeatureIndex.load(home / "train-features.npz")
     card = json.loads((home / "training.json").read_text()) if (home / "training.json").exists() else {}
-    return ImageKit(pipe, "embedded", int(pipe.unet.config.sample_size), index,
+    return ImageKit(pipe, "embedded", native_size(pipe.unet), index,
                     f"arsnova-image (step {card.get('train_step', '?')})", _hash_dir(home), "ddim")

@@ -22,14 +22,16 @@ from models.training import checkpoint, lr_at, restore_adam
 
 @dataclass(frozen=True)
 class ImageTrainConfig:
-    unet: dict = field(default_factory=lambda: {"sample_size": 64, "channels": [32, 64, 128, 128]})
-    steps: int = 4000
+    unet: dict = field(default_factory=lambda: {"sample_size": 64, "channels": [64, 128, 128, 128], "patch": 2,
+                                                 "attn_max_res": 8})
+    steps: int = 7000
     batch_size: int = 16
     lr: float = 3e-4
     min_lr: float = 3e-5
     warmup: int = 200
     weight_decay: float = 0.01
     caption_dropout: float = 0.1
+    ema_decay: float = 0.999  # the installed weights are this moving average of the trained ones
     eval_every: int = 250
     ckpt_every: int = 50
     val_size: int = 64
@@ -43,7 +45,7 @@ def _unet(cfg: ImageTrainConfig):
 
     u = cfg.unet
     return make_unet(u["sample_size"], tuple(u["channels"]), 384, u.get("layers_per_block", 1),
-                     u.get("attention_head_dim", 32), u.get("attn_max_res", 16))
+                     u.get("attention_head_dim", 32), u.get("attn_max_res", 16), u.get("patch", 1))
 
 
 def _save_unet(model, path: Path, extra: dict) -> None:
@@ -69,6 +71,18 @@ def embed_captions(captions: list[str], encoder, cache: Path | None) -> np.ndarr
     return vecs
 
 
+def _ema_update(ema: dict, model, decay: float, step: int) -> None:
+    import torch
+
+    d = min(decay, (1 + step) / (10 + step))  # short memory early, when the weights move fast
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                ema[k].mul_(d).add_(v, alpha=1 - d)
+            else:
+                ema[k].copy_(v)
+
+
 def _val_loss(model, sched, x0, emb, seed: int) -> float:
     """Mean noise-prediction MSE at fixed noise and timesteps: comparable across checkpoints."""
     import torch
@@ -92,17 +106,19 @@ def train_image(images: np.ndarray, emb: np.ndarray, out_dir: Path, config: Imag
         return _train(images, emb, out_dir, config, log)
 
 
-def _to_model_space(batch: np.ndarray):
+def _to_model_space(batch: np.ndarray, patch: int = 1):
     import torch
 
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    from models.image_pipeline import to_patches
+
+    return to_patches(torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 127.5 - 1.0, patch)
 
 
 def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
     import torch
     from diffusers import DDPMScheduler
 
-    from models.checkpoint import load_safetensors
+    from models.checkpoint import load_safetensors, save_safetensors
 
     torch.set_num_threads(config.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +133,23 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
         moments, _ = load_safetensors(out_dir / "optim.safetensors")
         restore_adam(opt, moments, state["step"])
         log(f"resumed at step {state['step']}")
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if (out_dir / "ema.safetensors").exists():
+        ema.update(load_safetensors(out_dir / "ema.safetensors")[0])
+    ema_model = _unet(config)
+
+    def save(m, path, meta):
+        _save_unet(m, path, meta)
+        save_safetensors(ema, out_dir / "ema.safetensors", meta)
+
+    def ema_val() -> float:
+        ema_model.load_state_dict(ema)
+        return _val_loss(ema_model, sched, x_val, e_val, config.seed)
+
     order = np.random.default_rng(config.seed).permutation(len(images))
     val_idx, train_idx = order[: config.val_size], order[config.val_size :]
-    x_val, e_val = _to_model_space(images[val_idx]), torch.from_numpy(emb[val_idx])
+    patch = config.unet.get("patch", 1)
+    x_val, e_val = _to_model_space(images[val_idx], patch), torch.from_numpy(emb[val_idx])
     rng = np.random.default_rng(config.seed + state["step"])
     n_params = sum(p.numel() for p in model.parameters())
     log(f"UNet {config.unet}: {n_params / 1e6:.2f}M params, {len(train_idx)} train / {len(val_idx)} val images")
@@ -132,7 +162,7 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
         batch = images[idx]
         flip = rng.random(len(idx)) < 0.5
         batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
-        x0 = _to_model_space(np.ascontiguousarray(batch))
+        x0 = _to_model_space(np.ascontiguousarray(batch), patch)
         e = torch.from_numpy(emb[idx].copy())
         e[torch.from_numpy(rng.random(len(idx)) < config.caption_dropout)] = 0.0  # for guidance
         noise = torch.randn_like(x0)
@@ -145,19 +175,22 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        _ema_update(ema, model, config.ema_decay, state["step"])
         state["step"] += 1
         state["images_seen"] += len(idx)
         state["seconds"] = time.time() - t0
         if state["step"] % config.eval_every == 0:
-            val = _val_loss(model, sched, x_val, e_val, config.seed)
+            val, val_ema = _val_loss(model, sched, x_val, e_val, config.seed), ema_val()
             state["history"].append({"step": state["step"], "train_loss": float(loss.detach()), "val_mse": val,
-                                     "seconds": round(state["seconds"], 1)})
-            log(f"step {state['step']} loss {float(loss.detach()):.4f} val {val:.4f} ({state['seconds']:.0f}s)")
+                                     "val_mse_ema": val_ema, "seconds": round(state["seconds"], 1)})
+            log(f"step {state['step']} loss {float(loss.detach()):.4f} val {val:.4f} ema {val_ema:.4f} "
+                f"({state['seconds']:.0f}s)")
         if state["step"] % config.ckpt_every == 0:
-            checkpoint(model, opt, state, out_dir, _save_unet)
+            checkpoint(model, opt, state, out_dir, save)
     state["val_mse"] = _val_loss(model, sched, x_val, e_val, config.seed)
+    state["val_mse_ema"] = ema_val()
     state["params"] = n_params
-    checkpoint(model, opt, state, out_dir, _save_unet)
+    checkpoint(model, opt, state, out_dir, save)
     return state
 
 
@@ -173,7 +206,8 @@ def install_image_model(run_dir: Path, weights_dir: Path, images: np.ndarray | N
     state = json.loads((run_dir / "state.json").read_text())
     cfg = ImageTrainConfig(**{**state["config"]})
     model = _unet(cfg)
-    tensors, _ = load_safetensors(run_dir / "model.safetensors")
+    ema = run_dir / "ema.safetensors"
+    tensors, _ = load_safetensors(ema if ema.exists() else run_dir / "model.safetensors")
     model.load_state_dict(tensors)
     sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True)
     dest = weights_dir / "image"
@@ -183,7 +217,8 @@ def install_image_model(run_dir: Path, weights_dir: Path, images: np.ndarray | N
 
         FeatureIndex.build(images).save(dest / "train-features.npz")
     (dest / "training.json").write_text(json.dumps({
-        "val_mse": state.get("val_mse"), "train_step": state["step"], "images_seen": state["images_seen"],
+        "val_mse": state.get("val_mse"), "val_mse_ema": state.get("val_mse_ema"), "weights": "ema" if ema.exists()
+        else "last", "train_step": state["step"], "images_seen": state["images_seen"],
         "train_seconds": round(state["seconds"]), "params": state.get("params"), "config": state["config"],
         "history": state["history"]}, indent=1))
     return dest

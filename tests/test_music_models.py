@@ -142,3 +142,20 @@ def test_default_model_is_the_one_with_lower_validation_nll(tmp_path):
     assert MusicGenerator.from_dir(tmp_path).default_kind() == "transformer"
     with pytest.raises(ModelFileError, match="no music model"):
         MusicGenerator.from_dir(tmp_path / "empty").default_kind()
+
+
+def test_a_safetensors_header_of_128_bytes_is_not_taken_for_a_pickle(tmp_path):
+    """The length prefix's first byte is 0x80 here, like a pickle's protocol byte."""
+    from safetensors.torch import save
+
+    from models.checkpoint import load_safetensors
+
+    path = tmp_path / "t.safetensors"
+    for pad in range(200):
+        blob = save({"w": torch.ones(2)}, metadata={"p": '"' + "x" * pad + '"'})
+        if blob[0] == 0x80:
+            break
+    assert blob[0] == 0x80
+    path.write_bytes(blob)
+    tensors, meta = load_safetensors(path)
+    assert tensors["w"].tolist() == [1.0, 1.0]
