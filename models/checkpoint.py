@@ -23,6 +23,12 @@ def save_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
                             metadata={k: json.dumps(v) for k, v in metadata.items()}))
 
 
+def half_floats(tensors: dict) -> dict:
+    """Shipped weights are stored as float16 (half the bytes) and upcast to float32 when loaded:
+    ``load_state_dict`` copies into the model's fp32 parameters."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+
+
 def load_safetensors(path: Path) -> tuple[dict, dict]:
     """Return (tensors, metadata); every failure is a ModelFileError that says what to do."""
     from safetensors import SafetensorError

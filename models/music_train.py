@@ -197,7 +197,7 @@ def build_melody_index(corpus: MusicCorpus):
 
 def install_music_model(run_dir: Path, weights_dir: Path, kind: str) -> Path:
     """Copy a finished run into the weights directory, with its measured figures in the header."""
-    from models.checkpoint import load_safetensors, save_safetensors
+    from models.checkpoint import half_floats, load_safetensors, save_safetensors
     from models.music_generator import MODEL_FILES
 
     state = json.loads((run_dir / "state.json").read_text())
@@ -205,5 +205,5 @@ def install_music_model(run_dir: Path, weights_dir: Path, kind: str) -> Path:
     meta.update(train_step=state["step"], tokens_seen=state["tokens_seen"], train_seconds=round(state["seconds"]),
                 val_nll=state.get("val_nll") or state["history"][-1]["val_nll"], params=state.get("params"))
     dest = weights_dir / MODEL_FILES[kind]
-    save_safetensors(tensors, dest, meta)
+    save_safetensors(half_floats(tensors), dest, {**meta, "stored_dtype": "float16"})
     return dest
