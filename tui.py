@@ -87,8 +87,18 @@ class ToolCard(Vertical):
         self.query_one(".roll", Static).update(plain(text, "cyan"))
 
     def show_image(self, path: Path, cells: int) -> None:
-        """The picture in half-block cells (two pixels per cell: ▀ with fore- and background
-        colours) — works in any colour terminal."""
+        """The picture as real pixels where the terminal speaks Sixel or the Kitty graphics
+        protocol (textual-image), else in half-block cells (two pixels per cell: ▀ with fore- and
+        background colours), which work in any colour terminal."""
+        widget_cls = getattr(self.app, "graphics_image", None)
+        if widget_cls is not None:
+            try:
+                img = widget_cls(str(path), classes="picture")
+                img.styles.width, img.styles.height = cells, "auto"
+                self.mount(img, before=self.query_one(".result"))
+                return
+            except Exception:  # noqa: BLE001 - a graphics failure must never lose the result; fall back
+                pass
         self.query_one(".roll", Static).update(half_blocks(path, cells))
 
     def show_poem(self, title: str, lines: list[str]) -> None:
@@ -195,6 +205,7 @@ class StudioApp(App):
         self.planner_name = planner_name
         self.novelty = "default"
         self.machine_load = _machine_load  # replaceable, so snapshots do not depend on the machine
+        self.graphics_image = None  # textual-image's widget class where the terminal shows pixels
         self.cancel_flag = threading.Event()
         self.busy = False
         self.queue: list[str] = []
@@ -527,11 +538,31 @@ def make_app(config=None, session_id: str | None = None, agent_factory=None) -> 
     return StudioApp(agent_factory, store, session_id, config.planner)
 
 
+def graphics_image_widget():
+    """textual-image's widget when this terminal shows real pixels (Sixel or Kitty graphics),
+    else None (half-blocks are drawn by the card). The terminal can only be asked before Textual
+    takes it over, so this runs before the app starts; ARSNOVA_IMAGES=halfblock turns it off."""
+    import os
+    import sys
+
+    if os.environ.get("ARSNOVA_IMAGES", "").lower() in ("halfblock", "off", "text") or not sys.__stdout__.isatty():
+        return None
+    try:
+        from textual_image.renderable import SixelImage, TGPImage
+        from textual_image.widget import AutoRenderable, Image
+    except Exception:  # noqa: BLE001 - optional: not installed, or the terminal query failed
+        return None
+    return Image if AutoRenderable in (SixelImage, TGPImage) else None
+
+
 def _chat(args) -> int:
     from agent.cli import _config
 
     cfg = _config(args, planner=getattr(args, "planner", None))
-    make_app(cfg, getattr(args, "session", None)).run()
+    graphics = graphics_image_widget()
+    app = make_app(cfg, getattr(args, "session", None))
+    app.graphics_image = graphics
+    app.run()
     return 0
 
 

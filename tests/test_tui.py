@@ -257,3 +257,34 @@ def test_half_block_picture(tmp_path):
     assert len(rows) == 5 and all(r == "▀" * 20 for r in rows)
     styles = {str(s.style) for s in t.spans}
     assert "rgb(255,0,0) on rgb(255,0,0)" in styles and "rgb(0,0,255) on rgb(0,0,255)" in styles
+
+
+@pytest.mark.parametrize("graphics", [False, True])
+async def test_image_card_uses_terminal_graphics_when_there_are_any(tmp_path, graphics):
+    """With a graphics terminal the card mounts textual-image's widget; otherwise half-blocks."""
+    from PIL import Image
+    from textual.app import App
+
+    im = Image.new("RGB", (64, 64), (0, 160, 0))
+    im.save(tmp_path / "p.png")
+
+    class One(App):
+        def compose(self):
+            yield ToolCard("generate_image", {"prompt": "a green square"})
+
+    app = One()
+    if graphics:
+        from textual_image.widget import HalfcellImage
+
+        app.graphics_image = HalfcellImage
+    async with app.run_test(size=(80, 40)) as pilot:
+        card = app.query_one(ToolCard)
+        card.show_image(tmp_path / "p.png", 24)
+        await pilot.pause()
+        pictures = list(card.query(".picture"))
+        roll = str(card.query_one(".roll", Static).render())
+        if graphics:
+            assert len(pictures) == 1 and "▀" not in roll
+            assert pictures[0].region.width == 24 and pictures[0].region.height > 0
+        else:
+            assert not pictures and roll.count("▀") == 24 * 12
