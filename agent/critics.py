@@ -270,3 +270,13 @@ def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext) -> Scores:
         **q, "nearest_training_distance": d_train, "near_copy": near_copy, "session_distance": session,
         "requested_colours": wanted, "palette": palette, "colour_match": colour_ok,
     })
+
+
+def stray_colours(scores: Scores) -> list[str]:
+    """The measured colours that were not asked for, when an asked-for colour is missing: the
+    next round's negative prompt ("a red apple" that came out green and grey -> "green grey")."""
+    m = scores.metrics
+    wanted = m.get("requested_colours") or []
+    if not wanted or m.get("colour_match", 1.0) >= 1.0:
+        return []
+    return [c for c in m.get("palette", []) if c not in wanted and c != "white"]

@@ -275,7 +275,7 @@ class Studio:
         import torch
         from PIL import Image
 
-        from agent.critics import ImageContext, image_scores
+        from agent.critics import ImageContext, image_scores, stray_colours
         from agent.export import app_version
         from models.errors import UserFixableError
         from models.image_io import save_png
@@ -304,21 +304,36 @@ class Studio:
         def run(seeds: list[int], g: float, stage: str):
             arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
                                 progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)))
-            return [(a, sd, g) for a, sd in zip(arrs, seeds)]
+            return [(a, sd, g, negative) for a, sd in zip(arrs, seeds)]
 
         def critic(item):
             return image_scores(item[0], prompt, ictx)
 
+        kept: list = []  # the best scores so far, for the next round's negative prompt
+
+        def on_round(rec) -> None:
+            if rec.chosen:
+                kept.append(rec.scores)
+            ctx.report_round(rec)
+
         def propose(r: int, n: int):
+            nonlocal negative
             g = guidance + 1.0 * r  # follow the prompt harder as the seeds move away from round 0
             seeds = [seed + 7919 * r + k for k in range(n)]
-            return run(seeds, g, f"round {r} ({n} candidates)"), {"seeds": seeds, "guidance": g, "steps": steps}
+            params = {"seeds": seeds, "guidance": g, "steps": steps}
+            stray = stray_colours(kept[-1]) if kept and not args.get("negative_prompt") else []
+            if stray:  # steer away from the colours that came out instead of the ones asked for
+                negative = " ".join(stray)
+                params["negative_prompt"] = negative
+            return run(seeds, g, f"round {r} ({n} candidates)"), params
 
         direction = self.direction_for(ctx)
         cfg = self.revise_config_for(direction)
-        result = revise(run([seed], guidance, "round 0"), {"seeds": [seed], "guidance": guidance, "steps": steps},
-                        propose, critic, cfg, on_round=ctx.report_round)
-        arr, used_seed, used_g = result.best
+        first_seeds = [seed + k for k in range(int(args.get("candidates") or 1))]
+        first = run(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""))
+        result = revise(first, {"seeds": first_seeds, "guidance": guidance, "steps": steps},
+                        propose, critic, cfg, on_round=on_round)
+        arr, used_seed, used_g, used_negative = result.best
         im = Image.fromarray(arr)
         upscale = None
         if im.size != (w, h):
@@ -328,7 +343,7 @@ class Studio:
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         files = {"image": f"{stem}.png"}
         save_png(im, ctx.out_dir / files["image"], {
-            "tool": "generate_image", "prompt": prompt, "negative_prompt": negative, "seed": used_seed,
+            "tool": "generate_image", "prompt": prompt, "negative_prompt": used_negative, "seed": used_seed,
             "steps": steps, "guidance": used_g, "scheduler": kit.scheduler, "model": kit.model_id,
             "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
         s = result.best_scores

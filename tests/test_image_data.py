@@ -133,6 +133,10 @@ def test_generate_image_through_the_agent(image_weights, tmp_path):
     assert p["upscale"] == "lanczos 16x16 -> 64x64" and p["steps"] == 3 and len(p["model_hash"]) == 16
     assert {"colourfulness", "nearest_training_distance", "palette", "colour_match"} <= set(art.scores.metrics)
     assert art.scores.metrics["requested_colours"] == ["red"]
+    first = art.trajectory[0].scores.metrics
+    if first["colour_match"] < 1 and [c for c in first["palette"] if c not in ("red", "white")]:
+        # the untrained model missed red: round 1 is told to avoid what it drew instead
+        assert art.trajectory[1].params["negative_prompt"].split() == [c for c in first["palette"] if c not in ("red", "white")]
     folder2, events2 = draw(tmp_path / "b")
     assert (folder2 / events2[-1].artifacts[0].files["image"]).read_bytes() == png.read_bytes()
 
@@ -170,3 +174,26 @@ def test_rerun_from_png_gives_the_same_picture(image_weights, tmp_path, capsys):
         assert np.array_equal(np.asarray(a), np.asarray(b)) and png_params(again)["seed"] == 3
     Image.new("RGB", (4, 4)).save(tmp_path / "plain.png")
     assert main(["image", "--from-png", str(tmp_path / "plain.png"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_stray_colours_become_the_negative_prompt():
+    from agent.artifacts import Scores
+    from agent.critics import stray_colours
+
+    def sc(wanted, palette, match):
+        return Scores(0.5, 0.5, match, {"requested_colours": wanted, "palette": palette, "colour_match": match})
+
+    assert stray_colours(sc(["red"], ["green", "white", "grey"], 0.0)) == ["green", "grey"]
+    assert stray_colours(sc(["red"], ["red", "green"], 1.0)) == []  # the asked-for colour is there
+    assert stray_colours(sc([], ["green"], 1.0)) == []  # no colour asked for
+
+
+def test_a_first_round_batch_of_candidates(image_weights, tmp_path):
+    from agent.studio import ToolContext, make_studio
+
+    studio = make_studio(image_weights, threads=1)
+    steps = []
+    ctx = ToolContext("c", tmp_path / "s", 1, emit=steps.append, should_stop=lambda: False)
+    art = studio.generate_image({"prompt": "a green leaf", "seed": 3, "steps": 2, "candidates": 3}, ctx)
+    assert art.trajectory[0].params["seeds"] == [3, 4, 5] and art.trajectory[0].candidates == 3
+    assert art.seed in (3, 4, 5)

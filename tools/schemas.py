@@ -44,6 +44,7 @@ class GenerateImageArgs(_Strict):
     height: int | None = Field(default=None, ge=16, le=2048, description="pixels")
     steps: int | None = Field(default=None, ge=1, le=200, description="denoising steps")
     guidance: float | None = Field(default=None, ge=0.0, le=30.0, description="classifier-free guidance scale")
+    candidates: int | None = Field(default=None, ge=1, le=8, description="pictures drawn in the first round (one batch)")
     seed: int | None = SEED
 
     _t = field_validator("prompt", "negative_prompt")(_clean_text)
