@@ -119,6 +119,17 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
         os.replace(tmp, dest)
 
 
+def _png_params(path: Path) -> dict:
+    """The drawing parameters a PNG of ours carries (prompt, seed, steps, scheduler, model hash…)."""
+    from models.errors import UserFixableError
+    from models.image_io import png_params
+
+    try:
+        return png_params(path) if path.exists() else {}
+    except (UserFixableError, OSError, ValueError):
+        return {}
+
+
 def render_index(manifest: dict, root: Path) -> str:
     e = html.escape
     parts = [
@@ -145,6 +156,11 @@ def render_index(manifest: dict, root: Path) -> str:
             parts.append(f"<p><a href='{e(f['midi'])}'>MIDI file</a></p>")
         if "image" in f:
             parts.append(f"<img src='{e(f['image'])}' alt='{e(a['args'].get('prompt', 'image'))}'>")
+            params = _png_params(root / f["image"])
+            if params:
+                parts.append("<table class='params'>" + "".join(
+                    f"<tr><th>{e(k)}</th><td style='text-align:left'>{e(str(v))}</td></tr>"
+                    for k, v in params.items() if v not in (None, "")) + "</table>")
         if "poem" in f and (root / f["poem"]).exists():
             parts.append(f"<pre>{e((root / f['poem']).read_text(encoding='utf-8'))}</pre>")
         s = a["scores"]

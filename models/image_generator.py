@@ -69,7 +69,7 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
     try:
         import diffusers  # noqa: F401
     except ImportError:
-        raise ModelMissing("generate_image needs diffusers: pip install -e '.[image]'") from None
+        raise ModelMissing("generate_image needs diffusers: pip install 'diffusers>=0.42'") from None
     if spec and spec not in ("embedded",):
         from models.diffusion import load_sd_pipeline, parse_sd_spec
 

@@ -197,3 +197,19 @@ def test_a_first_round_batch_of_candidates(image_weights, tmp_path):
     art = studio.generate_image({"prompt": "a green leaf", "seed": 3, "steps": 2, "candidates": 3}, ctx)
     assert art.trajectory[0].params["seeds"] == [3, 4, 5] and art.trajectory[0].candidates == 3
     assert art.seed in (3, 4, 5)
+
+
+def test_bundle_shows_the_picture_with_its_parameters(image_weights, tmp_path):
+    from agent.app import make_agent
+    from agent.config import Config
+    from agent.export import export_session
+
+    agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=image_weights, threads=1))
+    sid = agent.store.create("t").id
+    list(agent.run("a picture of a <b>blue</b> boat, 32x32, 2 steps, seed 4", sid))
+    out = export_session(agent.store, sid, tmp_path / "bundle")
+    html = (out / "index.html").read_text()
+    pngs = list((out / "images").glob("*.png"))
+    assert len(pngs) == 1 and f"src='images/{pngs[0].name}'" in html
+    assert "<th>scheduler</th><td style='text-align:left'>ddim</td>" in html and "<th>model_hash</th>" in html
+    assert "<b>blue</b>" not in html and "&lt;b&gt;blue&lt;/b&gt;" in html  # prompt text escaped
