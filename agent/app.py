@@ -28,8 +28,10 @@ def encoder_factory(config: Config) -> Callable:
     return get
 
 
-def make_agent(config: Config, store: SessionStore | None = None, planner=None, studio=None) -> Agent:
-    enc = encoder_factory(config)
+def make_agent(config: Config, store: SessionStore | None = None, planner=None, studio=None,
+               encoder: Callable | None = None) -> Agent:
+    """``studio``/``encoder``: share already-loaded models between agents (batch workers)."""
+    enc = encoder or encoder_factory(config)
     store = store or SessionStore(config.data_dir)
     studio = studio or make_studio(config.weights_dir, config.threads, config.revise, enc, poet=config.poet,
                                    cache_dir=config.data_dir / "cache", image_model=config.image_model)

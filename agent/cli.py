@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--from-png", required=True, help="a PNG written by generate_image")
     im.add_argument("--out", required=True, help="directory for the new PNG")
 
+    b = sub.add_parser("batch", help="run many briefs, one bundle each: in this process, or on Ray")
+    b.add_argument("briefs", nargs="+", metavar="BRIEF")
+    b.add_argument("--out", required=True, help="directory for the bundles and summary.json")
+    b.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                   help="run on Ray: no value = $RAY_ADDRESS or a new local Ray; 'local'; or ray://HOST:10001")
+    b.add_argument("--workers", type=int, help="Ray workers (default: one per --threads CPUs of the cluster)")
+    b.add_argument("--json", action="store_true", help="stream events as JSON lines")
+    b.add_argument("--threads", type=int, help="torch threads per brief (default 1; the same in every mode, "
+                                               "so a Ray run gives the serial run's bytes)")
+    b.add_argument("--planner", help="for briefs that name none: router | openai:URL#MODEL | ollama:MODEL | hf:PATH")
+
     sub.add_parser("models", help="list the available models, where they come from and their sizes")
     sub.add_parser("sessions", help="list stored sessions")
 
@@ -330,6 +341,24 @@ def train_image_model(args) -> int:
     return 0
 
 
+def cmd_batch(args) -> int:
+    from agent.batch import run_batch
+
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise UserFixableError(f"--workers must be between 1 and 1024 (got {args.workers})")
+    if args.workers and args.ray is None:
+        raise UserFixableError("--workers needs --ray; without it the briefs run one after another here")
+    if args.threads is not None and not 1 <= args.threads <= 256:
+        raise UserFixableError(f"--threads must be between 1 and 256 (got {args.threads})")
+    cfg = _config(args, planner=args.planner, threads=args.threads)
+    report = run_batch(args.briefs, args.out, cfg, args.ray, args.workers, args.json)
+    if report.failed:
+        print(f"error: {len(report.failed)} of {len(report.outcomes)} briefs failed; see {Path(args.out) / 'summary.json'}",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_image(args) -> int:
     """Same prompt, seed, steps, guidance and size as the PNG says: the same picture (no revision)."""
     from dataclasses import replace
@@ -358,6 +387,7 @@ def cmd_image(args) -> int:
 
 COMMANDS: dict[str, Callable] = {
     "image": cmd_image,
+    "batch": cmd_batch,
     "run": cmd_run, "plan": cmd_plan, "models": cmd_models, "sessions": cmd_sessions,
     "export": cmd_export, "train": cmd_train,
 }

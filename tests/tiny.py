@@ -256,3 +256,19 @@ def make_tiny_sd_pipeline(out: Path) -> Path:
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(out / "sd", safe_serialization=True)
     return out / "sd"
+
+
+def make_tiny_image_model(weights_dir: Path) -> Path:
+    """An untrained 16x16 ArsNovaImagePipeline (space-to-depth UNet, DDIM) at weights_dir/image:
+    the real classes and files, random weights."""
+    import torch
+    from diffusers import DDIMScheduler
+
+    from models.image_pipeline import ArsNovaImagePipeline, make_unet
+
+    torch.manual_seed(0)
+    unet = make_unet(16, (32, 32), 384, 1, 8, patch=2)
+    sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True)
+    dest = Path(weights_dir) / "image"
+    ArsNovaImagePipeline(unet, sched).save_pretrained(dest, safe_serialization=True)
+    return dest
