@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="arsnova", description="Ars Nova: a local creative studio in the terminal.")
     p.add_argument("--data-dir", help="where sessions are stored (default: the user data dir, or $ARSNOVA_HOME)")
     p.add_argument("--weights", help="directory of model weights (default: the shipped models/weights)")
-    p.add_argument("--poet", help="the poem model: embedded (default) | hf:ID | hf:/dir | hf:/dir#file.gguf "
+    p.add_argument("--poet", help="the poem model: embedded (default) | hf:ID | hf:/dir | hf:/dir#file.gguf | "
+                                   "openai:URL#MODEL (a vLLM / llama.cpp / Ollama server) "
                                    "(also $ARSNOVA_POET)")
     p.add_argument("--image-model", help="the picture model: embedded (default) | sd:ID | sd:/dir | "
                                           "sd:/file.safetensors#/config-dir (also $ARSNOVA_IMAGE_MODEL)")

@@ -561,15 +561,16 @@ class PoetKit:
 
 
 def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path | None) -> PoetKit:
-    """The poet's model (embedded or ``hf:…``) with the project's vocabulary, indexes and baseline,
-    which live beside the embedded model in ``weights/poet``."""
+    """The poet's model (embedded, ``hf:…``, or ``openai:URL#MODEL`` served by an engine) with the
+    project's vocabulary, indexes and baseline, which live beside the embedded model in ``weights/poet``."""
     from models.ngram_index import NgramIndex
 
     home = weights_dir / "poet"
     for f in ("content_words.json", "poetry-ngrams4.npz", "poetry-ngrams5.npz", "baseline_passages.json"):
         if not (home / f).exists():
             raise ModelFileError(f"{home / f} is missing; run `arsnova train poetry --install` or reinstall Ars Nova")
-    lm = load_poet_lm(spec, weights_dir)
+    served = bool(spec and spec.startswith("openai:"))
+    lm = None if served else load_poet_lm(spec, weights_dir)
     vocab = load_vocabulary(home / "content_words.json", encoder, cache_dir)
     indexes = {n: NgramIndex.load(home / f"poetry-ngrams{n}.npz") for n in (4, 5)}
     passages = json.loads((home / "baseline_passages.json").read_text())
@@ -577,7 +578,13 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     val = 4.5  # a general LM's NLL on verse is unknown: a broad default band
     if spec in (None, "", "embedded") and (home / "training.json").exists():
         val = float(json.loads((home / "training.json").read_text())["val_nll"])
-    return PoetKit(Poet(lm, vocab, encoder, indexes), indexes, base, val, lm.name)
+    if served:  # one engine (vLLM, llama.cpp server, Ollama) shared by every worker
+        from models.served_poet import make_served_poet
+
+        poet = make_served_poet(spec, vocab, encoder, indexes)
+    else:
+        poet = Poet(lm, vocab, encoder, indexes)
+    return PoetKit(poet, indexes, base, val, poet.lm.name)
 
 
 def _cached_vectors(encoder, texts: list[str], cache_dir: Path | None, stem: str) -> np.ndarray:

@@ -175,6 +175,43 @@ def test_any_causal_lm_directory_and_gguf_is_a_poet(tmp_path, encoder, tiny_weig
         assert [prosody.line_syllables(ln) for ln in poem.lines] == [5, 7, 5]
 
 
+def test_a_poet_served_by_an_openai_compatible_engine(tmp_path, encoder, tiny_weights):
+    """--poet openai:URL#MODEL: lines come from the server's completions (n choices, seed,
+    log-probabilities) and the form is kept by choosing among them; a dead server is one clear error."""
+    from models.errors import ModelFileError
+    from models.poet import load_poet_kit
+    from tests.tiny import make_tiny_chat_model, serve_completions
+
+    url, server = serve_completions(make_tiny_chat_model(tmp_path / "qwen"))
+    try:
+        kit = load_poet_kit(tiny_weights, f"openai:{url}#tiny", encoder, tmp_path / "cache")
+        assert kit.model_id == f"openai:{url}#tiny"
+        poem = write(kit, "couplet", seed=2, max_line_tokens=16)
+        assert len(poem.lines) == 2 and all(ln.strip() for ln in poem.lines)
+        assert all(r["n"] >= 2 and r["stop"] == ["\n"] and r["logprobs"] == 1 for r in server.requests)
+        assert server.requests[0]["prompt"].startswith("A couplet about")
+        assert kit.poet.lm.nll(None, "\n".join(poem.lines)) > 0  # fluency from the served log-probs
+        again = write(kit, "couplet", seed=2, max_line_tokens=16)
+        assert again.lines == poem.lines  # the seed goes to the server
+        from agent.app import make_agent
+        from agent.config import Config
+        from agent.revise import ReviseConfig
+
+        agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tiny_weights, threads=1,
+                                  poet=f"openai:{url}#tiny", revise=ReviseConfig(max_rounds=0)))
+        sid = agent.store.create("t").id
+        art = list(agent.run("write a couplet about the moon", sid))[-1].artifacts[0]
+        assert art.kind == "poem" and art.model == f"openai:{url}#tiny" and art.scores.metrics["nll_per_token"] > 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    kit = load_poet_kit(tiny_weights, f"openai:{url}#tiny", encoder, tmp_path / "cache")
+    with pytest.raises(ModelFileError, match="cannot reach the poet server"):
+        write(kit, "haiku", seed=1)
+    with pytest.raises(ModelFileError, match="openai:http://HOST:PORT/v1#MODEL"):
+        load_poet_kit(tiny_weights, "openai:localhost", encoder, None)
+
+
 def test_missing_or_bad_poet_model_is_one_clear_error(tmp_path, encoder, tiny_weights):
     from models.errors import ModelFileError
     from models.poet import load_poet_kit

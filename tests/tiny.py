@@ -272,3 +272,57 @@ def make_tiny_image_model(weights_dir: Path) -> Path:
     dest = Path(weights_dir) / "image"
     ArsNovaImagePipeline(unet, sched).save_pretrained(dest, safe_serialization=True)
     return dest
+
+
+def serve_completions(model_dir: Path):
+    """A minimal OpenAI-compatible /v1/completions server over a transformers causal LM (what
+    vLLM or llama.cpp server answer, for the fields the served poet uses: n, max_tokens,
+    temperature, top_p, seed, stop, logprobs). -> (base URL, server); shut it down after use."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    lock = threading.Lock()
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if self.path != "/v1/completions":
+                self.send_error(404)
+                return
+            ids = tok(body["prompt"], return_tensors="pt").input_ids[:, -200:]
+            n = int(body.get("n", 1))
+            with lock, torch.inference_mode():
+                torch.manual_seed(int(body.get("seed", 0)))
+                gen = model.generate(ids, do_sample=True, max_new_tokens=int(body["max_tokens"]), top_k=0,
+                                     temperature=float(body.get("temperature", 1.0)), top_p=float(body.get("top_p", 1.0)),
+                                     num_return_sequences=n, output_scores=True, return_dict_in_generate=True,
+                                     pad_token_id=tok.eos_token_id)
+                lp = model.compute_transition_scores(gen.sequences, gen.scores, normalize_logits=True)
+            choices = []
+            for i in range(n):
+                new = gen.sequences[i, ids.shape[1]:].tolist()
+                upto = next((k + 1 for k in range(len(new)) if "\n" in tok.decode(new[: k + 1])), len(new))
+                text = tok.decode(new[:upto]).split("\n")[0]
+                choices.append({"index": i, "text": text, "logprobs": {"token_logprobs": lp[i, :upto].tolist()}})
+            out = json.dumps({"object": "text_completion", "model": body["model"], "choices": choices}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.requests = seen
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/v1", server
