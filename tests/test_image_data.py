@@ -78,7 +78,7 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
     emb = embed_captions(caps, encoder, tmp_path / "emb.npy")
     assert emb.shape == (3, 384) and (tmp_path / "emb.npy").exists()
     cfg = ImageTrainConfig(unet={"sample_size": 16, "channels": [32, 32], "attention_head_dim": 8, "patch": 2},
-                           steps=3, batch_size=2, val_size=1, eval_every=2, ckpt_every=1, threads=1)
+                           eps_steps=3, steps=3, batch_size=2, val_size=1, eval_every=2, ckpt_every=1, threads=1)
     s = train_image(images, emb, tmp_path / "run", cfg, log=lambda m: None)
     assert s["step"] == 3 and s["history"][0]["step"] == 2 and s["val_mse_ema"] > 0
     assert (tmp_path / "run" / "ema.safetensors").exists()
@@ -88,6 +88,8 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
     dest = install_image_model(tmp_path / "run", tmp_path / "w")
     card = json.loads((dest / "training.json").read_text())
     assert card["train_step"] == 5 and card["weights"] == "ema"
+    sched = json.loads((dest / "scheduler" / "scheduler_config.json").read_text())
+    assert sched["prediction_type"] == "v_prediction"  # epsilon for 3 steps, then v
     pipe = ArsNovaImagePipeline.from_pretrained(dest, dtype=torch.float32).set_encoder(encoder)
     pipe.set_progress_bar_config(disable=True)
     out = pipe("red apple", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt")
