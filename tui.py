@@ -22,7 +22,7 @@ from textual.app import SystemCommand
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, ListItem, ListView, Markdown, ProgressBar, Static
+from textual.widgets import Button, Footer, Input, Label, ListItem, ListView, Markdown, ProgressBar, Sparkline, Static
 
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -53,7 +53,12 @@ class ToolCard(Vertical):
     ToolCard ProgressBar { width: 100%; }
     ToolCard .rounds { color: $text-muted; }
     ToolCard .roll { margin: 1 0 0 0; }
+    ToolCard Sparkline { height: 1; width: 24; display: none; }
+    ToolCard Sparkline.shown { display: block; }
+    ToolCard .actions { height: auto; margin: 1 0 0 0; }
+    ToolCard .actions Button { margin: 0 1 0 0; }
     """
+    ACTIONS = {"open": "Open", "copy": "Copy path", "play": "Play", "revise": "Revise", "export": "Export"}
 
     def __init__(self, tool: str, args: dict, **kw) -> None:
         super().__init__(**kw)
@@ -61,6 +66,24 @@ class ToolCard(Vertical):
         self.args = args
         self.started = time.monotonic()
         self.rounds: list[str] = []
+        self.novelty: list[float] = []
+        self.artifact = None  # the finished Artifact, for the action buttons
+        self.folder: Path | None = None
+        self._pending: list = []  # updates that arrived before the card was composed
+        self._ready = False
+
+    def on_mount(self) -> None:
+        self._ready = True
+        pending, self._pending = self._pending, []
+        for fn in pending:
+            fn()
+
+    def _when_ready(self, fn) -> None:
+        """Agent events can overtake the card's own mounting: keep them, in order, until it is."""
+        if self._ready and not self._pending:
+            fn()
+        else:
+            self._pending.append(fn)
 
     def compose(self) -> ComposeResult:
         args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
@@ -68,25 +91,43 @@ class ToolCard(Vertical):
         yield ProgressBar(total=100, show_eta=False, id="bar")
         yield Static("", classes="status")
         yield Static("", classes="rounds")
+        yield Sparkline([], summary_function=max)
         yield Static("", classes="roll")
         yield Static("", classes="result")
 
     def progress(self, done: int, total: int, unit: str, stage: str) -> None:
+        self._when_ready(lambda: self._progress(done, total, unit, stage))
+
+    def _progress(self, done: int, total: int, unit: str, stage: str) -> None:
         bar = self.query_one(ProgressBar)
         bar.update(total=max(total, 1), progress=done)
         elapsed = time.monotonic() - self.started
         self.query_one(".status", Static).update(plain(f"{stage}: {done}/{total} {unit} · {elapsed:.1f}s"))
 
     def add_round(self, r) -> None:
+        self._when_ready(lambda: self._add_round(r))
+
+    def _add_round(self, r) -> None:
         s = r.scores
         self.rounds.append(f"round {r.round}: quality {s.quality:.2f}  novelty {s.novelty:.2f}  "
                            f"adherence {s.adherence:.2f}{'  ← kept' if r.chosen else ''}")
         self.query_one(".rounds", Static).update(plain("\n".join(self.rounds)))
+        self.novelty.append(s.novelty)
+        if len(self.novelty) >= 2:  # the novelty trajectory over the rounds
+            spark = self.query_one(Sparkline)
+            spark.data = list(self.novelty)
+            spark.add_class("shown")
 
     def show_roll(self, text: str) -> None:
+        self._when_ready(lambda: self._show_roll(text))
+
+    def _show_roll(self, text: str) -> None:
         self.query_one(".roll", Static).update(plain(text, "cyan"))
 
     def show_image(self, path: Path, cells: int) -> None:
+        self._when_ready(lambda: self._show_image(path, cells))
+
+    def _show_image(self, path: Path, cells: int) -> None:
         """The picture as real pixels where the terminal speaks Sixel or the Kitty graphics
         protocol (textual-image), else in half-block cells (two pixels per cell: ▀ with fore- and
         background colours), which work in any colour terminal."""
@@ -102,6 +143,9 @@ class ToolCard(Vertical):
         self.query_one(".roll", Static).update(half_blocks(path, cells))
 
     def show_poem(self, title: str, lines: list[str]) -> None:
+        self._when_ready(lambda: self._show_poem(title, lines))
+
+    def _show_poem(self, title: str, lines: list[str]) -> None:
         """The poem with its scansion gutter: syllables and rhyme letter per line."""
         from models.poetry_page import scansion_rows
 
@@ -111,7 +155,28 @@ class ToolCard(Vertical):
             out.append(clean(line) + "\n")
         self.query_one(".roll", Static).update(out)
 
+    def add_actions(self, artifact, folder: Path) -> None:
+        self._when_ready(lambda: self._add_actions(artifact, folder))
+
+    def _add_actions(self, artifact, folder: Path) -> None:
+        """Open, copy path, play (music), revise, export: buttons under a finished artifact
+        (Tab to reach them, Enter to press)."""
+        self.artifact, self.folder = artifact, folder
+        names = ["open", "copy"] + (["play"] if artifact.kind == "music" else []) + ["revise", "export"]
+        row = Horizontal(*[Button(self.ACTIONS[n], name=n, compact=True) for n in names], classes="actions")
+        self.mount(row)
+
+    def main_file(self) -> Path | None:
+        if self.artifact is None or self.folder is None:
+            return None
+        files = self.artifact.files
+        role = next((r for r in ("image", "poem", "midi") if r in files), next(iter(files), None))
+        return self.folder / files[role] if role else None
+
     def finish(self, text: str, style: str = "") -> None:
+        self._when_ready(lambda: self._finish(text, style))
+
+    def _finish(self, text: str, style: str = "") -> None:
         self.query_one(ProgressBar).display = False
         elapsed = time.monotonic() - self.started
         self.query_one(".status", Static).update(plain(f"finished in {elapsed:.1f}s", "dim"))
@@ -187,12 +252,35 @@ class StudioApp(App):
     .error { color: $error; }
     #status { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
     """
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+b", "toggle_sessions", "Sessions"),
-        Binding("f1", "help", "Help"),
-        Binding("ctrl+q", "quit", "Quit"),
+    BINDINGS = [  # ids: what <data dir>/keymap.yaml rebinds, e.g. `cancel: ctrl+c,escape`
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("ctrl+b", "toggle_sessions", "Sessions", id="sessions"),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("ctrl+p", "command_palette", "palette", show=False, id="palette"),
+        Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
+
+    def load_keymap(self) -> None:
+        """Rebind keys from <data dir>/keymap.yaml: binding id -> comma-separated keys. A bad file
+        is reported and ignored; the defaults stay."""
+        import yaml
+
+        path = Path(self.data_dir) / "keymap.yaml"
+        if not path.exists():
+            return
+        ids = {b.id for b in self.BINDINGS if b.id}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")[:20000]) or {}
+            if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+                raise ValueError("write one `id: keys` line per binding")
+            unknown = sorted(set(data) - ids)
+            if unknown:
+                raise ValueError(f"unknown binding {unknown[0]!r}; known: {', '.join(sorted(ids))}")
+        except (yaml.YAMLError, ValueError, OSError) as e:
+            self.notify(f"{path}: {clean(str(e)).splitlines()[0]}; using the default keys", severity="error",
+                        markup=False)
+            return
+        self.set_keymap(data)
 
     def __init__(self, agent_factory, store, session_id: str | None = None, planner_name: str = "router"):
         super().__init__()
@@ -222,10 +310,27 @@ class StudioApp(App):
 
     def _status_text(self) -> Text:
         sid = self.session_id or "new session"
-        return plain(f"planner: {self.planner_name} · novelty: {self.novelty} · session: {sid} · "
-                     f"{self.machine_load()} · data: {self.data_dir}")
+        return plain(f"planner: {self.planner_name} · models: {self._models_in_use()} · novelty: {self.novelty} · "
+                     f"session: {sid} · {self.machine_load()} · data: {self.data_dir}")
+
+    def _models_in_use(self) -> str:
+        """The generators loaded so far (they load on first use)."""
+        studio = getattr(self._agent, "studio", None)
+        if studio is None:
+            return "none loaded"
+        names = []
+        if getattr(studio, "_poet", None) is not None:
+            names.append(f"poet {studio._poet.model_id}")
+        if getattr(studio, "_music", None) is not None:
+            names.append("music " + ",".join(sorted(getattr(studio._music, "_meta", {})) or ["ready"]))
+        if getattr(studio, "_image", None) is not None:
+            names.append(f"image {studio._image.model_id}")
+        if getattr(studio, "_vgg", None) is not None:
+            names.append("vgg19")
+        return "; ".join(names) or "none loaded"
 
     def on_mount(self) -> None:
+        self.load_keymap()
         self.set_interval(2.0, self._refresh_status)  # load and memory in the status bar
         self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor” or "
                   "“restyle photo.jpg like starry night”. F1 for help.", "answer")
@@ -439,6 +544,7 @@ class StudioApp(App):
         match e:
             case None:
                 self.busy = False
+                self._refresh_status()  # the models the turn loaded
                 if self.queue:
                     self._start(self.queue.pop(0))
             case ev.PlanMade(planner=planner):
@@ -478,6 +584,7 @@ class StudioApp(App):
                         page = (folder / a.files["poem"]).read_text(encoding="utf-8")
                         card.show_poem(read_poem_title(page), read_poem_lines(page))
                     card.finish(f"{a.summary}\n{files}")
+                    card.add_actions(a, folder)
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
                     card.finish(("cancelled" if kind == "cancelled" else error),
@@ -489,6 +596,65 @@ class StudioApp(App):
             case ev.Failed(error=error):
                 self._say(f"failed: {error}", "error")
                 self.notify(clean(error), severity="error", markup=False)
+
+    @on(Button.Pressed, "ToolCard .actions Button")
+    def artifact_action(self, event: Button.Pressed) -> None:
+        card = next((a for a in event.button.ancestors if isinstance(a, ToolCard)), None)
+        if card is None or card.artifact is None:
+            return
+        path, kind = card.main_file(), card.artifact.kind
+        match event.button.name:
+            case "open":
+                self._open_file(path)
+            case "copy":
+                self.copy_to_clipboard(str(path))
+                self.notify(f"Copied {path}", markup=False)
+            case "play":
+                self._play(card)
+            case "revise":
+                noun = {"music": "music", "poem": "poem", "image": "picture", "styled_image": "picture"}.get(kind, kind)
+                text = f"make the {noun} less conventional"
+                self._say(f"› {text}", "user")
+                if self.busy:
+                    self.queue.append(text)
+                else:
+                    self._start(text)
+            case "export":
+                self._export()
+
+    def _open_file(self, path: Path | None) -> None:
+        import shutil
+        import subprocess
+
+        opener = shutil.which("xdg-open") or shutil.which("open")
+        if path is None or not path.exists():
+            self.notify("The file is gone from the session folder.", severity="error")
+        elif opener is None:
+            self.notify(f"No file opener here (xdg-open); the file is {path}", markup=False)
+        else:
+            subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+            self.notify(f"Opened {path.name}", markup=False)
+
+    def _play(self, card: "ToolCard") -> None:
+        """Play the piece's WAV with the first audio player found; FluidSynth renders the WAV."""
+        import shutil
+        import subprocess
+
+        from models.midi_io import synth_available
+
+        wav = card.folder / card.artifact.files["wav"] if "wav" in card.artifact.files else None
+        if wav is None or not wav.exists():
+            self.notify(f"No audio for this piece: {synth_available() or 'it was written before audio was set up'}",
+                        severity="warning", markup=False)
+            return
+        for player in (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"]):
+            if shutil.which(player[0]):
+                subprocess.Popen([*player, str(wav)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+                self.notify(f"Playing {wav.name} ({player[0]})", markup=False)
+                return
+        self.notify(f"No audio player found (aplay, paplay, afplay, ffplay); the WAV is {wav}", markup=False)
 
     def _follow(self) -> None:
         """Keep the newest output in view after a card grows (after the layout settles)."""

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
@@ -46,7 +47,8 @@ async def test_request_to_finished_music(app_factory):
         assert "midi:" in result and ".mid" in result
         assert "round 0: quality" in str(card.query_one(".rounds", Static).render())
         assert "│" in str(card.query_one(".roll", Static).render())  # the piano roll in text cells
-        assert "planner: router" in str(app.query_one("#status", Static).render())
+        status = str(app.query_one("#status", Static).render())
+        assert "planner: router" in status and "models: music " in status
         assert app.session_id is not None
 
 
@@ -288,3 +290,49 @@ async def test_image_card_uses_terminal_graphics_when_there_are_any(tmp_path, gr
             assert pictures[0].region.width == 24 and pictures[0].region.height > 0
         else:
             assert not pictures and roll.count("▀") == 24 * 12
+
+
+async def test_finished_card_actions_copy_revise_and_play(app_factory, tmp_path):
+    """Each artifact has Open / Copy path / Play (music) / Revise / Export buttons; Revise asks
+    for a less conventional version of that kind, which runs as the next request."""
+    app = app_factory()
+    copied = []
+    app.copy_to_clipboard = copied.append
+    async with app.run_test(size=(110, 50)) as pilot:
+        await submit(pilot, app, "4 bars of calm music in D minor for flute")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        card = next(iter(app.cards.values()))
+        await pilot.pause()
+        buttons = {b.name: b for b in card.query("Button")}
+        assert list(buttons) == ["open", "copy", "play", "revise", "export"]
+        buttons["copy"].press()
+        await pilot.pause()
+        assert copied and copied[0].endswith(".mid") and Path(copied[0]).exists()
+        buttons["play"].press()  # no FluidSynth here: a notice says what to install
+        await pilot.pause()
+        buttons["revise"].press()
+        await wait_for(pilot, lambda: len(app.cards) == 2 and not app.busy)
+        second = list(app.cards.values())[1]
+        assert len(second.novelty) >= 2 and second.query_one("Sparkline").has_class("shown")
+        assert "make the music less conventional" in " ".join(texts(app, ".user"))
+
+
+async def test_keymap_file_rebinds_and_a_bad_one_is_reported(tiny_weights, tmp_path):
+    from agent.config import Config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "keymap.yaml").write_text("help: f2\n")
+    app = make_app(Config(data_dir=data, weights_dir=tiny_weights, threads=1))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+    (data / "keymap.yaml").write_text("hlep: f2\n")
+    app = make_app(Config(data_dir=data, weights_dir=tiny_weights, threads=1))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert any("unknown binding 'hlep'" in str(n.message) for n in app._notifications)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"

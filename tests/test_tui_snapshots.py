@@ -57,3 +57,79 @@ def test_poem_card_with_scansion_gutter(snap_compare, app):
         await pilot.pause()
 
     assert snap_compare(app, run_before=show, terminal_size=(100, 30))
+
+
+def _card(app, tool, args, kind, files, summary):
+    import time
+
+    from agent.artifacts import Artifact, RoundRecord, Scores
+    from tui import ToolCard
+
+    card = ToolCard(tool, args)
+    art = Artifact(kind=kind, tool=tool, args=args, seed=1, model="tiny", round=1, scores=Scores(0.9, 0.95, 0.9),
+                   files=files, summary=summary)
+
+    async def finish(pilot, show):
+        await app.query_one("#log").mount(card)
+        await pilot.pause()
+        card.add_round(RoundRecord(0, {}, 1, Scores(0.9, 0.62, 0.9), True))
+        card.add_round(RoundRecord(1, {}, 2, Scores(0.88, 0.95, 0.9), True))
+        show(card)
+        card.started = time.monotonic()
+        card.finish(summary)
+        card.add_actions(art, DATA)
+        await pilot.pause()
+
+    return finish
+
+
+def test_music_card_with_piano_roll_and_actions(snap_compare, app):
+    import pretty_midi
+
+    from models.midi_io import piano_roll_text_of
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=90)
+    inst = pretty_midi.Instrument(program=73)
+    for i, pitch in enumerate([62, 65, 69, 67, 65, 64, 62, 61, 62, 69, 74, 72]):
+        inst.notes.append(pretty_midi.Note(80, pitch, i * 0.33, i * 0.33 + 0.3))
+    pm.instruments.append(inst)
+    DATA.mkdir(parents=True, exist_ok=True)
+    pm.write(str(DATA / "piece.mid"))
+    finish = _card(app, "compose_music", {"mood": "calm", "key": "D minor", "bars": 4}, "music",
+                   {"midi": "piece.mid"}, "Composed 4 bars in D minor for flute at 90 bpm; novelty 0.95")
+
+    async def show(pilot):
+        await finish(pilot, lambda c: c.show_roll(piano_roll_text_of(DATA / "piece.mid", 90)))
+
+    assert snap_compare(app, run_before=show, terminal_size=(100, 40))
+
+
+def test_image_card_in_half_blocks(snap_compare, app):
+    import numpy as np
+    from PIL import Image
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    y, x = np.mgrid[0:64, 0:64]
+    rgb = np.stack([255 - 3 * y, 60 + 2 * x, 120 + x + y], -1).clip(0, 255).astype(np.uint8)
+    rgb[20:44, 20:44] = (220, 30, 40)  # a red square on a gradient
+    Image.fromarray(rgb).save(DATA / "pic.png")
+    finish = _card(app, "generate_image", {"prompt": "a red square"}, "image", {"image": "pic.png"},
+                   'Drew "a red square" at 64x64; palette red, blue')
+
+    async def show(pilot):
+        await finish(pilot, lambda c: c.show_image(DATA / "pic.png", 32))
+
+    assert snap_compare(app, run_before=show, terminal_size=(100, 40))
+
+
+def test_error_toast(snap_compare, app):
+    async def show(pilot):
+        app.notify("/tmp/broken.mid: not a MIDI file (bad header); give a .mid file", severity="error", timeout=60,
+                   markup=False)
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=show, terminal_size=(100, 30))
+
+
+def test_command_palette(snap_compare, app):
+    assert snap_compare(app, press=["ctrl+p"], terminal_size=(100, 30))
