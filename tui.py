@@ -390,6 +390,7 @@ class StudioApp(App):
         yield SystemCommand("Export bundle", "Write this session's artifacts as a bundle", self._export)
         yield SystemCommand("Toggle novelty target", "Default ↔ bold: more revision rounds, higher novelty",
                             self._toggle_novelty)
+        yield SystemCommand("Switch planner", "router, hf:PATH, openai:URL#MODEL or ollama:MODEL", self._switch_planner)
         yield SystemCommand("Show logs", "Show the error log of this data directory", self._show_logs)
         yield SystemCommand("Help", "Keys and examples", self.action_help)
 
@@ -440,6 +441,36 @@ class StudioApp(App):
             self.call_from_thread(self.notify, f"Bundle written to {path}", markup=False)
         except (UserFixableError, OSError) as e:
             self.call_from_thread(self.notify, clean(str(e)), severity="error", markup=False)
+
+    def _switch_planner(self) -> None:
+        if self.busy:
+            self.notify("Wait for the running request (or press Escape) before switching.", severity="warning")
+            return
+
+        def done(spec: str | None) -> None:
+            spec = (spec or "").strip()
+            if spec and spec != self.planner_name:
+                self.set_planner(spec)
+
+        self.push_screen(AskScreen("Planner (router | hf:PATH | openai:URL#MODEL | ollama:MODEL):", self.planner_name), done)
+
+    @work(thread=True, group="planner")
+    def set_planner(self, spec: str) -> None:
+        """Build the new planner off the UI thread (a local LLM takes a while to load)."""
+        from agent.app import encoder_factory
+        from agent.config import Config
+        from agent.planner import make_planner
+        from models.errors import UserFixableError
+
+        agent = self._get_agent()
+        try:
+            agent.planner = make_planner(spec, encoder_factory(Config(data_dir=Path(self.data_dir))), agent.tools)
+        except (UserFixableError, OSError) as e:
+            self.call_from_thread(self.notify, clean(str(e)), severity="error", markup=False)
+            return
+        self.planner_name = spec
+        self.call_from_thread(self._refresh_status)
+        self.call_from_thread(self.notify, f"Planner: {spec}", markup=False)
 
     def _toggle_novelty(self) -> None:
         self.novelty = "bold" if self.novelty == "default" else "default"

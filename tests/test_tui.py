@@ -336,3 +336,19 @@ async def test_keymap_file_rebinds_and_a_bad_one_is_reported(tiny_weights, tmp_p
         await pilot.press("f1")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
+
+
+async def test_palette_switches_the_planner(app_factory, tmp_path):
+    from tests.tiny import make_tiny_chat_model
+
+    model = make_tiny_chat_model(tmp_path / "qwen")
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        assert "Switch planner" in [c.title for c in app.get_system_commands(app.screen)]
+        app.set_planner("nonsense")  # a bad spec: one error toast, the router stays
+        await wait_for(pilot, lambda: any("unknown planner" in str(n.message) for n in app._notifications))
+        assert app.planner_name == "router"
+        app.set_planner(f"hf:{model}")
+        await wait_for(pilot, lambda: app.planner_name == f"hf:{model}")
+        assert f"planner: hf:{model}" in str(app.query_one("#status", Static).render())
+        assert app._get_agent().planner.name == f"hf:{model}"
