@@ -28,7 +28,8 @@ PINNED = {
     "generate_image": {
         "prompt": ("string", None, None, ()), "negative_prompt": ("string", None, None, ()),
         "width": ("integer", 16, 2048, ()), "height": ("integer", 16, 2048, ()), "steps": ("integer", 1, 200, ()),
-        "guidance": ("number", 0.0, 30.0, ()), "seed": ("integer", 0, 2**31 - 1, ()),
+        "guidance": ("number", 0.0, 30.0, ()), "candidates": ("integer", 1, 8, ()),
+        "seed": ("integer", 0, 2**31 - 1, ()),
     },
     "style_transfer": {
         "content_image": ("string", None, None, ()), "style_image": ("string", None, None, ()),
