@@ -58,12 +58,17 @@ def plan_jobs(paths: list[str]) -> list[BriefJob]:
     """One job per brief path, named after the file; a repeated stem gets -2, -3… (in order)."""
     if not paths:
         raise UserFixableError("give at least one brief file: arsnova batch BRIEF... --out DIR")
-    seen: dict[str, int] = {}
+    from agent.export import RESERVED_NAMES
+
+    seen: dict[str, int] = {}  # by lower case: names that differ only by case collide on macOS/Windows
     jobs = []
     for p in paths:
-        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(p).stem).strip(".") or "brief"
-        seen[stem] = seen.get(stem, 0) + 1
-        jobs.append(BriefJob(str(Path(p).resolve()), stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(p).stem).strip(".")[:100] or "brief"
+        if stem.split(".")[0].upper() in RESERVED_NAMES:
+            stem = f"{stem}_"
+        seen[stem.lower()] = seen.get(stem.lower(), 0) + 1
+        n = seen[stem.lower()]
+        jobs.append(BriefJob(str(Path(p).resolve()), stem if n == 1 else f"{stem}-{n}"))
     return jobs
 
 

@@ -31,6 +31,9 @@ def app_version() -> str:
         return "0+unknown"
 
 
+RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
 def check_out_dir(out: str | Path) -> Path:
     """A destination the user named: reject NUL bytes, files, non-bundle directories."""
     s = str(out)
@@ -38,6 +41,10 @@ def check_out_dir(out: str | Path) -> Path:
         raise UserFixableError("the output path contains a NUL byte; give a plain directory path")
     if len(Path(s).name) > 255:
         raise UserFixableError(f"the output directory name is {len(Path(s).name)} characters; the limit is 255")
+    stem = Path(s).name.split(".")[0].upper()
+    if stem in RESERVED_NAMES:
+        raise UserFixableError(f"{Path(s).name!r} is a reserved device name on Windows, where the bundle could not be "
+                               "copied; choose another --out name")
     p = Path(s).expanduser()
     if p.is_symlink():
         raise UserFixableError(f"{p} is a symbolic link; give a real directory path for the bundle")

@@ -31,8 +31,9 @@ def write_briefs(folder: Path, names) -> list[str]:
 
 
 def test_job_names_are_unique_and_safe(tmp_path):
-    jobs = plan_jobs(["a/x.yaml", "b/x.yaml", "c/../we ird;name.yml", "x.yaml"])
-    assert [j.name for j in jobs] == ["x", "x-2", "we_ird_name", "x-3"]
+    jobs = plan_jobs(["a/x.yaml", "b/x.yaml", "c/../we ird;name.yml", "x.yaml", "X.yaml", "con.yaml", "Lpt1.x.yaml",
+                      "a" * 300 + ".yaml"])
+    assert [j.name for j in jobs] == ["x", "x-2", "we_ird_name", "x-3", "X-4", "con_", "Lpt1.x_", "a" * 100]
 
 
 def test_serial_batch_bundles_and_a_bad_brief_does_not_stop_the_others(capsys, tmp_path, tiny_weights):

@@ -190,6 +190,24 @@ def test_output_names_that_cannot_be_bundles(capsys, tmp_path, brief):
     assert code == 2 and "is a symbolic link" in err and not any((tmp_path / "elsewhere").iterdir())
     code, _, err = run_cli(capsys, "run", str(brief), "--out", str(tmp_path / "a\x00b"))
     assert code == 2 and "NUL byte" in err
+    for reserved in ("CON", "nul", "com1.bundle", "Aux"):
+        code, _, err = run_cli(capsys, "run", str(brief), "--out", str(tmp_path / reserved))
+        assert code == 2 and "reserved device name" in err and not (tmp_path / reserved).exists()
+
+
+def test_a_bundle_holding_a_symlink_out_is_replaced_without_touching_the_target(capsys, tmp_path, brief, tiny_weights):
+    """Re-exporting over a bundle that someone planted a symlink in: the link goes with the old
+    bundle; the file it pointed at is untouched and nothing is written outside --out."""
+    out = tmp_path / "bundle"
+    assert run_cli(capsys, "--weights", str(tiny_weights), "run", str(brief), "--out", str(out))[0] == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / "poems" / "evil.md").symlink_to(victim)
+    (out / "evil-dir").symlink_to(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert run_cli(capsys, "--weights", str(tiny_weights), "run", str(brief), "--out", str(out))[0] == 0
+    assert victim.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not (out / "poems" / "evil.md").exists() and not (out / "evil-dir").exists()
 
 
 def test_a_100k_character_prompt_is_cut_and_answered(tiny_weights, tmp_path):
