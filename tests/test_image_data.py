@@ -215,3 +215,27 @@ def test_bundle_shows_the_picture_with_its_parameters(image_weights, tmp_path):
     assert len(pngs) == 1 and f"src='images/{pngs[0].name}'" in html
     assert "<th>scheduler</th><td style='text-align:left'>ddim</td>" in html and "<th>model_hash</th>" in html
     assert "<b>blue</b>" not in html and "&lt;b&gt;blue&lt;/b&gt;" in html  # prompt text escaped
+
+
+def test_cancel_a_picture_midway_writes_nothing_and_the_next_request_works(image_weights, tmp_path):
+    import threading
+
+    from agent import events as ev
+    from agent.app import make_agent
+    from agent.config import Config
+
+    agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=image_weights, threads=1))
+    sid = agent.store.create("t").id
+    cancel = threading.Event()
+    events = []
+    for e in agent.run("a picture of a red apple, 32x32, 50 steps", sid, cancel):
+        events.append(e)
+        if isinstance(e, ev.Progress) and e.done == 3:
+            cancel.set()
+    steps = [e.done for e in events if isinstance(e, ev.Progress)]
+    failed = [e for e in events if isinstance(e, ev.ToolFailed)]
+    assert failed and failed[0].kind == "cancelled" and max(steps) <= 4  # within one step
+    folder = agent.store.session_dir(sid)
+    assert not list(folder.glob("*.png")) if folder.exists() else True
+    events = list(agent.run("a picture of a blue boat, 32x32, 2 steps", sid))
+    assert events[-1].artifacts and events[-1].artifacts[0].kind == "image"
