@@ -42,6 +42,11 @@ def test_chat_under_tmux(tmp_path):
         wait_screen(session, "Wrote a haiku", 90)  # shown, then scrolled past
         screen = wait_screen(session, "Composed 8 bars in F major", 90)
         assert "round 0: quality" in screen and "planner: router" in screen and "│" in screen
+        # a picture, drawn by the shipped image model, shown inline with its action buttons
+        subprocess.run(["tmux", "send-keys", "-t", session, "a picture of a blue car", "Enter"])
+        screen = wait_screen(session, "Drew", 120)
+        assert "Copy path" in screen or "Revise" in wait_screen(session, "Revise", 10)
+        assert "▀" in capture(session)  # half-block pixels (tmux has no Sixel/Kitty graphics)
         # cancel a long one with Escape
         subprocess.run(["tmux", "send-keys", "-t", session, "128 bars of a lively reel in D major", "Enter"])
         wait_screen(session, "128 bars", 30)
@@ -54,3 +59,4 @@ def test_chat_under_tmux(tmp_path):
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     mids = list(tmp_path.glob("sessions/*/*.mid"))
     assert len(mids) == 1  # the cancelled piece left no file behind
+    assert len(list(tmp_path.glob("sessions/*/*.png"))) >= 1
