@@ -80,3 +80,27 @@ def test_shipped_poet_keeps_form(tmp_path, capsys):
     f = form_match(sonnet, plan_form("sonnet"))
     assert len(sonnet) == 14 and f["rhymes_ok"] == 1.0 and f["syllables_ok"] == 1.0
     assert arts[1]["scores"]["copy_rate_5"] < 0.05 and arts[1]["scores"]["lines_copied_whole"] == 0
+
+
+def test_shipped_image_model_draws_the_asked_colour_reproducibly(tmp_path, capsys):
+    """The embedded picture model as shipped: a blue car comes out with blue in its measured
+    palette (the same check as the adherence critic), upscaled honestly to 256 px, with its
+    parameters in the PNG; the same seed gives the same bytes and another seed differs."""
+    from models.image_io import png_params
+
+    home = default_weights_dir() / "image"
+    assert (home / "model_index.json").is_file() and (home / "train-features.npz").is_file()
+    brief = tmp_path / "i.yaml"
+    brief.write_text("seed: 1\nturns:\n  - a picture of a blue car\n")
+    outs = []
+    for k, seed in enumerate(("1", "1", "2")):
+        out = tmp_path / f"b{k}"
+        assert main(["run", str(brief), "--out", str(out), "--seed", seed]) == 0, capsys.readouterr().err
+        outs.append(out)
+    a = json.loads((outs[0] / "manifest.json").read_text())["artifacts"][0]
+    assert a["kind"] == "image" and "blue" in a["scores"]["palette"] and a["scores"]["colour_match"] == 1.0
+    assert not a["scores"]["near_copy"]
+    p = png_params(outs[0] / a["files"]["image"])
+    assert p["upscale"] == "lanczos 64x64 -> 256x256" and p["scheduler"] == "ddim" and p["model"].startswith("arsnova-image")
+    png = lambda o: next((o / "images").glob("*.png")).read_bytes()  # noqa: E731
+    assert png(outs[0]) == png(outs[1]) and png(outs[0]) != png(outs[2])
