@@ -102,7 +102,8 @@ class ToolCard(Vertical):
         bar = self.query_one(ProgressBar)
         bar.update(total=max(total, 1), progress=done)
         elapsed = time.monotonic() - self.started
-        self.query_one(".status", Static).update(plain(f"{stage}: {done}/{total} {unit} · {elapsed:.1f}s"))
+        eta = f" · about {elapsed / done * (total - done):.0f}s left" if 0 < done < total and elapsed > 1 else ""
+        self.query_one(".status", Static).update(plain(f"{stage}: {done}/{total} {unit} · {elapsed:.1f}s{eta}"))
 
     def add_round(self, r) -> None:
         self._when_ready(lambda: self._add_round(r))

@@ -352,3 +352,20 @@ async def test_palette_switches_the_planner(app_factory, tmp_path):
         await wait_for(pilot, lambda: app.planner_name == f"hf:{model}")
         assert f"planner: hf:{model}" in str(app.query_one("#status", Static).render())
         assert app._get_agent().planner.name == f"hf:{model}"
+
+
+async def test_progress_shows_elapsed_and_eta(tmp_path):
+    from textual.app import App
+
+    class One(App):
+        def compose(self):
+            yield ToolCard("compose_music", {"bars": 8})
+
+    app = One()
+    async with app.run_test(size=(80, 20)) as pilot:
+        card = app.query_one(ToolCard)
+        card.started = time.monotonic() - 10.0
+        card.progress(5, 10, "bars", "round 0")
+        await pilot.pause()
+        status = str(card.query_one(".status", Static).render())
+        assert status.startswith("round 0: 5/10 bars · 10.") and "about 10s left" in status
