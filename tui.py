@@ -505,6 +505,15 @@ class StudioApp(App):
         log.scroll_end(animate=False)
         return w
 
+    def _say_markdown(self, text: str) -> Markdown:
+        """A planner's answer as Markdown (lists, emphasis, code). Markdown has no Rich markup, so
+        a `[` in it is only a bracket; control characters are stripped first."""
+        w = Markdown(clean(text), classes="answer")
+        log = self.query_one("#log", VerticalScroll)
+        log.mount(w)
+        log.scroll_end(animate=False)
+        return w
+
     @on(Input.Submitted, "#prompt")
     def submit(self, event: Input.Submitted) -> None:
         text = event.value.strip()
@@ -624,7 +633,7 @@ class StudioApp(App):
                 if kind in ("error", "internal"):
                     self.notify(clean(error), severity="error", markup=False)
             case ev.Final(text=text, artifacts=arts) if not arts:
-                self._say(text, "answer")
+                self._say_markdown(text)
             case ev.Failed(error=error):
                 self._say(f"failed: {error}", "error")
                 self.notify(clean(error), severity="error", markup=False)

@@ -369,3 +369,15 @@ async def test_progress_shows_elapsed_and_eta(tmp_path):
         await pilot.pause()
         status = str(card.query_one(".status", Static).render())
         assert status.startswith("round 0: 5/10 bars · 10.") and "about 10s left" in status
+
+
+async def test_planner_answers_are_markdown_and_hostile_markup_stays_text(app_factory):
+    from textual.widgets import Markdown
+
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, "hello there [bold]x[/bold]")
+        await wait_for(pilot, lambda: not app.busy and app.query(Markdown))
+        md = app.query(Markdown).last()
+        assert "I can write poems" in md.source and md.has_class("answer")
+        assert app.is_running
