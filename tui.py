@@ -392,6 +392,10 @@ class StudioApp(App):
         yield SystemCommand("Toggle novelty target", "Default ↔ bold: more revision rounds, higher novelty",
                             self._toggle_novelty)
         yield SystemCommand("Switch planner", "router, hf:PATH, openai:URL#MODEL or ollama:MODEL", self._switch_planner)
+        yield SystemCommand("Switch poet model", "embedded, hf:ID, hf:/dir[#file.gguf] or openai:URL#MODEL",
+                            lambda: self._switch_model("poet"))
+        yield SystemCommand("Switch picture model", "embedded, sd:ID, sd:/dir or sd:/file.safetensors#/config",
+                            lambda: self._switch_model("image"))
         yield SystemCommand("Show logs", "Show the error log of this data directory", self._show_logs)
         yield SystemCommand("Help", "Keys and examples", self.action_help)
 
@@ -472,6 +476,37 @@ class StudioApp(App):
         self.planner_name = spec
         self.call_from_thread(self._refresh_status)
         self.call_from_thread(self.notify, f"Planner: {spec}", markup=False)
+
+    def _switch_model(self, kind: str) -> None:
+        if self.busy:
+            self.notify("Wait for the running request (or press Escape) before switching.", severity="warning")
+            return
+
+        def done(spec: str | None) -> None:
+            if (spec or "").strip():
+                self.set_model(kind, spec.strip())
+
+        self.push_screen(AskScreen(f"{'Poet' if kind == 'poet' else 'Picture'} model:", "embedded"), done)
+
+    @work(thread=True, group="models")
+    def set_model(self, kind: str, spec: str) -> None:
+        """Load the new poet or picture model now (off the UI thread), so a bad one is one toast
+        and the current one stays."""
+        from models.errors import UserFixableError
+
+        studio = self._get_agent().studio
+        try:
+            if kind == "poet":
+                kit = studio.load_poet(None if spec == "embedded" else spec)
+                studio._poet, name = kit, kit.model_id
+            else:
+                kit = studio.load_image(None if spec == "embedded" else spec)
+                studio._image, name = kit, kit.model_id
+        except (UserFixableError, OSError, ValueError) as e:
+            self.call_from_thread(self.notify, clean(str(e)).splitlines()[0], severity="error", markup=False)
+            return
+        self.call_from_thread(self._refresh_status)
+        self.call_from_thread(self.notify, f"{kind} model: {name}", markup=False)
 
     def _toggle_novelty(self) -> None:
         self.novelty = "bold" if self.novelty == "default" else "default"

@@ -141,7 +141,7 @@ class BriefRunner:
         if self.studio is None:
             self.studio = agent.studio
             if self.image_service is not None:
-                self.studio.image_factory = lambda: RemoteImageKit(self.image_service)
+                self.studio.image_factory = lambda spec=None: RemoteImageKit(self.image_service)
         return agent
 
     def run(self, job: BriefJob, as_json: bool = False, events: Callable[[str], None] | None = None) -> dict:

@@ -61,8 +61,8 @@ class Studio:
 
     music_factory: Callable[[], object]
     vgg_factory: Callable[[], object] | None = None
-    poet_factory: Callable[[], object] | None = None
-    image_factory: Callable[[], object] | None = None
+    poet_factory: Callable[..., object] | None = None  # (spec=the configured one) -> PoetKit
+    image_factory: Callable[..., object] | None = None  # (spec=the configured one) -> ImageKit
     revise_config: ReviseConfig = field(default_factory=ReviseConfig)
     encoder: Callable | None = None
     default_music_model: str | None = None  # None: the model with the lower validation NLL
@@ -106,6 +106,22 @@ class Studio:
                 raise ModelFileError("no image model configured")
             self._image = self.image_factory()
         return self._image
+
+    def load_poet(self, spec: str | None):
+        """A poet kit for ``spec`` (None: the embedded one), loaded now, not installed."""
+        from models.errors import ModelFileError
+
+        if self.poet_factory is None:
+            raise ModelFileError("no poet configured")
+        return self.poet_factory(spec)
+
+    def load_image(self, spec: str | None):
+        """An image kit for ``spec`` (None: the embedded one), loaded now, not installed."""
+        from models.errors import ModelFileError
+
+        if self.image_factory is None:
+            raise ModelFileError("no image model configured")
+        return self.image_factory(spec)
 
     def direction_for(self, ctx: ToolContext) -> str:
         """The revision direction: asked for in words, else the app-wide novelty setting."""
@@ -491,17 +507,17 @@ def make_studio(weights_dir: Path | None = None, threads: int | None = None,
 
     n = threads or max(1, (os.cpu_count() or 2) - 1)  # leave a core for the UI and the planner
 
-    def poet_factory():
+    def poet_factory(spec: str | None = poet):
         from models.encoder import load_encoder
         from models.poet import load_poet_kit
 
-        return load_poet_kit(weights_dir or default_weights_dir(), poet, (encoder or load_encoder)(), cache_dir)
+        return load_poet_kit(weights_dir or default_weights_dir(), spec, (encoder or load_encoder)(), cache_dir)
 
-    def image_factory():
+    def image_factory(spec: str | None = image_model):
         from models.encoder import load_encoder
         from models.image_generator import load_image_kit
 
-        return load_image_kit(image_model, weights_dir or default_weights_dir(), encoder or load_encoder)
+        return load_image_kit(spec, weights_dir or default_weights_dir(), encoder or load_encoder)
 
     return Studio(music_factory=lambda: MusicGenerator.from_dir(weights_dir, n),
                   revise_config=revise_config or ReviseConfig(), encoder=encoder, threads=n, vgg_factory=vgg_factory,

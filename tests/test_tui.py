@@ -381,3 +381,22 @@ async def test_planner_answers_are_markdown_and_hostile_markup_stays_text(app_fa
         md = app.query(Markdown).last()
         assert "I can write poems" in md.source and md.has_class("answer")
         assert app.is_running
+
+
+async def test_palette_switches_the_poet_model(app_factory, tmp_path):
+    from tests.tiny import make_tiny_chat_model
+
+    model = make_tiny_chat_model(tmp_path / "qwen")
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Switch poet model" in titles and "Switch picture model" in titles
+        app.set_model("poet", f"hf:{tmp_path}/nothing")  # one toast, the poet stays as it was
+        await wait_for(pilot, lambda: any("cannot load poet" in str(n.message) for n in app._notifications))
+        app.set_model("image", "sd:/no/such/model")
+        await wait_for(pilot, lambda: len(app._notifications) >= 2)
+        app.set_model("poet", f"hf:{model}")
+        await wait_for(pilot, lambda: f"poet hf:{model}" in str(app.query_one("#status", Static).render()))
+        await submit(pilot, app, "a haiku about rain")
+        await wait_for(pilot, lambda: app.cards and not app.busy)
+        assert "Wrote a haiku" in str(next(iter(app.cards.values())).query_one(".result", Static).render())
