@@ -175,7 +175,8 @@ def cmd_models(args) -> int:
         card = json.loads((img / "training.json").read_text()) if (img / "training.json").exists() else {}
         size = sum(p.stat().st_size for p in img.rglob("*") if p.is_file())
         rows.append(("arsnova-image (UNet)", "generate_image", str(img), f"{size / 1e6:.1f} MB",
-                     f"trained by this project ({card.get('train_step', '?')} steps)"))
+                     f"trained by this project (val MSE {card.get('val_mse_ema') or card.get('val_mse') or 0:.3f}, "
+                     f"{card.get('train_step', '?')} steps, {(card.get('params') or 0) / 1e6:.1f}M params)"))
     else:
         rows.append(("arsnova-image (UNet)", "generate_image", "-", "-",
                      "not trained yet: arsnova train image --install, or --image-model sd:/path"))
