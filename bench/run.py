@@ -340,6 +340,58 @@ def bench_image(repeats: int) -> list[dict]:
     return rows
 
 
+def bench_utilisation(repeats: int) -> list[dict]:
+    """Achieved GFLOP/s of the hot loops against a torch SGEMM measured in the same run (the
+    ceiling here): the picture model's UNet step (CFG batch 2) and the poet's batched decoding
+    step (16 candidate lines, one token each, from a KV cache). FLOPs from torch's FlopCounterMode."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from models.music_generator import default_weights_dir
+
+    threads = os.cpu_count() or 2
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    t = timed(lambda: torch.mm(a, b), repeats)
+    sgemm = 2 * 2048**3 / t["median_s"] / 1e9
+    rows = [{"item": f"torch SGEMM 2048x2048, {threads} threads: {sgemm:.0f} GFLOP/s (the ceiling)", **t}]
+
+    def achieved(name: str, fn) -> dict:
+        with FlopCounterMode(display=False) as fc:
+            fn()
+        flops = fc.get_total_flops()
+        st = timed(fn, repeats)
+        g = flops / st["median_s"] / 1e9
+        return {"item": f"{name}: {flops / 1e9:.2f} GFLOP per call, {g:.1f} GFLOP/s = {100 * g / sgemm:.0f}% of SGEMM",
+                **st, "target": ">= 30% of SGEMM where matmul-bound", "met": g / sgemm >= 0.3}
+
+    wd = default_weights_dir()
+    if (wd / "image" / "model_index.json").exists():
+        from models.image_pipeline import ArsNovaImagePipeline
+
+        unet = ArsNovaImagePipeline.from_pretrained(wd / "image", dtype=torch.float32).unet
+        x, e = torch.randn(2, unet.config.in_channels, 32, 32), torch.randn(2, 1, 384)
+        with torch.inference_mode():
+            rows.append(achieved("picture UNet step (CFG batch 2)",
+                                 lambda: unet(x, torch.tensor(500), encoder_hidden_states=e)))
+    if (wd / "poet" / "config.json").exists():
+        from models.causal_lm import load_causal_lm
+
+        model, _ = load_causal_lm(str(wd / "poet"), role="poet")
+        with torch.inference_mode():
+            past = model(torch.randint(0, 8000, (16, 48)), use_cache=True).past_key_values
+            step = torch.randint(0, 8000, (16, 1))
+
+            def decode():
+                import copy
+
+                model(step, past_key_values=copy.deepcopy(past), use_cache=True)
+
+            rows.append(achieved("poet decoding step (16 candidates, 48-token cache; includes a cache copy)", decode))
+    return rows
+
+
 E2E_BRIEF = """title: End to end
 seed: 5
 turns:
@@ -385,7 +437,7 @@ def _stats(times: list[float]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="startup,planner,music,poetry,style,image,e2e")
+    ap.add_argument("--only", default="startup,planner,music,poetry,style,image,e2e,utilisation")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--weights", type=Path)
     args = ap.parse_args()
@@ -406,6 +458,8 @@ def main() -> None:
         rows += bench_image(args.repeats)
     if "e2e" in only:
         rows += bench_e2e(args.repeats)
+    if "utilisation" in only:
+        rows += bench_utilisation(args.repeats)
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "torch_threads": 1},
