@@ -295,6 +295,8 @@ class StudioApp(App):
         self.novelty = "default"
         self.machine_load = _machine_load  # replaceable, so snapshots do not depend on the machine
         self.graphics_image = None  # textual-image's widget class where the terminal shows pixels
+        self.streams: dict[int, dict] = {}  # turn -> the answer being written: text, widget, dirty
+        self.stream_repaints = 0  # how many times streamed text was drawn (batched on a timer)
         self.cancel_flag = threading.Event()
         self.busy = False
         self.queue: list[str] = []
@@ -333,6 +335,7 @@ class StudioApp(App):
     def on_mount(self) -> None:
         self.load_keymap()
         self.set_interval(2.0, self._refresh_status)  # load and memory in the status bar
+        self.set_interval(0.1, self._flush_streams)  # streamed text is drawn at most 10 times a second
         self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor” or "
                   "“restyle photo.jpg like starry night”. F1 for help.", "answer")
         self._fill_sessions()
@@ -540,6 +543,15 @@ class StudioApp(App):
         log.scroll_end(animate=False)
         return w
 
+    def _flush_streams(self) -> None:
+        """Draw the streamed answers that grew since the last tick: however fast the words come,
+        the Markdown is re-rendered at most every 0.1 s, so typing never waits for it."""
+        for st in self.streams.values():
+            if st["dirty"] and st["widget"] is not None:
+                st["widget"].update(clean(st["text"]))
+                st["dirty"] = False
+                self.stream_repaints += 1
+
     def _say_markdown(self, text: str) -> Markdown:
         """A planner's answer as Markdown (lists, emphasis, code). Markdown has no Rich markup, so
         a `[` in it is only a bracket; control characters are stripped first."""
@@ -619,6 +631,8 @@ class StudioApp(App):
             self._follow()
         match e:
             case None:
+                self._flush_streams()
+                self.streams.pop(message.turn_id, None)
                 self.busy = False
                 self._refresh_status()  # the models the turn loaded
                 if self.queue:
@@ -667,8 +681,18 @@ class StudioApp(App):
                                 "bold red" if kind in ("error", "internal") else "yellow")
                 if kind in ("error", "internal"):
                     self.notify(clean(error), severity="error", markup=False)
+            case ev.TextDelta(text=text):
+                st = self.streams.setdefault(message.turn_id, {"text": "", "widget": None, "dirty": False})
+                st["text"] += text
+                st["dirty"] = True
+                if st["widget"] is None:
+                    st["widget"] = self._say_markdown("")
             case ev.Final(text=text, artifacts=arts) if not arts:
-                self._say_markdown(text)
+                st = self.streams.pop(message.turn_id, None)
+                if st and st["widget"] is not None:  # the streamed answer becomes the final one
+                    st["widget"].update(clean(text))
+                else:
+                    self._say_markdown(text)
             case ev.Failed(error=error):
                 self._say(f"failed: {error}", "error")
                 self.notify(clean(error), severity="error", markup=False)

@@ -62,6 +62,13 @@ class Revision:
 
 
 @dataclass(frozen=True)
+class TextDelta:
+    """A piece of the planner's answer as it is written (LLM planners only)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class ToolFinished:
     call_id: str
     tool: str

@@ -79,6 +79,33 @@ def to_template_messages(messages) -> list[dict]:
     return out
 
 
+class AnswerGate:
+    """Passes an answer's text on as it is generated, unless it is a tool call: text that opens
+    with ``<``, ``{``, ``[`` or a code fence is held back, and so is anything from ``<tool_call>`` on."""
+
+    def __init__(self, sink) -> None:
+        self.sink, self.seen, self.sent, self.open = sink, "", 0, None
+
+    def __call__(self, text: str) -> None:
+        self.seen += text
+        if self.open is None:
+            head = self.seen.lstrip()
+            if not head:
+                return
+            self.open = head[0] not in "<{[`"
+        if not self.open:
+            return
+        shown, marker = self.seen, "<tool_call>"
+        if marker in shown:
+            self.open = False
+            shown = shown.split(marker)[0]
+        else:  # hold back an end that may be the start of the marker
+            shown = shown[: len(shown) - next((k for k in range(len(marker) - 1, 0, -1) if shown.endswith(marker[:k])), 0)]
+        if len(shown) > self.sent:
+            self.sink(shown[self.sent:])
+            self.sent = len(shown)
+
+
 class HFChatModel(BaseChatModel):
     """transformers causal LM as a langchain chat model; greedy, bounded output."""
 
@@ -88,6 +115,7 @@ class HFChatModel(BaseChatModel):
     _tok: Any = PrivateAttr(default=None)
     _cache_ids: tuple = PrivateAttr(default=())
     _cache: Any = PrivateAttr(default=None)
+    _text_sink: Any = PrivateAttr(default=None)  # set by the Planner to stream the answer
     last_reused_tokens: int = 0
     last_prompt_tokens: int = 0
 
@@ -143,8 +171,20 @@ class HFChatModel(BaseChatModel):
                 out = self._model(input_ids[:, reuse:-1], past_key_values=past, use_cache=True)
                 past = out.past_key_values
                 self._cache, self._cache_ids = copy.deepcopy(past), tuple(ids[:-1])
+            streamer = None
+            if self._text_sink is not None:
+                from transformers import TextStreamer
+
+                gate = AnswerGate(self._text_sink)
+
+                class _Sink(TextStreamer):  # whole words at a time, the prompt skipped
+                    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                        gate(text)
+
+                streamer = _Sink(self._tok, skip_prompt=True, skip_special_tokens=True)
             gen = self._model.generate(input_ids, past_key_values=past, max_new_tokens=self.max_new_tokens,
-                                       do_sample=False, pad_token_id=self._tok.pad_token_id or self._tok.eos_token_id)
+                                       do_sample=False, pad_token_id=self._tok.pad_token_id or self._tok.eos_token_id,
+                                       streamer=streamer)
         text = self._tok.decode(gen[0, len(ids):], skip_special_tokens=True)
         calls, rest = parse_tool_calls(text)
         msg = AIMessage(content=rest, tool_calls=calls)

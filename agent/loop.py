@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import ToolException
 
-from agent.events import Failed, Final, Notice, PlanMade, ToolFailed, ToolFinished, ToolStarted
+from agent.events import Failed, Final, Notice, PlanMade, TextDelta, ToolFailed, ToolFinished, ToolStarted
 from agent.planner import Planner
 from agent.prompts import NOT_AVAILABLE
 from agent.session import SessionStore
@@ -57,6 +57,27 @@ class Agent:
             raise ToolException(str(e)) from None
 
     # ---- one message -------------------------------------------------------------------
+    def _plan_streaming(self, messages):
+        """Plan in a thread and yield the answer's text as TextDelta events while it is written."""
+        pieces: queue.Queue = queue.Queue()
+        box: dict = {}
+        done = object()
+
+        def work() -> None:
+            try:
+                box["plan"] = self.planner.plan(messages, on_text=pieces.put)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = e
+            finally:
+                pieces.put(done)
+
+        threading.Thread(target=work, name="planner-stream", daemon=True).start()
+        while (item := pieces.get()) is not done:
+            yield TextDelta(item)
+        if "error" in box:
+            raise box["error"]
+        return box["plan"]
+
     def run(self, message: str, session_id: str, cancel: threading.Event | None = None) -> Iterator[object]:
         cancel = cancel or threading.Event()
         message = message[:MAX_MESSAGE_CHARS]
@@ -65,7 +86,10 @@ class Agent:
         human = HumanMessage(message)
         self.store.add_message(session_id, turn, human)
         try:
-            plan = self.planner.plan([*history, human])
+            if getattr(self.planner, "streams", False):
+                plan = yield from self._plan_streaming([*history, human])
+            else:
+                plan = self.planner.plan([*history, human])
         except UserFixableError as e:
             yield Failed(str(e))
             return

@@ -59,14 +59,22 @@ class Planner:
     def is_router(self) -> bool:
         return self.name == "router"
 
-    def plan(self, history: list[BaseMessage]) -> PlanResult:
+    @property
+    def streams(self) -> bool:
+        """Can this planner pass its answer on while writing it (a local HF model)?"""
+        return not self.is_router and hasattr(getattr(self.model, "bound", self.model), "_text_sink")
+
+    def plan(self, history: list[BaseMessage], on_text: Callable[[str], None] | None = None) -> PlanResult:
         if self.is_router:
             msg = self.model.invoke(history)
             calls, errors = check_calls(msg)
             return PlanResult(_with_calls(msg, calls), "router", tuple(errors))
         convo = [SystemMessage(SYSTEM_PROMPT), *history]
         notices: list[str] = []
+        base = getattr(self.model, "bound", self.model)
         for attempt in range(self.max_retries + 1):
+            if on_text is not None and self.streams:
+                base._text_sink = on_text if attempt == 0 else None  # a retry's text is not shown
             try:
                 msg = self._pool.submit(self.model.invoke, convo).result(timeout=self.timeout_s)
             except cf.TimeoutError:
@@ -77,6 +85,9 @@ class Planner:
             except Exception as e:  # a server down, a model that fails to load mid-way
                 notices.append(f"planner {self.name} failed: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}")
                 break
+            finally:
+                if self.streams:
+                    base._text_sink = None
             calls, errors = check_calls(msg)
             if not errors:
                 return PlanResult(_with_calls(msg, calls), self.name, tuple(notices))

@@ -192,3 +192,47 @@ def test_a_gguf_file_is_a_valid_planner(tiny_chat_dir, router_factory):
     assert "<|im_start|>" in hf._tok.decode(hf.prompt_ids([HumanMessage("a jig")], None))  # template from the GGUF
     res = planner.plan([HumanMessage("a jig in D")])
     assert res.answered_by in (planner.name, "router")
+
+
+def test_answer_gate_streams_prose_and_holds_back_tool_calls():
+    from agent.llm_planner import AnswerGate
+
+    def run(pieces):
+        out = []
+        g = AnswerGate(out.append)
+        for p in pieces:
+            g(p)
+        return "".join(out)
+
+    assert run(["  Here is ", "a plan: ", "first the poem."]) == "  Here is a plan: first the poem."
+    assert run(["<tool_call>", '{"name": "x"}']) == ""
+    assert run(['{"name": ', '"write_poem"}']) == ""
+    assert run(["Sure. ", "<tool_", "call>{...}"]) == "Sure. "
+
+
+def test_an_hf_planner_streams_its_answer_as_text_deltas(tmp_path, tiny_weights):
+    """The local LLM planner's words reach the caller while it writes (TextDelta events), and
+    what was streamed is the start of what it wrote."""
+    from agent import events as ev
+    from agent.app import make_agent
+    from agent.config import Config
+    from tests.tiny import make_tiny_chat_model
+
+    model = make_tiny_chat_model(tmp_path / "qwen")
+    agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tiny_weights, threads=1, planner=f"hf:{model}"))
+    assert agent.planner.streams
+    base = agent.planner.model.bound
+    seen = []
+    base._text_sink = seen.append
+    msg = agent.planner.model.invoke([__import__("langchain_core.messages", fromlist=["HumanMessage"]).HumanMessage("hi")])
+    base._text_sink = None
+    streamed = "".join(seen)
+    raw = str(msg.content)
+    assert streamed.strip(), f"the tiny planner wrote {raw!r} and nothing was streamed"
+    assert streamed.strip()[:40] in raw  # what was streamed is what it wrote
+    sid = agent.store.create("t").id
+    events = list(agent.run("hello", sid))
+    deltas = [e for e in events if isinstance(e, ev.TextDelta)]
+    assert type(events[-1]).__name__ == "Final"
+    assert deltas and events.index(deltas[0]) < events.index(events[-1])
+    assert "".join(d.text for d in deltas).strip()[:40] in events[-1].text  # the answer, as it was written

@@ -400,3 +400,28 @@ async def test_palette_switches_the_poet_model(app_factory, tmp_path):
         await submit(pilot, app, "a haiku about rain")
         await wait_for(pilot, lambda: app.cards and not app.busy)
         assert "Wrote a haiku" in str(next(iter(app.cards.values())).query_one(".result", Static).render())
+
+
+async def test_streamed_answer_is_drawn_on_a_timer_and_becomes_the_final_one(app_factory):
+    """200 words arriving as fast as they can are drawn a handful of times, not 200; typing
+    meanwhile is not held up; the final answer replaces the streamed text in the same widget."""
+    from textual.widgets import Markdown
+
+    from agent import events as ev
+    from tui import AgentEvent
+
+    app = app_factory()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.busy = True
+        for i in range(200):
+            app.post_message(AgentEvent(ev.TextDelta(f"word{i} "), 7))
+        await pilot.press("h", "i")
+        await pilot.pause(0.3)
+        assert app.query_one("#prompt", Input).value == "hi"
+        md = app.query(Markdown).last()
+        assert md.source.startswith("word0 word1") and md.source.rstrip().endswith("word199")
+        assert 1 <= app.stream_repaints <= 10
+        app.post_message(AgentEvent(ev.Final("All **done**.", ()), 7))
+        app.post_message(AgentEvent(None, 7))
+        await pilot.pause(0.2)
+        assert app.query(Markdown).last() is md and md.source == "All **done**." and not app.busy
