@@ -204,7 +204,7 @@ async def test_palette_lists_the_studio_commands_and_help_opens(app_factory):
     async with app.run_test(size=(110, 40)) as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for t in ("New session", "Switch session", "Rename session", "Delete session", "Export bundle",
-                  "Toggle novelty target", "Show logs", "Help"):
+                  "Toggle novelty target", "Show logs", "Help", "Theme", "Switch planner"):
             assert t in titles
         await pilot.press("f1")
         await pilot.pause()
