@@ -319,18 +319,7 @@ class StudioApp(App):
     def _models_in_use(self) -> str:
         """The generators loaded so far (they load on first use)."""
         studio = getattr(self._agent, "studio", None)
-        if studio is None:
-            return "none loaded"
-        names = []
-        if getattr(studio, "_poet", None) is not None:
-            names.append(f"poet {studio._poet.model_id}")
-        if getattr(studio, "_music", None) is not None:
-            names.append("music " + ",".join(sorted(getattr(studio._music, "_meta", {})) or ["ready"]))
-        if getattr(studio, "_image", None) is not None:
-            names.append(f"image {studio._image.model_id}")
-        if getattr(studio, "_vgg", None) is not None:
-            names.append("vgg19")
-        return "; ".join(names) or "none loaded"
+        return "; ".join(studio.loaded_models() if studio is not None else []) or "none loaded"
 
     def on_mount(self) -> None:
         self.load_keymap()
@@ -471,8 +460,9 @@ class StudioApp(App):
         from models.errors import UserFixableError
 
         agent = self._get_agent()
+        encoder = agent.studio.encoder or encoder_factory(Config(data_dir=Path(self.data_dir)))  # the loaded one
         try:
-            agent.planner = make_planner(spec, encoder_factory(Config(data_dir=Path(self.data_dir))), agent.tools)
+            agent.planner = make_planner(spec, encoder, agent.tools)
         except (UserFixableError, OSError) as e:
             self.call_from_thread(self.notify, clean(str(e)), severity="error", markup=False)
             return
@@ -497,19 +487,13 @@ class StudioApp(App):
         and the current one stays."""
         from models.errors import UserFixableError
 
-        studio = self._get_agent().studio
         try:
-            if kind == "poet":
-                kit = studio.load_poet(None if spec == "embedded" else spec)
-                studio._poet, name = kit, kit.model_id
-            else:
-                kit = studio.load_image(None if spec == "embedded" else spec)
-                studio._image, name = kit, kit.model_id
+            kit = self._get_agent().studio.switch_model(kind, None if spec == "embedded" else spec)
         except (UserFixableError, OSError, ValueError) as e:
             self.call_from_thread(self.notify, clean(str(e)).splitlines()[0], severity="error", markup=False)
             return
         self.call_from_thread(self._refresh_status)
-        self.call_from_thread(self.notify, f"{kind} model: {name}", markup=False)
+        self.call_from_thread(self.notify, f"{kind} model: {kit.model_id}", markup=False)
 
     def _toggle_novelty(self) -> None:
         self.novelty = "bold" if self.novelty == "default" else "default"

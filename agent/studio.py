@@ -107,21 +107,30 @@ class Studio:
             self._image = self.image_factory()
         return self._image
 
-    def load_poet(self, spec: str | None):
-        """A poet kit for ``spec`` (None: the embedded one), loaded now, not installed."""
+    def switch_model(self, kind: str, spec: str | None):
+        """Load the ``kind`` ("poet" | "image") model for ``spec`` (None: the embedded one) now and
+        use it from here on; a load that fails raises and leaves the current one in place."""
         from models.errors import ModelFileError
 
-        if self.poet_factory is None:
-            raise ModelFileError("no poet configured")
-        return self.poet_factory(spec)
+        factory = {"poet": self.poet_factory, "image": self.image_factory}[kind]
+        if factory is None:
+            raise ModelFileError(f"no {kind} model configured")
+        kit = factory(spec)
+        setattr(self, f"_{kind}", kit)
+        return kit
 
-    def load_image(self, spec: str | None):
-        """An image kit for ``spec`` (None: the embedded one), loaded now, not installed."""
-        from models.errors import ModelFileError
-
-        if self.image_factory is None:
-            raise ModelFileError("no image model configured")
-        return self.image_factory(spec)
+    def loaded_models(self) -> list[str]:
+        """What has been loaded so far (models load on first use), for the status bar."""
+        names = []
+        if self._poet is not None:
+            names.append(f"poet {self._poet.model_id}")
+        if self._music is not None:
+            names.append("music " + ",".join(sorted(getattr(self._music, "_meta", {})) or ["ready"]))
+        if self._image is not None:
+            names.append(f"image {self._image.model_id}")
+        if self._vgg is not None:
+            names.append("vgg19")
+        return names
 
     def direction_for(self, ctx: ToolContext) -> str:
         """The revision direction: asked for in words, else the app-wide novelty setting."""
