@@ -44,6 +44,18 @@ class AgentEvent(Message):
     turn_id: int
 
 
+def _after_compose(method):
+    """Run a ToolCard update now if the card is composed, else once it is, in arrival order:
+    agent events can overtake the card's own mounting."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kw) -> None:
+        self._when_ready(lambda: method(self, *args, **kw))
+
+    return wrapper
+
+
 class ToolCard(Vertical):
     """One tool call: name and arguments, a progress bar, then its critique rounds and result."""
 
@@ -79,7 +91,6 @@ class ToolCard(Vertical):
             fn()
 
     def _when_ready(self, fn) -> None:
-        """Agent events can overtake the card's own mounting: keep them, in order, until it is."""
         if self._ready and not self._pending:
             fn()
         else:
@@ -95,20 +106,16 @@ class ToolCard(Vertical):
         yield Static("", classes="roll")
         yield Static("", classes="result")
 
+    @_after_compose
     def progress(self, done: int, total: int, unit: str, stage: str) -> None:
-        self._when_ready(lambda: self._progress(done, total, unit, stage))
-
-    def _progress(self, done: int, total: int, unit: str, stage: str) -> None:
         bar = self.query_one(ProgressBar)
         bar.update(total=max(total, 1), progress=done)
         elapsed = time.monotonic() - self.started
         eta = f" · about {elapsed / done * (total - done):.0f}s left" if 0 < done < total and elapsed > 1 else ""
         self.query_one(".status", Static).update(plain(f"{stage}: {done}/{total} {unit} · {elapsed:.1f}s{eta}"))
 
+    @_after_compose
     def add_round(self, r) -> None:
-        self._when_ready(lambda: self._add_round(r))
-
-    def _add_round(self, r) -> None:
         s = r.scores
         self.rounds.append(f"round {r.round}: quality {s.quality:.2f}  novelty {s.novelty:.2f}  "
                            f"adherence {s.adherence:.2f}{'  ← kept' if r.chosen else ''}")
@@ -119,16 +126,12 @@ class ToolCard(Vertical):
             spark.data = list(self.novelty)
             spark.add_class("shown")
 
+    @_after_compose
     def show_roll(self, text: str) -> None:
-        self._when_ready(lambda: self._show_roll(text))
-
-    def _show_roll(self, text: str) -> None:
         self.query_one(".roll", Static).update(plain(text, "cyan"))
 
+    @_after_compose
     def show_image(self, path: Path, cells: int) -> None:
-        self._when_ready(lambda: self._show_image(path, cells))
-
-    def _show_image(self, path: Path, cells: int) -> None:
         """The picture as real pixels where the terminal speaks Sixel or the Kitty graphics
         protocol (textual-image), else in half-block cells (two pixels per cell: ▀ with fore- and
         background colours), which work in any colour terminal."""
@@ -143,10 +146,8 @@ class ToolCard(Vertical):
                 pass
         self.query_one(".roll", Static).update(half_blocks(path, cells))
 
+    @_after_compose
     def show_poem(self, title: str, lines: list[str]) -> None:
-        self._when_ready(lambda: self._show_poem(title, lines))
-
-    def _show_poem(self, title: str, lines: list[str]) -> None:
         """The poem with its scansion gutter: syllables and rhyme letter per line."""
         from models.poetry_page import scansion_rows
 
@@ -156,10 +157,8 @@ class ToolCard(Vertical):
             out.append(clean(line) + "\n")
         self.query_one(".roll", Static).update(out)
 
+    @_after_compose
     def add_actions(self, artifact, folder: Path) -> None:
-        self._when_ready(lambda: self._add_actions(artifact, folder))
-
-    def _add_actions(self, artifact, folder: Path) -> None:
         """Open, copy path, play (music), revise, export: buttons under a finished artifact
         (Tab to reach them, Enter to press)."""
         self.artifact, self.folder = artifact, folder
@@ -174,10 +173,8 @@ class ToolCard(Vertical):
         role = next((r for r in ("image", "poem", "midi") if r in files), next(iter(files), None))
         return self.folder / files[role] if role else None
 
+    @_after_compose
     def finish(self, text: str, style: str = "") -> None:
-        self._when_ready(lambda: self._finish(text, style))
-
-    def _finish(self, text: str, style: str = "") -> None:
         self.query_one(ProgressBar).display = False
         elapsed = time.monotonic() - self.started
         self.query_one(".status", Static).update(plain(f"finished in {elapsed:.1f}s", "dim"))
@@ -352,8 +349,7 @@ class StudioApp(App):
             self._say(a.summary, "answer")
 
     def switch_session(self, sid: str | None) -> None:
-        if self.busy:
-            self.notify("Wait for the running request (or press Escape) before switching.", severity="warning")
+        if self._busy_refusal():
             return
         self.session_id = sid
         self.cards.clear()
@@ -439,9 +435,14 @@ class StudioApp(App):
         except (UserFixableError, OSError) as e:
             self.call_from_thread(self.notify, clean(str(e)), severity="error", markup=False)
 
-    def _switch_planner(self) -> None:
+    def _busy_refusal(self) -> bool:
+        """True (and a toast) while a request runs: sessions, planners and models switch between requests."""
         if self.busy:
             self.notify("Wait for the running request (or press Escape) before switching.", severity="warning")
+        return self.busy
+
+    def _switch_planner(self) -> None:
+        if self._busy_refusal():
             return
 
         def done(spec: str | None) -> None:
@@ -471,8 +472,7 @@ class StudioApp(App):
         self.call_from_thread(self.notify, f"Planner: {spec}", markup=False)
 
     def _switch_model(self, kind: str) -> None:
-        if self.busy:
-            self.notify("Wait for the running request (or press Escape) before switching.", severity="warning")
+        if self._busy_refusal():
             return
 
         def done(spec: str | None) -> None:
