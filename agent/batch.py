@@ -58,13 +58,13 @@ def plan_jobs(paths: list[str]) -> list[BriefJob]:
     """One job per brief path, named after the file; a repeated stem gets -2, -3… (in order)."""
     if not paths:
         raise UserFixableError("give at least one brief file: arsnova batch BRIEF... --out DIR")
-    from agent.export import RESERVED_NAMES
+    from agent.export import is_reserved_name
 
     seen: dict[str, int] = {}  # by lower case: names that differ only by case collide on macOS/Windows
     jobs = []
     for p in paths:
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(p).stem).strip(".")[:100] or "brief"
-        if stem.split(".")[0].upper() in RESERVED_NAMES:
+        if is_reserved_name(stem):
             stem = f"{stem}_"
         seen[stem.lower()] = seen.get(stem.lower(), 0) + 1
         n = seen[stem.lower()]
@@ -119,9 +119,6 @@ class BriefRunner:
         root = self.out / WORK
         root.mkdir(parents=True, exist_ok=True)
         return root
-
-    def pid(self) -> int:
-        return os.getpid()
 
     def _attempt(self, job: BriefJob) -> int:
         """Counts tries of a brief across worker restarts (a file per brief under OUT/.work)."""

@@ -208,14 +208,18 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and not 1 <= threads <= 256:
+        raise UserFixableError(f"--threads must be between 1 and 256 (got {threads})")
+
+
 def _check_train_args(args) -> None:
     """The bounds every `arsnova train` target shares."""
     if args.steps is not None and not 1 <= args.steps <= 1_000_000:
         raise UserFixableError("--steps must be between 1 and 1000000")
     if args.max_seconds < 0:
         raise UserFixableError("--max-seconds must be 0 (no limit) or more")
-    if args.threads is not None and not 1 <= args.threads <= 256:
-        raise UserFixableError("--threads must be between 1 and 256")
+    _check_threads(args.threads)
 
 
 def cmd_train(args) -> int:
@@ -350,8 +354,7 @@ def cmd_batch(args) -> int:
         raise UserFixableError(f"--workers must be between 1 and 1024 (got {args.workers})")
     if args.workers and args.ray is None:
         raise UserFixableError("--workers needs --ray; without it the briefs run one after another here")
-    if args.threads is not None and not 1 <= args.threads <= 256:
-        raise UserFixableError(f"--threads must be between 1 and 256 (got {args.threads})")
+    _check_threads(args.threads)
     cfg = _config(args, planner=args.planner, threads=args.threads)
     report = run_batch(args.briefs, args.out, cfg, args.ray, args.workers, args.json)
     if report.failed:

@@ -34,6 +34,11 @@ def app_version() -> str:
 RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
+def is_reserved_name(name: str) -> bool:
+    """A Windows device name (``CON``, ``nul.txt``, ``Com1.x``…): no file or folder may be called that there."""
+    return name.split(".")[0].upper() in RESERVED_NAMES
+
+
 def check_out_dir(out: str | Path) -> Path:
     """A destination the user named: reject NUL bytes, files, non-bundle directories."""
     s = str(out)
@@ -41,8 +46,7 @@ def check_out_dir(out: str | Path) -> Path:
         raise UserFixableError("the output path contains a NUL byte; give a plain directory path")
     if len(Path(s).name) > 255:
         raise UserFixableError(f"the output directory name is {len(Path(s).name)} characters; the limit is 255")
-    stem = Path(s).name.split(".")[0].upper()
-    if stem in RESERVED_NAMES:
+    if is_reserved_name(Path(s).name):
         raise UserFixableError(f"{Path(s).name!r} is a reserved device name on Windows, where the bundle could not be "
                                "copied; choose another --out name")
     p = Path(s).expanduser()

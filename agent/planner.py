@@ -73,8 +73,8 @@ class Planner:
         notices: list[str] = []
         base = getattr(self.model, "bound", self.model)
         for attempt in range(self.max_retries + 1):
-            if on_text is not None and self.streams:
-                base._text_sink = on_text if attempt == 0 else None  # a retry's text is not shown
+            if attempt == 0 and on_text is not None and self.streams:
+                base._text_sink = on_text  # reset after the attempt: a retry's text is not shown
             try:
                 msg = self._pool.submit(self.model.invoke, convo).result(timeout=self.timeout_s)
             except cf.TimeoutError:

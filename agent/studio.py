@@ -326,7 +326,7 @@ class Studio:
                     earlier.append(features(np.asarray(im.convert("RGB"))))
         ictx = ImageContext(kit.index, tuple(earlier))
 
-        def run(seeds: list[int], g: float, stage: str):
+        def run(seeds: list[int], g: float, stage: str, negative: str | None):
             arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
                                 progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)))
             return [(a, sd, g, negative) for a, sd in zip(arrs, seeds)]
@@ -341,21 +341,23 @@ class Studio:
                 kept.append(rec.scores)
             ctx.report_round(rec)
 
+        steer = negative  # the negative prompt of the rounds to come: the user's, or the last stray colours
+
         def propose(r: int, n: int):
-            nonlocal negative
+            nonlocal steer
             g = guidance + 1.0 * r  # follow the prompt harder as the seeds move away from round 0
             seeds = [seed + 7919 * r + k for k in range(n)]
             params = {"seeds": seeds, "guidance": g, "steps": steps}
-            stray = stray_colours(kept[-1]) if kept and not args.get("negative_prompt") else []
+            stray = stray_colours(kept[-1]) if kept and not negative else []
             if stray:  # steer away from the colours that came out instead of the ones asked for
-                negative = " ".join(stray)
-                params["negative_prompt"] = negative
-            return run(seeds, g, f"round {r} ({n} candidates)"), params
+                steer = params["negative_prompt"] = " ".join(stray)
+            return run(seeds, g, f"round {r} ({n} candidates)", steer), params
 
         direction = self.direction_for(ctx)
         cfg = self.revise_config_for(direction)
         first_seeds = [seed + k for k in range(int(args.get("candidates") or 1))]
-        first = run(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""))
+        first = run(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""),
+                    negative)
         result = revise(first, {"seeds": first_seeds, "guidance": guidance, "steps": steps},
                         propose, critic, cfg, on_round=on_round)
         arr, used_seed, used_g, used_negative = result.best

@@ -88,6 +88,12 @@ def _ema_update(ema: dict, model, decay: float, step: int) -> None:
                 ema[k].copy_(v)
 
 
+def _v_objective(config: ImageTrainConfig, step: int) -> bool:
+    """Is step ``step`` (0-based) trained on v? Asked for ``steps done - 1``, it tells the
+    objective of the weights as they are."""
+    return step >= config.eps_steps
+
+
 def _target(sched, x0, noise, t, v: bool):
     return sched.get_velocity(x0, noise, t) if v else noise
 
@@ -154,7 +160,7 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
 
     def ema_val() -> float:
         ema_model.load_state_dict(ema)
-        return _val_loss(ema_model, sched, x_val, e_val, config.seed, state["step"] > config.eps_steps)
+        return _val_loss(ema_model, sched, x_val, e_val, config.seed, _v_objective(config, state["step"] - 1))
 
     order = np.random.default_rng(config.seed).permutation(len(images))
     val_idx, train_idx = order[: config.val_size], order[config.val_size :]
@@ -179,7 +185,7 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
         t = torch.from_numpy(rng.integers(0, sched.config.num_train_timesteps, len(idx)))
         for g in opt.param_groups:
             g["lr"] = lr_at(state["step"], config)
-        v = state["step"] >= config.eps_steps
+        v = _v_objective(config, state["step"])
         if v and state["step"] == config.eps_steps:  # the average of epsilon weights is no v model
             ema = {k: t_.detach().clone() for k, t_ in model.state_dict().items()}
         pred = model(sched.add_noise(x0, noise, t), t, encoder_hidden_states=e[:, None, :]).sample
@@ -200,7 +206,7 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
                 f"({state['seconds']:.0f}s)")
         if state["step"] % config.ckpt_every == 0:
             checkpoint(model, opt, state, out_dir, save)
-    state["val_mse"] = _val_loss(model, sched, x_val, e_val, config.seed, state["step"] > config.eps_steps)
+    state["val_mse"] = _val_loss(model, sched, x_val, e_val, config.seed, _v_objective(config, state["step"] - 1))
     state["val_mse_ema"] = ema_val()
     state["params"] = n_params
     checkpoint(model, opt, state, out_dir, save)
@@ -223,7 +229,7 @@ def install_image_model(run_dir: Path, weights_dir: Path, images: np.ndarray | N
     tensors, _ = load_safetensors(ema if ema.exists() else run_dir / "model.safetensors")
     model.load_state_dict(tensors)
     sched = DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", clip_sample=True,
-                          prediction_type="v_prediction" if cfg.eps_steps < state["step"] else "epsilon")
+                          prediction_type="v_prediction" if _v_objective(cfg, state["step"] - 1) else "epsilon")
     dest = weights_dir / "image"
     ArsNovaImagePipeline(model.to(torch.float16), sched).save_pretrained(dest, safe_serialization=True)
     if images is not None:
