@@ -383,7 +383,8 @@ def cmd_image(args) -> int:
     studio = make_studio(cfg.weights_dir, cfg.threads, replace(cfg.revise, max_rounds=0), encoder_factory(cfg),
                          image_model=cfg.image_model or (p.get("model") if str(p.get("model", "")).startswith("sd:") else None))
     run_args = {"prompt": p["prompt"], "negative_prompt": p.get("negative_prompt"), "seed": p["seed"],
-                "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1]}
+                "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1],
+                "batch_seeds": p.get("batch_seeds")}
     ctx = ToolContext("rerun", out, 0, emit=lambda e: None, should_stop=lambda: False)
     art = studio.generate_image({k: v for k, v in run_args.items() if v is not None}, ctx)
     print(f"{out / art.files['image']}")

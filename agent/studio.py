@@ -329,7 +329,8 @@ class Studio:
         def run(seeds: list[int], g: float, stage: str, negative: str | None):
             arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
                                 progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)))
-            return [(a, sd, g, negative) for a, sd in zip(arrs, seeds)]
+            batch = tuple(seeds) if kit.kind == "embedded" and len(seeds) > 1 else None  # drawn together
+            return [(a, sd, g, negative, batch) for a, sd in zip(arrs, seeds)]
 
         def critic(item):
             return image_scores(item[0], prompt, ictx)
@@ -356,11 +357,15 @@ class Studio:
         direction = self.direction_for(ctx)
         cfg = self.revise_config_for(direction)
         first_seeds = [seed + k for k in range(int(args.get("candidates") or 1))]
-        first = run(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""),
-                    negative)
+        redraw = [int(x) for x in args.get("batch_seeds") or ()]  # `arsnova image --from-png`: that batch
+        if redraw and seed in redraw:
+            first = [it for it in run(redraw, guidance, "redraw", negative) if it[1] == seed]
+        else:
+            first = run(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""),
+                        negative)
         result = revise(first, {"seeds": first_seeds, "guidance": guidance, "steps": steps},
                         propose, critic, cfg, on_round=on_round)
-        arr, used_seed, used_g, used_negative = result.best
+        arr, used_seed, used_g, used_negative, batch = result.best
         im = Image.fromarray(arr)
         upscale = None
         if im.size != (w, h):
@@ -371,7 +376,7 @@ class Studio:
         files = {"image": f"{stem}.png"}
         save_png(im, ctx.out_dir / files["image"], {
             "tool": "generate_image", "prompt": prompt, "negative_prompt": used_negative, "seed": used_seed,
-            "steps": steps, "guidance": used_g, "scheduler": kit.scheduler, "model": kit.model_id,
+            "batch_seeds": list(batch) if batch else None, "steps": steps, "guidance": used_g, "scheduler": kit.scheduler, "model": kit.model_id,
             "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
         s = result.best_scores
         summary = (f"Drew \"{prompt[:60]}\" at {w}x{h}{' (upscaled from ' + str(kit.native) + ' px)' if upscale else ''}; "

@@ -14,6 +14,9 @@ import numpy as np
 from models.errors import Cancelled, ModelFileError, ModelMissing
 
 
+BATCH = 8  # the most pictures of the embedded model drawn in one batch
+
+
 @dataclass
 class ImageKit:
     pipe: object
@@ -27,28 +30,38 @@ class ImageKit:
     def generate(self, prompt: str, negative: str | None, size: tuple[int, int], steps: int, guidance: float,
                  seeds: list[int], progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> list[np.ndarray]:
-        """One uint8 array per seed, at the native size (embedded) or ``size`` (SD)."""
+        """One uint8 array per seed, at the native size (embedded) or ``size`` (SD).
+
+        The embedded model draws all the seeds as one batch (up to ``BATCH`` at a time: the cheapest
+        speed-up on a CPU, ~1.6x for 4 candidates here); picture k is seed k's own picture up to float
+        rounding, so a re-draw that must be byte-identical passes the same list of seeds (the PNG
+        records it). SD models draw one seed at a time (a 512 px UNet is compute-bound already)."""
         import torch
 
-        out = []
-        for k, seed in enumerate(seeds):
+        out: list[np.ndarray] = []
+        group = BATCH if self.kind == "embedded" else 1
+        chunks = [seeds[i:i + group] for i in range(0, len(seeds), group)]
+        total = len(seeds) * steps
+        for chunk in chunks:
             stopped = {"flag": False}
+            done0, n = len(out) * steps, len(chunk)
 
-            def on_step(p, i, t, kw, k=k):
+            def on_step(p, i, t, kw, done0=done0, n=n):
                 if progress:
-                    progress(k * steps + i + 1, len(seeds) * steps)
+                    progress(done0 + (i + 1) * n, total)
                 if should_stop and should_stop():
                     stopped["flag"] = True
                     p._interrupt = True
                 return kw
 
-            gen = torch.Generator("cpu").manual_seed(seed)
+            gens = [torch.Generator("cpu").manual_seed(s) for s in chunk]
             kw = {} if self.kind == "embedded" else {"width": size[0], "height": size[1]}
             res = self.pipe(prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
-                            generator=gen, callback_on_step_end=on_step, **kw)
+                            num_images_per_prompt=n, generator=gens if n > 1 else gens[0],
+                            callback_on_step_end=on_step, **kw)
             if stopped["flag"]:
                 raise Cancelled("image generation cancelled")
-            out.append(np.asarray(res.images[0].convert("RGB"), dtype=np.uint8))
+            out += [np.asarray(im.convert("RGB"), dtype=np.uint8) for im in res.images]
         return out
 
 
@@ -88,6 +101,7 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
     except (OSError, ValueError) as e:
         raise ModelFileError(f"cannot load the image model at {home}: {str(e).splitlines()[0][:200]}") from None
     pipe.set_progress_bar_config(disable=True)
+    pipe.unet.to(memory_format=torch.channels_last)  # ~9% faster convolutions on this CPU (bench/run.py)
     index = None
     if (home / "train-features.npz").exists():
         from models.image_metrics import FeatureIndex

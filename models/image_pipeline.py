@@ -80,7 +80,7 @@ class ArsNovaImagePipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def __call__(self, prompt: str, negative_prompt: str | None = None, num_inference_steps: int = 30,
-                 guidance_scale: float = 3.0, num_images_per_prompt: int = 1, generator: torch.Generator | None = None,
+                 guidance_scale: float = 3.0, num_images_per_prompt: int = 1, generator: torch.Generator | list[torch.Generator] | None = None,
                  callback_on_step_end: Callable | None = None, output_type: str = "pil", height: int | None = None,
                  width: int | None = None) -> ImagePipelineOutput:
         size, patch = native_size(self.unet), unet_patch(self.unet)
@@ -92,7 +92,14 @@ class ArsNovaImagePipeline(DiffusionPipeline):
             null = self.embed([negative_prompt])[:, None, :].repeat(B, 1, 1)
         else:
             null = torch.zeros_like(cond)
-        x = to_patches(torch.randn((B, 3, size, size), generator=generator, dtype=torch.float32), patch)
+        if isinstance(generator, list):  # one generator per picture, as in diffusers: picture k is seed k's
+            if len(generator) != B:
+                raise ValueError(f"{len(generator)} generators for {B} pictures")
+            noise = torch.cat([torch.randn((1, 3, size, size), generator=g, dtype=torch.float32) for g in generator])
+        else:
+            noise = torch.randn((B, 3, size, size), generator=generator, dtype=torch.float32)
+        x = to_patches(noise, patch)
+        step_gen = generator[0] if isinstance(generator, list) else generator
         self.scheduler.set_timesteps(num_inference_steps)
         x = x * self.scheduler.init_noise_sigma
         self._interrupt = False
@@ -103,7 +110,9 @@ class ArsNovaImagePipeline(DiffusionPipeline):
             eps = self.unet(xin, t, encoder_hidden_states=torch.cat([null, cond])).sample
             e_null, e_cond = eps.chunk(2)
             eps = e_null + guidance_scale * (e_cond - e_null)
-            x = self.scheduler.step(eps, t, x, generator=generator).prev_sample
+            # (DDIM at eta 0, the embedded model's scheduler, draws no noise here; a stochastic
+            # scheduler gets the single generator, or the first of the list)
+            x = self.scheduler.step(eps, t, x, generator=step_gen).prev_sample
             if callback_on_step_end is not None:
                 callback_on_step_end(self, i, t, {})
         images = (from_patches(x, patch) / 2 + 0.5).clamp(0, 1)

@@ -201,6 +201,60 @@ def test_a_first_round_batch_of_candidates(image_weights, tmp_path):
     assert art.seed in (3, 4, 5)
 
 
+def test_candidates_are_drawn_as_one_batch_and_redraw_exactly(image_weights, tmp_path, capsys):
+    """A round's candidates share one batch: each is its seed's own picture up to float rounding
+    (at most 1 grey level apart), and `image --from-png` re-draws the same batch, so the re-drawn
+    picture is byte-for-byte the chosen one."""
+    from PIL import Image
+
+    from agent.cli import main
+    from agent.studio import ToolContext, make_studio
+    from models.image_io import png_params
+
+    studio = make_studio(image_weights, threads=1)
+    kit = studio.image
+    calls = []
+    real = kit.pipe.__class__.__call__
+    kit.pipe.__class__.__call__ = lambda self, *a, **k: calls.append(k["num_images_per_prompt"]) or real(self, *a, **k)
+    try:
+        batch = kit.generate("a red apple", None, (16, 16), 2, 3.0, [3, 4, 5])
+        alone = [kit.generate("a red apple", None, (16, 16), 2, 3.0, [s])[0] for s in (3, 4, 5)]
+    finally:
+        kit.pipe.__class__.__call__ = real
+    assert calls == [3, 1, 1, 1]
+    for b, a in zip(batch, alone):
+        assert np.abs(b.astype(int) - a.astype(int)).max() <= 1
+    assert not np.array_equal(batch[0], batch[1])  # different seeds, different pictures
+    art = studio.generate_image({"prompt": "a green leaf", "seed": 3, "steps": 2, "candidates": 3, "width": 16,
+                                 "height": 16},
+                                ToolContext("c", tmp_path / "s", 1, emit=lambda e: None, should_stop=lambda: False))
+    png = tmp_path / "s" / art.files["image"]
+    assert png_params(png)["batch_seeds"] == [3, 4, 5]
+    assert main(["--weights", str(image_weights), "image", "--from-png", str(png), "--out", str(tmp_path / "o")]) == 0
+    again = Path(capsys.readouterr().out.strip())
+    with Image.open(png) as a, Image.open(again) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b)) and png_params(again)["seed"] == art.seed
+
+
+def test_the_tuned_pipeline_draws_what_the_stock_loop_draws(image_weights):
+    """The speed-ups (channels-last UNet, batched candidates) change nothing beyond float rounding:
+    the benchmark's baseline, diffusers' documented loop on a default-layout copy of the UNet,
+    gives the same picture for the same seed."""
+    import copy
+
+    import torch
+
+    from bench.run import stock_loop
+    from agent.studio import make_studio
+
+    kit = make_studio(image_weights, threads=1).image
+    assert kit.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    plain = copy.deepcopy(kit.pipe.unet).to(memory_format=torch.contiguous_format)
+    ours = kit.pipe("a red apple", num_inference_steps=3, generator=torch.Generator().manual_seed(7), output_type="pt")
+    stock = stock_loop(kit.pipe, plain, "a red apple", 3, 3.0, 7)
+    assert torch.allclose(ours.images, stock, atol=1e-4)
+
+
 def test_bundle_shows_the_picture_with_its_parameters(image_weights, tmp_path):
     from agent.app import make_agent
     from agent.config import Config

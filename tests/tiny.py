@@ -85,7 +85,7 @@ def make_tiny_chat_model(out: Path) -> Path:
     fast.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)
     cfg = Qwen2Config(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8192,
                       eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, tie_word_embeddings=True)
     model = Qwen2ForCausalLM(cfg)
     out.mkdir(parents=True, exist_ok=True)
