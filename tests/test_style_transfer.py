@@ -138,3 +138,26 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path):
     (tmp_path / "bomb.png").write_bytes(png)
     with pytest.raises(InputFileError, match="20000x20000|decompression bomb"):
         load_rgb(tmp_path / "bomb.png")
+
+
+def test_laplacian_pyramid_reconstructs_exactly_and_grafts_low_frequencies():
+    from models.style_transfer import graft, laplacian, reconstruct
+
+    x = torch.rand(1, 3, 37, 50, generator=torch.Generator().manual_seed(1)) * 255  # odd sizes too
+    bands = laplacian(x, 4)
+    assert [tuple(b.shape[-2:]) for b in bands] == [(37, 50), (19, 25), (10, 13), (5, 7)]
+    assert torch.allclose(reconstruct(bands), x, atol=1e-3)
+    assert torch.equal(laplacian(x, 1)[0], x)  # one level: plain pixels
+    flat = torch.full((1, 3, 10, 13), 200.0)  # a "coarse solution": one flat colour
+    mixed = graft(x, flat, 4, keep=1)
+    # the fine bands are the content's, the coarsest (mean colour) is the coarse solution's
+    change = laplacian(mixed - x, 4)[0]  # what grafting changed is smooth: little of it in the finest band
+    assert float(change.abs().mean()) < 0.1 * float(bands[0].abs().mean())
+    assert abs(float(mixed.mean()) - 200.0) < 2.0 and abs(float(x.mean()) - 200.0) > 50
+
+
+def test_pyramid_levels_and_scales():
+    assert StyleConfig(size=256).pyramid_levels(256) == 5 and StyleConfig(size=512).pyramid_levels(512) == 6
+    assert StyleConfig(size=256, multiscale=False).pyramid_levels(256) == 1
+    assert StyleConfig(size=512, steps=40).scales() == [(128, 30), (512, 40)]
+    assert StyleConfig(size=100).scales() == [(100, 40)]
