@@ -314,10 +314,6 @@ def train_image_model(args) -> int:
     """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install."""
     import dataclasses
 
-    try:
-        import diffusers  # noqa: F401
-    except ImportError:
-        raise UserFixableError("training the image model needs diffusers: pip install 'diffusers>=0.42'") from None
     from models.encoder import load_encoder
     from models.image_data import build_clipart_dataset, load_dataset, save_dataset
     from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image

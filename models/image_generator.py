@@ -79,10 +79,6 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
     if (not spec or spec == "embedded") and not (home / "model_index.json").exists():
         raise ModelMissing(f"generate_image is not available yet: the embedded image model is not at {home} (train it "
                            "with `arsnova train image --install`, or use a Stable Diffusion model: --image-model sd:/path)")
-    try:
-        import diffusers  # noqa: F401
-    except ImportError:
-        raise ModelMissing("generate_image needs diffusers: pip install 'diffusers>=0.42'") from None
     if spec and spec not in ("embedded",):
         from models.diffusion import load_sd_pipeline, parse_sd_spec
 

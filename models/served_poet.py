@@ -28,6 +28,9 @@ def parse_openai_spec(spec: str) -> tuple[str, str]:
     return url.rstrip("/"), model
 
 
+LOGP_LINES = 4096  # the most sampled lines whose log-probability a served poet remembers
+
+
 @dataclass
 class ServedLM:
     """The PoetLM interface over /v1/completions. Its "tokens" are characters, so the context the
@@ -111,6 +114,8 @@ def make_served_poet(spec: str, vocab, encoder, corpus_index):
                 syl = prosody.line_syllables(line)
                 ok = lo <= syl <= hi and not (index is not None and _copies(prev_words, line, index, closed_only=False))
                 lm.line_logp[line] = lp
+                while len(lm.line_logp) > LOGP_LINES:  # a long session: forget the oldest lines
+                    del lm.line_logp[next(iter(lm.line_logp))]
                 results.append(LineResult(line, prosody.last_word(line), lp, ok, syl))
             return results
 

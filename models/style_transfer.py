@@ -63,7 +63,7 @@ class StyleConfig:
         low frequencies (its colour layout), which the full-size solve starts from."""
         if not self.multiscale or self.size <= self.min_scale:
             return [(self.size, self.steps)]
-        return [(self.min_scale, max(10, min(30, self.steps))), (self.size, self.steps)]
+        return [(self.min_scale, max(10, min(20, self.steps))), (self.size, self.steps)]
 
     def pyramid_levels(self, side: int) -> int:
         """Laplacian levels the image is optimised in (``multiscale``): the coarsest ~16 px."""
@@ -189,7 +189,10 @@ def stylize(
             if should_stop and should_stop():
                 raise Cancelled("style transfer cancelled")
             opt.zero_grad(set_to_none=True)
-            obj.losses(reconstruct(bands))[0].backward()
+            x = reconstruct(bands)
+            # the loss of the image that will be delivered (clamped to 0..255), with the gradient
+            # passed straight through the clamp so out-of-range pixels are still pulled back
+            obj.losses(x + (x.clamp(0, 255) - x).detach())[0].backward()
             opt.step()
             done += 1
             if progress:

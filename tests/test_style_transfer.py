@@ -159,5 +159,5 @@ def test_laplacian_pyramid_reconstructs_exactly_and_grafts_low_frequencies():
 def test_pyramid_levels_and_scales():
     assert StyleConfig(size=256).pyramid_levels(256) == 5 and StyleConfig(size=512).pyramid_levels(512) == 6
     assert StyleConfig(size=256, multiscale=False).pyramid_levels(256) == 1
-    assert StyleConfig(size=512, steps=40).scales() == [(128, 30), (512, 40)]
+    assert StyleConfig(size=512, steps=40).scales() == [(128, 20), (512, 40)]
     assert StyleConfig(size=100).scales() == [(100, 40)]
