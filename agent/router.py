@@ -80,6 +80,11 @@ class RouterChatModel(BaseChatModel):
             for label, bonus in _lexical_hints(text).items():
                 scores[label] += bonus
             best = max(scores, key=scores.get)
+            head = _HEAD_NOUN.search(text.lower())  # "a poem about a painting" asks for a poem
+            wanted = None if not head else "write_poem" if head.group(1) in _POEM_NOUNS else "generate_image"
+            if wanted and best in ("write_poem", "generate_image") and best != wanted:
+                scores[wanted] = scores[best] + 1e-3
+                best = wanted
             if best == "style_transfer" and not _names_a_style(text):
                 # restyling needs a style to copy; without one the person wants a new picture
                 scores["style_transfer"] = min(scores["style_transfer"], scores["generate_image"] - 1e-3)
@@ -141,6 +146,12 @@ def _names_a_style(text: str) -> bool:
         r"\b(style|styled|restyle|manner|look like|looks like|like (?:a |an |the )?[A-Z\w]+|after (?:a |the )?[A-Z]\w+|"
         r"into (?:a |an )?[\w-]+ painting|painting by)",
         text, re.IGNORECASE))
+
+
+_POEM_NOUNS = ("poem", "haiku", "sonnet", "limerick", "verse", "verses", "quatrain", "tanka", "ode", "lines")
+# the first thing asked for, when a topic follows it: "a poem about a picture", "a picture of a poem"
+_HEAD_NOUN = re.compile(r"\b(poem|haiku|sonnet|limerick|verses?|quatrain|tanka|ode|lines|picture|image|drawing|"
+                        r"painting|illustration|sketch)\s+(?:about|of|on|for|to)\b")
 
 
 def _lexical_hints(text: str) -> dict[str, float]:

@@ -32,6 +32,11 @@ CASES = [
     ("render a lighthouse at night", ["generate_image"]),
     ("draw me a red apple", ["generate_image"]),
     ("show me a blue car on a sunny road", ["generate_image"]),
+    ("write a poem about this painting", ["write_poem"]),  # what is asked for, not what it is about
+    ("a poem about a picture", ["write_poem"]),
+    ("draw a picture about my poem", ["generate_image"]),
+    ("an image of a blue car", ["generate_image"]),
+    ("repaint the last image in the style of the scream", ["style_transfer"]),
     ("restyle photo.jpg like starry night", ["style_transfer"]),
     ("make my photo cat.png look like starry_night.jpg", ["style_transfer"]),
     ("repaint it in the style of the great wave", ["style_transfer"]),
