@@ -110,6 +110,9 @@ class ToolCard(Vertical):
     def progress(self, done: int, total: int, unit: str, stage: str) -> None:
         bar = self.query_one(ProgressBar)
         bar.update(total=max(total, 1), progress=done)
+        if total == 0:  # no count yet: a model loading
+            self.query_one(".status", Static).update(plain(f"{stage}…"))
+            return
         elapsed = time.monotonic() - self.started
         eta = f" · about {elapsed / done * (total - done):.0f}s left" if 0 < done < total and elapsed > 1 else ""
         self.query_one(".status", Static).update(plain(f"{stage}: {done}/{total} {unit} · {elapsed:.1f}s{eta}"))

@@ -31,7 +31,7 @@ class Progress:
     call_id: str
     tool: str
     done: int
-    total: int
+    total: int  # 0: no count yet (a model loading on first use; the stage says which)
     unit: str  # "bars", "steps", "tokens", "iterations"
     stage: str = ""  # "round 0", "round 1 (4 candidates)"
 

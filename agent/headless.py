@@ -39,7 +39,8 @@ class ProgressPrinter:
                 self._line(f"plan ({planner}): " + ", ".join(c["name"] for c in calls))
             case ev.Progress(tool=tool, done=done, total=total, unit=unit, stage=stage):
                 if self.tty:
-                    self.s.write(f"\r  {tool} {stage}: {done}/{total} {unit}   ")
+                    count = f": {done}/{total} {unit}" if total else "…"  # total 0: a model loading
+                    self.s.write(f"\r  {tool} {stage}{count}   ")
                     self.s.flush()
             case ev.Critique(record=r) | ev.Revision(record=r):
                 s = r.scores

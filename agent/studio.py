@@ -107,6 +107,13 @@ class Studio:
             self._image = self.image_factory()
         return self._image
 
+    def _model(self, kind: str, ctx: "ToolContext", tool: str, label: str):
+        """The ``kind`` model ("poet", "music", "image", "vgg"), saying so on the tool's card while it
+        loads on first use (tens of seconds on a new data directory)."""
+        if getattr(self, f"_{kind}") is None:
+            ctx.emit(Progress(ctx.call_id, tool, 0, 0, "", f"loading {label} (first use)"))
+        return getattr(self, kind)
+
     def switch_model(self, kind: str, spec: str | None):
         """Load the ``kind`` ("poet" | "image") model for ``spec`` (None: the embedded one) now and
         use it from here on; a load that fails raises and leaves the current one in place."""
@@ -150,7 +157,7 @@ class Studio:
         from models.music_sample import SampleSpec
         from models.music_tokens import Key, parse_key
 
-        gen = self.music
+        gen = self._model("music", ctx, "compose_music", "the music models")
         kind = args.get("model") or self.default_music_model or gen.default_kind()
         density, mood_tempo, mood_mode = MOODS.get((args.get("mood") or "").lower(), ("moderate", 100, None))
         # a primer, read before any sampling, lends its key and meter unless they were asked for
@@ -236,7 +243,7 @@ class Studio:
         form = style.form if style else (args.get("form") or "free")  # "more like X" takes X's form
         plan = plan_form(form, args.get("lines"), np.random.default_rng(seed), scheme=style.scheme if style else None,
                          meter=style.meter if style else None)
-        kit = self.poet
+        kit = self._model("poet", ctx, "write_poem", "the poet")
         torch.set_num_threads(self.threads)
         q = kit.embed([topic])[0]
         earlier = []
@@ -306,7 +313,7 @@ class Studio:
         from models.image_io import save_png
         from models.image_metrics import features
 
-        kit = self.image
+        kit = self._model("image", ctx, "generate_image", "the image model")
         torch.set_num_threads(self.threads)
         default = 256 if kit.kind == "embedded" else 512
         w, h = int(args.get("width") or default), int(args.get("height") or default)
@@ -411,7 +418,7 @@ class Studio:
         s_t = styles[0][0]
         stem = f"{ctx.turn:03d}-{ctx.stem_id}-styled"
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
-        vgg = self.vgg
+        vgg = self._model("vgg", ctx, "style_transfer", "VGG19")
         torch.set_num_threads(self.threads)
 
         def preview(x):

@@ -128,7 +128,9 @@ def test_generate_image_through_the_agent(image_weights, tmp_path):
     art = events[-1].artifacts[0]
     assert art.kind == "image" and [r.round for r in art.trajectory] == [0, 1]
     steps = [e for e in events if isinstance(e, ev.Progress)]
-    assert steps[0].unit == "steps" and steps[0].total == 3
+    # the card says the model is loading before the first step (first use in this process)
+    assert steps[0].total == 0 and steps[0].stage == "loading the image model (first use)"
+    assert steps[1].unit == "steps" and steps[1].total == 3
     png = folder / art.files["image"]
     p = png_params(png)
     assert p["prompt"].startswith("a picture of a red apple") or p["prompt"].startswith("a red apple")

@@ -369,6 +369,9 @@ async def test_progress_shows_elapsed_and_eta(tmp_path):
         await pilot.pause()
         status = str(card.query_one(".status", Static).render())
         assert status.startswith("round 0: 5/10 bars · 10.") and "about 10s left" in status
+        card.progress(0, 0, "", "loading the poet (first use)")  # a model loading: no count, no ETA
+        await pilot.pause()
+        assert str(card.query_one(".status", Static).render()) == "loading the poet (first use)…"
 
 
 async def test_planner_answers_are_markdown_and_hostile_markup_stays_text(app_factory):
