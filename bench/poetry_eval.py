@@ -36,7 +36,6 @@ def main() -> None:
     from agent.revise import ReviseConfig
     from agent.studio import ToolContext, make_studio
     from models import prosody
-    from models.music_generator import default_weights_dir
     from models.poetry_forms import plan_form
     from models.poetry_page import read_poem_lines
 

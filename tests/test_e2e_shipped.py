@@ -4,7 +4,6 @@ length and tempo, with scores and the revision trajectory in the manifest."""
 import json
 
 import pretty_midi
-import pytest
 
 from agent.cli import main
 from models.music_generator import MODEL_FILES, default_weights_dir

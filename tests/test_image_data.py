@@ -246,7 +246,7 @@ def test_the_tuned_pipeline_draws_what_the_stock_loop_draws(image_weights):
 
     import torch
 
-    from bench.run import stock_loop
+    from bench.generators import stock_loop
     from agent.studio import make_studio
 
     kit = make_studio(image_weights, threads=1).image

@@ -62,7 +62,7 @@ def test_load_errors_are_user_fixable(tmp_path):
 
 
 def test_wrong_shape_checkpoint_is_refused(tmp_path):
-    from models.checkpoint import load_safetensors, save_safetensors
+    from models.checkpoint import save_safetensors
 
     m = build_music_model(TINY["rnn"])
     tensors = dict(m.state_dict())

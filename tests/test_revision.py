@@ -3,13 +3,12 @@
 import dataclasses
 import json
 
-import numpy as np
 import pytest
 
 from agent.artifacts import Scores
 from agent.critics import MusicRequest, music_scores
 from agent.revise import ReviseConfig, revise
-from models.music_sample import SampleSpec, score_melody
+from models.music_sample import SampleSpec
 from models.music_tokens import Key
 from models.music_train import TrainConfig, build_melody_index, train
 from tests.tiny import tiny_corpus

@@ -1,6 +1,5 @@
 """Pilot tests of the chat: a request to a finished music result, cancel, queue, markup safety."""
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from tui import ToolCard, clean, make_app
 
 @pytest.fixture
 def app_factory(tiny_weights, tmp_path):
-    from agent.app import make_agent
     from agent.config import Config
 
     cfg = Config(data_dir=tmp_path / "data", weights_dir=tiny_weights, threads=1)
