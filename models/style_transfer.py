@@ -57,7 +57,7 @@ class StyleConfig:
 
     def scales(self) -> list[tuple[int, int]]:
         """(long side, iterations) from coarse to fine: a short solve at ``min_scale`` (the preview,
-        ~5-10 s here), then the full size. No levels in between: VGG features are scale-specific,
+        ~3-5 s here), then the full size. No levels in between: VGG features are scale-specific,
         so a solve at one size is a poor start at twice that size (all of its fine texture has to be
         redone: measured in docs/style-multiscale.md); what carries over is the coarse result's
         low frequencies (its colour layout), which the full-size solve starts from."""
