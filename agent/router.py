@@ -149,9 +149,9 @@ def _names_a_style(text: str) -> bool:
 
 
 _POEM_NOUNS = ("poem", "haiku", "sonnet", "limerick", "verse", "verses", "quatrain", "tanka", "ode", "lines")
+_PICTURE_NOUNS = ("picture", "image", "drawing", "painting", "illustration", "sketch")
 # the first thing asked for, when a topic follows it: "a poem about a picture", "a picture of a poem"
-_HEAD_NOUN = re.compile(r"\b(poem|haiku|sonnet|limerick|verses?|quatrain|tanka|ode|lines|picture|image|drawing|"
-                        r"painting|illustration|sketch)\s+(?:about|of|on|for|to)\b")
+_HEAD_NOUN = re.compile(rf"\b({'|'.join(_POEM_NOUNS + _PICTURE_NOUNS)})\s+(?:about|of|on|for|to)\b")
 
 
 def _lexical_hints(text: str) -> dict[str, float]:

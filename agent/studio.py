@@ -336,7 +336,7 @@ class Studio:
         def run(seeds: list[int], g: float, stage: str, negative: str | None):
             arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
                                 progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)))
-            batch = tuple(seeds) if kit.kind == "embedded" and len(seeds) > 1 else None  # drawn together
+            batch = tuple(seeds) if kit.batch_size > 1 and len(seeds) > 1 else None  # drawn together
             return [(a, sd, g, negative, batch) for a, sd in zip(arrs, seeds)]
 
         def critic(item):

@@ -19,7 +19,7 @@ def timed(fn, repeats: int, warmup: int = 1) -> dict:
         t = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t)
-    return {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts), "runs": repeats}
+    return stats(ts)
 
 
 def stats(times: list[float]) -> dict:

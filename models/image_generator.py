@@ -27,6 +27,11 @@ class ImageKit:
     model_hash: str
     scheduler: str
 
+    @property
+    def batch_size(self) -> int:
+        """How many seeds one pipeline call draws together."""
+        return BATCH if self.kind == "embedded" else 1
+
     def generate(self, prompt: str, negative: str | None, size: tuple[int, int], steps: int, guidance: float,
                  seeds: list[int], progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> list[np.ndarray]:
@@ -39,7 +44,7 @@ class ImageKit:
         import torch
 
         out: list[np.ndarray] = []
-        group = BATCH if self.kind == "embedded" else 1
+        group = self.batch_size
         chunks = [seeds[i:i + group] for i in range(0, len(seeds), group)]
         total = len(seeds) * steps
         for chunk in chunks:
@@ -57,7 +62,7 @@ class ImageKit:
             gens = [torch.Generator("cpu").manual_seed(s) for s in chunk]
             kw = {} if self.kind == "embedded" else {"width": size[0], "height": size[1]}
             res = self.pipe(prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
-                            num_images_per_prompt=n, generator=gens if n > 1 else gens[0],
+                            num_images_per_prompt=n, generator=gens,
                             callback_on_step_end=on_step, **kw)
             if stopped["flag"]:
                 raise Cancelled("image generation cancelled")

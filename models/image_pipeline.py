@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline, UNet2DConditionModel
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from diffusers.utils.torch_utils import randn_tensor
 
 
 def make_unet(sample_size: int = 64, channels: tuple[int, ...] = (64, 128, 192, 256), cross_dim: int = 384,
@@ -92,14 +93,10 @@ class ArsNovaImagePipeline(DiffusionPipeline):
             null = self.embed([negative_prompt])[:, None, :].repeat(B, 1, 1)
         else:
             null = torch.zeros_like(cond)
-        if isinstance(generator, list):  # one generator per picture, as in diffusers: picture k is seed k's
-            if len(generator) != B:
-                raise ValueError(f"{len(generator)} generators for {B} pictures")
-            noise = torch.cat([torch.randn((1, 3, size, size), generator=g, dtype=torch.float32) for g in generator])
-        else:
-            noise = torch.randn((B, 3, size, size), generator=generator, dtype=torch.float32)
-        x = to_patches(noise, patch)
-        step_gen = generator[0] if isinstance(generator, list) else generator
+        if isinstance(generator, list) and len(generator) != B:
+            raise ValueError(f"{len(generator)} generators for {B} pictures")
+        # a list: one generator per picture, as in diffusers' pipelines (picture k is seed k's)
+        x = to_patches(randn_tensor((B, 3, size, size), generator=generator, dtype=torch.float32), patch)
         self.scheduler.set_timesteps(num_inference_steps)
         x = x * self.scheduler.init_noise_sigma
         self._interrupt = False
@@ -110,9 +107,7 @@ class ArsNovaImagePipeline(DiffusionPipeline):
             eps = self.unet(xin, t, encoder_hidden_states=torch.cat([null, cond])).sample
             e_null, e_cond = eps.chunk(2)
             eps = e_null + guidance_scale * (e_cond - e_null)
-            # (DDIM at eta 0, the embedded model's scheduler, draws no noise here; a stochastic
-            # scheduler gets the single generator, or the first of the list)
-            x = self.scheduler.step(eps, t, x, generator=step_gen).prev_sample
+            x = self.scheduler.step(eps, t, x, generator=generator).prev_sample
             if callback_on_step_end is not None:
                 callback_on_step_end(self, i, t, {})
         images = (from_patches(x, patch) / 2 + 0.5).clamp(0, 1)
