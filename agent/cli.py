@@ -74,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("what", choices=["music", "poetry", "image"])
     t.add_argument("--model", choices=["transformer", "rnn"], default="transformer", help="music: which model")
     t.add_argument("--preset", choices=["small", "base", "wide"], default="small", help="poetry: model size")
-    t.add_argument("--prepare", action="store_true", help="poetry: (re)build the corpus, tokenizer and n-gram indexes")
+    t.add_argument("--prepare", action="store_true", help="poetry, image: (re)build the corpus (and for poetry the "
+                                                          "tokenizer and n-gram indexes)")
+    t.add_argument("--stage", choices=["base", "subjects"], default="base",
+                   help="image: base (from scratch) or subjects (short captions and emoji, from --init-from)")
+    t.add_argument("--init-from", help="image, subjects stage: the installed picture model to start from "
+                                       "(default: <weights>/image)")
     t.add_argument("--steps", type=int, help="optimizer steps (default: the shipped preset)")
     t.add_argument("--max-seconds", type=float, default=0.0, help="stop after this wall time (resumable)")
     t.add_argument("--threads", type=int, help="torch threads for training (default: the preset's)")
@@ -311,17 +316,27 @@ def fetch_emoji(dest: Path) -> Path:
 
 
 def train_image_model(args) -> int:
-    """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install."""
+    """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install.
+    The shipped model is two stages: ``base`` from scratch, then ``subjects`` from its install."""
     import dataclasses
 
     from models.encoder import load_encoder
     from models.image_data import build_clipart_dataset, load_dataset, save_dataset
-    from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
+    from models.image_train import STAGES, embed_captions, install_image_model, train_image
     from models.music_generator import default_weights_dir
 
     _check_train_args(args)
     cfg = _config(args)
-    tc = dataclasses.replace(ImageTrainConfig(), max_seconds=args.max_seconds,
+    weights = cfg.weights_dir or default_weights_dir()
+    stage = STAGES[args.stage]
+    init = {}
+    if args.stage == "subjects":
+        init_dir = Path(args.init_from) if args.init_from else weights / "image"
+        if not (init_dir / "unet").is_dir():
+            raise UserFixableError(f"no picture model at {init_dir} to start the subjects stage from: "
+                                   "train the base stage first (arsnova train image --install)")
+        init = {"init_from": str(init_dir.resolve())}
+    tc = dataclasses.replace(stage, max_seconds=args.max_seconds, **init,
                              **({"steps": args.steps} if args.steps else {}),
                              **({"threads": args.threads} if args.threads else {}))
     size = tc.unet["sample_size"]
@@ -329,17 +344,20 @@ def train_image_model(args) -> int:
     if args.prepare or not data.exists():
         emoji = fetch_emoji(cfg.data_dir / "npm")
         print(f"building the clip-art + emoji dataset at {size}px into {data}")
-        images, caps = build_clipart_dataset(size, progress=lambda i, n: print(f"\r  {i}/{n}", end="", flush=True),
-                                             emoji_dir=emoji)
+        built = build_clipart_dataset(size, progress=lambda i, n: print(f"\r  {i}/{n}", end="", flush=True),
+                                      emoji_dir=emoji)
         print()
-        save_dataset(data, images, caps)
-    images, caps = load_dataset(data)
-    emb = embed_captions(caps, load_encoder(), data.with_suffix(".minilm.npy"))
-    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / "image"
-    state = train_image(images, emb, run_dir, tc, log=lambda s: print(s, flush=True))
+        save_dataset(data, built)
+    ds = load_dataset(data)
+    encoder = load_encoder()
+    emb = embed_captions(ds.captions, encoder, data.with_suffix(".minilm.npy"))
+    short = embed_captions(ds.short_captions, encoder, data.with_suffix(".short.minilm.npy"))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"image-{args.stage}"
+    state = train_image(ds.images, emb, run_dir, tc, log=lambda s: print(s, flush=True), short_emb=short,
+                        emoji=ds.emoji)
     print(f"validation MSE {state['val_mse']:.4f} after {state['step']} steps, {state['images_seen']} images")
     if args.install:
-        print(f"installed into {install_image_model(run_dir, cfg.weights_dir or default_weights_dir(), images)}")
+        print(f"installed into {install_image_model(run_dir, weights, ds.images)}")
     return 0
 
 

@@ -77,8 +77,8 @@ def main() -> None:
         nearest = None
         if train is not None and kit.index is not None:
             _, i = kit.index.nearest(features(kept))
-            nearest = train[1][i]
-            tiles.append((train[0][i], nearest.split(";")[0][:22]))
+            nearest = train.captions[i]
+            tiles.append((train.images[i], nearest.split(";")[0][:22]))
         for c, (a, text) in enumerate(tiles):
             sheet.paste(Image.fromarray(a).resize((cell, cell), Image.Resampling.LANCZOS), (c * cell, y + label))
             d.text((c * cell + 2, y + 16), text[:21], fill="black")

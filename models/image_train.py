@@ -43,6 +43,19 @@ class ImageTrainConfig:
     seed: int = 0
     threads: int = 2
     max_seconds: float = 0.0
+    # the "subjects" stage: short prompt-style captions ("a red apple") for this share of the
+    # examples, emoji (one picture per subject: the class-balanced part) drawn for this share
+    short_caption_share: float = 0.0
+    emoji_share: float = 0.0
+    init_from: str = ""  # an installed pipeline directory whose UNet the run starts from
+
+
+# The shipped model: ``base`` from scratch, then ``subjects`` from the installed base weights.
+STAGES = {
+    "base": ImageTrainConfig(),
+    "subjects": ImageTrainConfig(steps=7000, lr=2e-4, min_lr=2e-5, warmup=100, eps_steps=0,
+                                 short_caption_share=0.5, emoji_share=0.5),
+}
 
 
 def _unet(cfg: ImageTrainConfig):
@@ -113,12 +126,30 @@ def _val_loss(model, sched, x0, emb, seed: int, v: bool = False) -> float:
 
 
 def train_image(images: np.ndarray, emb: np.ndarray, out_dir: Path, config: ImageTrainConfig,
-                log: Callable[[str], None] = print) -> dict:
+                log: Callable[[str], None] = print, short_emb: np.ndarray | None = None,
+                emoji: np.ndarray | None = None) -> dict:
+    """Train (or resume) on ``images`` with caption embeddings ``emb``; ``short_emb`` (the short
+    captions' embeddings) and ``emoji`` (bool mask) are needed when the config uses them."""
     import torch
 
+    if config.short_caption_share and short_emb is None:
+        raise ValueError("short_caption_share needs the short captions' embeddings")
+    if config.emoji_share and (emoji is None or not emoji.any()):
+        raise ValueError("emoji_share needs emoji in the dataset")
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        return _train(images, emb, out_dir, config, log)
+        return _train(images, emb, out_dir, config, log, short_emb, emoji)
+
+
+def _init_unet(model, pipeline_dir: Path) -> None:
+    """Start from an installed pipeline's UNet (fp16 on disk, trained in fp32)."""
+    import torch
+    from safetensors.torch import load_file
+
+    files = sorted((pipeline_dir / "unet").glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no UNet weights under {pipeline_dir / 'unet'}")
+    model.load_state_dict({k: v.to(torch.float32) for k, v in load_file(files[0]).items()})
 
 
 def _to_model_space(batch: np.ndarray, patch: int = 1):
@@ -129,7 +160,7 @@ def _to_model_space(batch: np.ndarray, patch: int = 1):
     return to_patches(torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 127.5 - 1.0, patch)
 
 
-def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
+def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log, short_emb, emoji) -> dict:
     import torch
     from diffusers import DDPMScheduler
 
@@ -149,6 +180,9 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
         restore_adam(opt, moments, state["step"])
         log(f"resumed at step {state['step']}")
         state["config"] = asdict(config)  # the objective switch and the step count are the caller's
+    elif config.init_from:
+        _init_unet(model, Path(config.init_from))
+        log(f"starting from {config.init_from}")
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if (out_dir / "ema.safetensors").exists():
         ema.update(load_safetensors(out_dir / "ema.safetensors")[0])
@@ -166,6 +200,7 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
     val_idx, train_idx = order[: config.val_size], order[config.val_size :]
     patch = config.unet.get("patch", 1)
     x_val, e_val = _to_model_space(images[val_idx], patch), torch.from_numpy(emb[val_idx])
+    emoji_idx = train_idx[emoji[train_idx]] if emoji is not None else train_idx[:0]
     rng = np.random.default_rng(config.seed + state["step"])
     n_params = sum(p.numel() for p in model.parameters())
     log(f"UNet {config.unet}: {n_params / 1e6:.2f}M params, {len(train_idx)} train / {len(val_idx)} val images")
@@ -175,11 +210,18 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log) -> dict:
             log("time limit reached")
             break
         idx = rng.choice(train_idx, config.batch_size)
+        if config.emoji_share:
+            take = rng.random(len(idx)) < config.emoji_share
+            idx[take] = rng.choice(emoji_idx, int(take.sum()))
         batch = images[idx]
         flip = rng.random(len(idx)) < 0.5
         batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
         x0 = _to_model_space(np.ascontiguousarray(batch), patch)
-        e = torch.from_numpy(emb[idx].copy())
+        e = emb[idx].copy()
+        if config.short_caption_share:
+            short = rng.random(len(idx)) < config.short_caption_share
+            e[short] = short_emb[idx[short]]
+        e = torch.from_numpy(e)
         e[torch.from_numpy(rng.random(len(idx)) < config.caption_dropout)] = 0.0  # for guidance
         noise = torch.randn_like(x0)
         t = torch.from_numpy(rng.integers(0, sched.config.num_train_timesteps, len(idx)))

@@ -110,6 +110,38 @@ def graft(detail: torch.Tensor, coarse: torch.Tensor, levels: int, keep: int) ->
     return reconstruct(a[: levels - keep] + b[levels - keep:])
 
 
+def match_bands(x: torch.Tensor, styles: list[tuple[torch.Tensor, float]], levels: int, fine: int) -> torch.Tensor:
+    """``x`` with its ``fine`` finest Laplacian bands histogram-matched, per channel, to the styles'
+    bands at the same level (Heeger & Bergen, 1995; several styles: their quantile functions
+    averaged by weight). The start then has the style's edge and grain statistics while every
+    pixel keeps its rank, so the content's edges stay where they are."""
+    bands = laplacian(x, levels)
+    refs = [(laplacian(s, levels), w) for s, w in styles]
+    total = sum(w for _, w in styles)
+    for k in range(min(fine, levels - 1)):
+        b = bands[k]
+        n = b[0, 0].numel()
+        q = torch.linspace(0, 1, n, dtype=b.dtype)
+        out = torch.empty_like(b)
+        for ch in range(b.shape[1]):
+            target = sum((w / total) * torch.quantile(r[k][0, ch].flatten(), q) for r, w in refs)
+            flat = torch.empty(n, dtype=b.dtype)
+            flat[b[0, ch].flatten().argsort()] = target
+            out[0, ch] = flat.view_as(b[0, ch])
+        bands[k] = out
+    return reconstruct(bands)
+
+
+# RGB directions the pyramid is optimised along: the square root of natural images' colour
+# correlation (as in Lucid), columns scaled so that luminance moves at Adam's step and the two
+# chroma directions slower. Measured in docs/style-multiscale.md: faster than plain RGB bands.
+COLOUR_BASIS = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]]) / 0.4619
+
+
+def _to_basis(x: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,bjhw->bihw", basis, x)
+
+
 def _resize(x: torch.Tensor, long_side: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     s = long_side / max(h, w)
@@ -165,6 +197,13 @@ def stylize(
     gen = torch.Generator().manual_seed(cfg.seed)
     x = None
     start_loss = end_s = end_c = math.nan
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total, f"{side}px")
+
     for k, (side, iters) in enumerate(scales):
         c_img = _resize(content, side)
         s_imgs = [(_resize(s, side), w) for s, w in styles]
@@ -173,35 +212,14 @@ def stylize(
         if x is None:
             noise = torch.rand(c_img.shape, generator=gen)
             x0 = ((1 - cfg.noise) * c_img + cfg.noise * noise) * 255.0
-        else:  # the content's detail with the coarse solution's low frequencies (up to half its size)
+        else:  # the content's detail with the coarse solution's low frequencies (up to half its size),
+            # its two finest bands given the style's grain (band histograms)
             x0 = graft(c_img * 255.0, x, levels, keep=max(1, levels - round(math.log2(side / max(x.shape[-2:]))) - 1))
+            x0 = match_bands(x0, [(s * 255.0, w) for s, w in s_imgs], levels, fine=2)
         if k == len(scales) - 1:
             with torch.no_grad():
                 start_loss = float(obj.losses(c_img * 255.0)[2])  # the content image itself: where we began
-        # The image is optimised as a Laplacian pyramid (each band a parameter, in pixel units):
-        # Adam moves every parameter ~lr per step, so the coarse bands shift whole regions' colour
-        # at once, which pixel-wise steps do only slowly; with levels=1 this is plain pixels.
-        # Adam, not L-BFGS: torch's L-BFGS stalled (or produced NaN) on these losses after ~12
-        # iterations in our trials; with a strong-Wolfe line search it spends its evaluations there.
-        bands = [b.detach().clone().requires_grad_(True) for b in laplacian(x0, levels)]
-        opt = torch.optim.Adam(bands, lr=cfg.lr)
-        for _ in range(iters):
-            if should_stop and should_stop():
-                raise Cancelled("style transfer cancelled")
-            opt.zero_grad(set_to_none=True)
-            x = reconstruct(bands)
-            # the loss of the image that will be delivered (clamped to 0..255), with the gradient
-            # passed straight through the clamp so out-of-range pixels are still pulled back
-            obj.losses(x + (x.clamp(0, 255) - x).detach())[0].backward()
-            opt.step()
-            done += 1
-            if progress:
-                progress(done, total, f"{side}px")
-        x = reconstruct(bands).detach()
-        with torch.no_grad():
-            x = x.clamp(0, 255)
-            _, c_loss, s_loss, _ = obj.losses(x)
-        end_c, end_s = float(c_loss), float(s_loss)
+        x, end_c, end_s = _solve(obj, x0, levels, iters, cfg, should_stop, tick)
         if preview and k == 0 and len(scales) > 1:
             preview(x.detach() / 255.0)
     out = x.detach() / 255.0
@@ -212,6 +230,41 @@ def stylize(
 
     return StyleResult(from_tensor(out), start_loss, end_s, end_c, done, time.monotonic() - t0,
                        tuple(s for s, _ in scales))
+
+
+def _solve(obj: _Objective, x0: torch.Tensor, levels: int, iters: int, cfg: StyleConfig,
+           should_stop: Callable[[], bool] | None, step_done: Callable[[], None]) -> tuple[torch.Tensor, float, float]:
+    """Adam on the image as a Laplacian pyramid along COLOUR_BASIS -> the best iterate seen
+    (clamped to 0..255; Adam's last step need not be it), its content and style losses.
+
+    Each band is a parameter (in pixel units): Adam moves every parameter ~lr per step, so the
+    coarse bands shift whole regions' colour at once, which pixel-wise steps do only slowly; with
+    levels=1 this is plain pixels (and plain RGB). Adam, not L-BFGS: torch's L-BFGS stalled (or
+    produced NaN) on these losses after ~12 iterations in our trials; with a strong-Wolfe line
+    search it spends its evaluations there."""
+    basis = COLOUR_BASIS if levels > 1 else torch.eye(3)
+    y0 = _to_basis(x0, torch.linalg.inv(basis))
+    bands = [b.detach().clone().requires_grad_(True) for b in laplacian(y0, levels)]
+    opt = torch.optim.Adam(bands, lr=cfg.lr)
+    best, best_loss, best_c, best_s = x0.clamp(0, 255), math.inf, math.nan, math.nan
+    for i in range(iters + 1):
+        if should_stop and should_stop():
+            raise Cancelled("style transfer cancelled")
+        opt.zero_grad(set_to_none=True)
+        x = _to_basis(reconstruct(bands), basis)
+        shown = x.clamp(0, 255)
+        # the loss of the image that will be delivered (clamped to 0..255), with the gradient
+        # passed straight through the clamp so out-of-range pixels are still pulled back
+        with torch.set_grad_enabled(i < iters):  # the last evaluation only scores the last step
+            loss, c, s, _tv = obj.losses(x + (shown - x).detach())
+        if float(loss.detach()) < best_loss:
+            best, best_loss, best_c, best_s = shown.detach(), float(loss.detach()), float(c.detach()), float(s.detach())
+        if i == iters:
+            break
+        loss.backward()
+        opt.step()
+        step_done()
+    return best, best_c, best_s
 
 
 def _ycbcr(x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.image_data import build_clipart_dataset, clipart_records, colour_words, load_dataset, save_dataset
+from models.image_data import (ClipartRecord, build_clipart_dataset, clipart_records, colour_words, load_dataset,
+                               save_dataset, short_caption)
 
 SVG = """<svg xmlns="http://www.w3.org/2000/svg"><metadata><rdf:RDF><cc:Work><dc:title>{title}</dc:title>
 <dc:subject><rdf:Bag><rdf:li>hash</rdf:li><rdf:li>{kw1}</rdf:li><rdf:li>{kw2}</rdf:li></rdf:Bag></dc:subject>
@@ -40,14 +41,36 @@ def test_records_captions_and_colours(library, tmp_path):
     assert recs["red_apple_01"].category == "food fruit"
     assert recs["bluebird_jon_01"].title == "bird"  # "Clipart by <author> - bird_02"
     assert recs["leaf"].title == "leaf"  # no title in the metadata: the file name
-    images, caps = build_clipart_dataset(32, library)
+    ds = build_clipart_dataset(32, library)
+    images, caps = ds.images, ds.captions
     assert images.shape == (3, 32, 32, 3) and images.dtype == np.uint8  # the broken file is skipped
     assert images[0, 0, 0].tolist() == [255, 255, 255]  # transparent -> white
     by_title = {c.split(";")[0]: c for c in caps}
     assert "red Red Apple" in by_title and "blue bird" in by_title and "green leaf" in by_title
-    save_dataset(tmp_path / "d.npz", images, caps)
-    im2, caps2 = load_dataset(tmp_path / "d.npz")
-    assert np.array_equal(im2, images) and caps2 == caps
+    assert sorted(ds.short_captions) == ["a blue bird", "a green leaf", "a red apple"]
+    assert not ds.emoji.any()
+    save_dataset(tmp_path / "d.npz", ds)
+    ds2 = load_dataset(tmp_path / "d.npz")
+    assert np.array_equal(ds2.images, images) and ds2.captions == caps and ds2.short_captions == ds.short_captions
+
+
+def test_short_captions_read_like_prompts():
+    car = ClipartRecord(Path("x.png"), "recreational vehicle", ("blue car",), "emoji transport ground", ("blue car",))
+    star = ClipartRecord(Path("x.png"), "white medium star", ("star",), "emoji sky & weather", ("star",))
+    orange = ClipartRecord(Path("x.png"), "tangerine", (), "emoji food fruit")
+    assert short_caption(car, ["blue"]) == "a blue car"  # the name already says the colour
+    assert short_caption(star, ["yellow"]) == "a yellow star"  # the shortest name, the measured colour
+    assert short_caption(orange, ["orange"]) == "an orange tangerine"
+    assert short_caption(orange, ["white"]) == "a tangerine"
+    assert short_caption(ClipartRecord(Path("x.png"), "An apple", (), "food"), ["red"]) == "a red apple"
+
+
+def test_old_datasets_are_refused_with_the_fix(tmp_path):
+    from models.errors import InputFileError
+
+    np.savez(tmp_path / "old.npz", images=np.zeros((1, 4, 4, 3), np.uint8), captions=np.array(["x"]))
+    with pytest.raises(InputFileError, match="--prepare"):
+        load_dataset(tmp_path / "old.npz")
 
 
 def test_colour_words_ignore_the_background():
@@ -74,8 +97,9 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
     from models.image_pipeline import ArsNovaImagePipeline
     from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
 
-    images, caps = build_clipart_dataset(16, library)
-    emb = embed_captions(caps, encoder, tmp_path / "emb.npy")
+    ds = build_clipart_dataset(16, library)
+    images = ds.images
+    emb = embed_captions(ds.captions, encoder, tmp_path / "emb.npy")
     assert emb.shape == (3, 384) and (tmp_path / "emb.npy").exists()
     cfg = ImageTrainConfig(unet={"sample_size": 16, "channels": [32, 32], "attention_head_dim": 8, "patch": 2},
                            eps_steps=3, steps=3, batch_size=2, val_size=1, eval_every=2, ckpt_every=1, threads=1)
@@ -95,16 +119,33 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
     out = pipe("red apple", num_inference_steps=2, generator=torch.Generator().manual_seed(0), output_type="pt")
     assert out.images.shape == (1, 3, 16, 16) and torch.isfinite(out.images).all()
 
+    # the subjects stage starts from the installed model: short captions, emoji drawn more often
+    sub = ImageTrainConfig(**{**cfg.__dict__, "steps": 2, "eps_steps": 0, "short_caption_share": 0.5,
+                              "emoji_share": 0.5, "init_from": str(dest)})
+    short = embed_captions(ds.short_captions, encoder, None)
+    with pytest.raises(ValueError, match="emoji"):
+        train_image(images, emb, tmp_path / "sub", sub, log=lambda m: None, short_emb=short, emoji=ds.emoji)
+    logs = []
+    emoji = np.array([True, False, False])
+    s = train_image(images, emb, tmp_path / "sub", sub, log=logs.append, short_emb=short, emoji=emoji)
+    assert logs[0] == f"starting from {dest}" and s["step"] == 2
+    start = pipe.unet.state_dict()
+    from models.checkpoint import load_safetensors
+
+    tuned, _ = load_safetensors(tmp_path / "sub" / "model.safetensors")
+    moved = [k for k in start if not torch.allclose(start[k].float(), tuned[k], atol=0.05)]
+    assert not moved  # two small steps from the installed weights, not a fresh initialisation
+
 
 @pytest.fixture
 def image_weights(library, tmp_path, encoder):
     from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
 
-    images, caps = build_clipart_dataset(16, library)
+    ds = build_clipart_dataset(16, library)
     cfg = ImageTrainConfig(unet={"sample_size": 16, "channels": [32, 32], "attention_head_dim": 8},
                            steps=2, batch_size=2, val_size=1, eval_every=10, ckpt_every=10, threads=1)
-    train_image(images, embed_captions(caps, encoder, None), tmp_path / "run", cfg, log=lambda m: None)
-    install_image_model(tmp_path / "run", tmp_path / "w", images)
+    train_image(ds.images, embed_captions(ds.captions, encoder, None), tmp_path / "run", cfg, log=lambda m: None)
+    install_image_model(tmp_path / "run", tmp_path / "w", ds.images)
     return tmp_path / "w"
 
 
