@@ -3,10 +3,11 @@
 The image is optimised (Adam, in 0..255 pixel units) to match the content image's relu4_2
 features and the style images' Gram matrices at relu1_1…relu5_1, with an optional
 total-variation term. Multi-scale in two ways: a short solve at a small size first (the preview),
-whose low frequencies start the full-size solve; and the full-size image is optimised as a
-Laplacian pyramid (each band a parameter), so coarse bands move whole regions per step instead
-of pixel by pixel. bench/run.py measures it against a plain single-scale, pixel-wise solve of
-the same losses. Losses are normalised (by the target's norm), so ``strength`` means the same at
+whose low frequencies start the full-size solve (with the style's histograms in its two finest
+bands); and the full-size image is optimised as a Laplacian pyramid (each band a parameter, along
+decorrelated colour directions), so coarse bands move whole regions per step instead of pixel by
+pixel. The best iterate is kept. bench/run.py measures it against a plain single-scale,
+pixel-wise solve of the same losses (docs/style-multiscale.md has the experiments). Losses are normalised (by the target's norm), so ``strength`` means the same at
 every size. Cancellation is checked before every function evaluation.
 """
 
