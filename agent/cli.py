@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", help="checkpoint directory (default: <data>/runs/music-<model>)")
     t.add_argument("--corpus", help="cached corpus .npz (default: <data>/music_corpus.npz, built if missing)")
     t.add_argument("--install", action="store_true", help="copy the result into the weights directory")
-    t.add_argument("--index-only", action="store_true", help="only rebuild the corpus n-gram index")
+    t.add_argument("--index-only", action="store_true", help="music: only rebuild the corpus n-gram index; image: "
+                                                             "only rebuild the installed model's picture index and exemplars")
     return p
 
 
@@ -315,6 +316,17 @@ def fetch_emoji(dest: Path) -> Path:
     return package
 
 
+def write_image_library(dest: Path, ds, encoder) -> Path:
+    """Beside an installed picture model: the training pictures' feature index (novelty critic)
+    and the exemplar library (the emoji, found by their short captions)."""
+    from models.image_exemplars import FILE, Exemplars, exemplar_mask
+    from models.image_metrics import FeatureIndex
+
+    FeatureIndex.build(ds.images).save(dest / "train-features.npz")
+    Exemplars.build(ds.images, ds.short_captions, exemplar_mask(ds.captions, ds.emoji), encoder).save(dest / FILE)
+    return dest / FILE
+
+
 def train_image_model(args) -> int:
     """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install.
     The shipped model is two stages: ``base`` from scratch, then ``subjects`` from its install."""
@@ -350,6 +362,12 @@ def train_image_model(args) -> int:
         save_dataset(data, built)
     ds = load_dataset(data)
     encoder = load_encoder()
+    if args.index_only:  # the installed model's training-picture index and exemplars, from this dataset
+        dest = weights / "image"
+        if not (dest / "unet").is_dir():
+            raise UserFixableError(f"no picture model at {dest}: train one first (arsnova train image --install)")
+        print(f"wrote {write_image_library(dest, ds, encoder)}")
+        return 0
     emb = embed_captions(ds.captions, encoder, data.with_suffix(".minilm.npy"))
     short = embed_captions(ds.short_captions, encoder, data.with_suffix(".short.minilm.npy"))
     run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"image-{args.stage}"
@@ -357,7 +375,9 @@ def train_image_model(args) -> int:
                         emoji=ds.emoji)
     print(f"validation MSE {state['val_mse']:.4f} after {state['step']} steps, {state['images_seen']} images")
     if args.install:
-        print(f"installed into {install_image_model(run_dir, weights, ds.images)}")
+        dest = install_image_model(run_dir, weights)
+        write_image_library(dest, ds, encoder)
+        print(f"installed into {dest}")
     return 0
 
 
@@ -398,7 +418,8 @@ def cmd_image(args) -> int:
                          image_model=cfg.image_model or (p.get("model") if str(p.get("model", "")).startswith("sd:") else None))
     run_args = {"prompt": p["prompt"], "negative_prompt": p.get("negative_prompt"), "seed": p["seed"],
                 "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1],
-                "batch_seeds": p.get("batch_seeds")}
+                "batch_seeds": p.get("batch_seeds"), "exemplar": p.get("exemplar") is not None,
+                "variation": p.get("variation")}
     ctx = ToolContext("rerun", out, 0, emit=lambda e: None, should_stop=lambda: False)
     art = studio.generate_image({k: v for k, v in run_args.items() if v is not None}, ctx)
     print(f"{out / art.files['image']}")

@@ -43,6 +43,11 @@ class ToolContext:
 
 
 # mood word -> (density token, default tempo, default mode)
+# generate_image with the embedded model's exemplars: the share of the schedule an exemplar is
+# redrawn from in round 0, and how much more each revision round redraws (measured: IMAGE_CARD.md)
+DEFAULT_VARIATION = 0.7
+VARIATION_STEP = 0.1
+
 MOODS = {
     "slow": ("slow", 66, None), "calm": ("slow", 72, "major"), "peaceful": ("slow", 70, "major"),
     "quiet": ("slow", 72, None), "gentle": ("slow", 76, "major"), "tender": ("slow", 74, "major"),
@@ -326,6 +331,9 @@ class Studio:
         guidance = float(args["guidance"]) if args.get("guidance") is not None else (3.0 if kit.kind == "embedded" else 7.0)
         seed = int(args["seed"]) if args.get("seed") is not None else ctx.base_seed
         prompt, negative = args["prompt"], args.get("negative_prompt")
+        # start from the closest exemplar (embedded model with a library), redrawn this much
+        use_exemplar = kit.exemplars is not None and args.get("exemplar", True) is not False
+        variation = float(args["variation"]) if args.get("variation") is not None else DEFAULT_VARIATION
         earlier = []
         for a in ctx.earlier:
             if a.kind == "image" and (ctx.out_dir / a.files["image"]).exists():
@@ -333,11 +341,14 @@ class Studio:
                     earlier.append(features(np.asarray(im.convert("RGB"))))
         ictx = ImageContext(kit.index, tuple(earlier))
 
-        def run(seeds: list[int], g: float, stage: str, negative: str | None):
+        def run(seeds: list[int], g: float, stage: str, negative: str | None, v: float):
+            starts = [kit.pick_exemplar(prompt, sd) for sd in seeds] if use_exemplar and v < 1.0 else None
             arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
-                                progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)))
+                                progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)),
+                                exemplars=starts, strength=v)
             batch = tuple(seeds) if kit.batch_size > 1 and len(seeds) > 1 else None  # drawn together
-            return [(a, sd, g, negative, batch) for a, sd in zip(arrs, seeds)]
+            return [(a, sd, g, negative, batch, starts[k] if starts else None, v if starts else None)
+                    for k, (a, sd) in enumerate(zip(arrs, seeds))]
 
         def critic(item):
             return image_scores(item[0], prompt, ictx)
@@ -355,24 +366,27 @@ class Studio:
             nonlocal steer
             g = guidance + 1.0 * r  # follow the prompt harder as the seeds move away from round 0
             seeds = [seed + 7919 * r + k for k in range(n)]
-            params = {"seeds": seeds, "guidance": g, "steps": steps}
+            # redraw more of the exemplar each round: away from the training picture, toward novelty
+            v = min(1.0, variation + VARIATION_STEP * r)
+            params = {"seeds": seeds, "guidance": g, "steps": steps, **({"variation": v} if use_exemplar else {})}
             stray = stray_colours(kept[-1]) if kept and not negative else []
             if stray:  # steer away from the colours that came out instead of the ones asked for
                 steer = params["negative_prompt"] = " ".join(stray)
-            return run(seeds, g, f"round {r} ({n} candidates)", steer), params
+            return run(seeds, g, f"round {r} ({n} candidates)", steer, v), params
 
         direction = self.direction_for(ctx)
         cfg = self.revise_config_for(direction)
         first_seeds = [seed + k for k in range(int(args.get("candidates") or 1))]
         redraw = [int(x) for x in args.get("batch_seeds") or ()]  # `arsnova image --from-png`: that batch
         if redraw and seed in redraw:
-            first = [it for it in run(redraw, guidance, "redraw", negative) if it[1] == seed]
+            first = [it for it in run(redraw, guidance, "redraw", negative, variation) if it[1] == seed]
         else:
             first = run(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""),
-                        negative)
-        result = revise(first, {"seeds": first_seeds, "guidance": guidance, "steps": steps},
+                        negative, variation)
+        result = revise(first, {"seeds": first_seeds, "guidance": guidance, "steps": steps,
+                                **({"variation": variation} if use_exemplar else {})},
                         propose, critic, cfg, on_round=on_round)
-        arr, used_seed, used_g, used_negative, batch = result.best
+        arr, used_seed, used_g, used_negative, batch, exemplar, used_v = result.best
         im = Image.fromarray(arr)
         upscale = None
         if im.size != (w, h):
@@ -384,9 +398,13 @@ class Studio:
         save_png(im, ctx.out_dir / files["image"], {
             "tool": "generate_image", "prompt": prompt, "negative_prompt": used_negative, "seed": used_seed,
             "batch_seeds": list(batch) if batch else None, "steps": steps, "guidance": used_g, "scheduler": kit.scheduler, "model": kit.model_id,
+            "exemplar": exemplar, "exemplar_caption": kit.exemplar_caption(exemplar) if exemplar is not None else None,
+            "variation": used_v,
             "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
         s = result.best_scores
-        summary = (f"Drew \"{prompt[:60]}\" at {w}x{h}{' (upscaled from ' + str(kit.native) + ' px)' if upscale else ''}; "
+        started = (f" from the exemplar \"{kit.exemplar_caption(exemplar)}\" redrawn {used_v:.0%}"
+                   if exemplar is not None else "")
+        summary = (f"Drew \"{prompt[:60]}\"{started} at {w}x{h}{' (upscaled from ' + str(kit.native) + ' px)' if upscale else ''}; "
                    f"quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; palette "
                    f"{', '.join(s.metrics['palette']) or '-'}; novelty by round {_novelty_trail(result)}; file {files['image']}")
         return Artifact(

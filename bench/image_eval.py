@@ -1,12 +1,13 @@
 """The embedded image model on ten prompts of its training domain: a labelled contact sheet, the
 palette check, novelty against the training images, and seconds per picture.
 
-For each prompt: four seeds drawn raw (25 DDIM steps, guidance 3, no revision), then the picture
-the tool keeps after critique-and-revise, then the training image nearest to it (from the cached
-dataset, when ``data/clipart-emoji-64.npz`` exists). Writes bench/image-contact-sheet.png and
+For each prompt: the exemplar seed 0 starts from (when the model has exemplars), four seeds drawn
+raw (25 DDIM steps, guidance 3, no revision), then the picture the tool keeps after
+critique-and-revise, then the training image nearest to it (from the cached dataset, when
+``data/clipart-emoji-64.npz`` exists). Writes bench/image-contact-sheet.png and
 bench/image_eval.json.
 
-    .venv/bin/python bench/image_eval.py [--threads 2]
+    .venv/bin/python bench/image_eval.py [--threads 2] [--variation 0.7 | --no-exemplar]
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def main() -> None:
     ap.add_argument("--dataset", default=str(ROOT / "data" / "clipart-emoji-64.npz"))
     ap.add_argument("--weights", help="weights directory (default: the shipped one)")
     ap.add_argument("--prompts", type=int, default=len(PROMPTS), help="only the first N prompts")
+    ap.add_argument("--variation", type=float, help="how much of the exemplar is redrawn (default: the tool's)")
+    ap.add_argument("--no-exemplar", action="store_true", help="draw from pure noise")
     ap.add_argument("--out", default=str(ROOT / "bench"), help="where the sheet and the JSON go")
     args = ap.parse_args()
 
@@ -41,7 +44,7 @@ def main() -> None:
     from PIL import Image, ImageDraw
 
     from agent.critics import ImageContext, image_scores
-    from agent.studio import ToolContext, make_studio
+    from agent.studio import DEFAULT_VARIATION, ToolContext, make_studio
     from models.image_data import load_dataset
     from models.image_metrics import features
 
@@ -50,29 +53,35 @@ def main() -> None:
     prompts, out = PROMPTS[: args.prompts], Path(args.out)
     kit = studio.image
     train = load_dataset(Path(args.dataset)) if Path(args.dataset).exists() else None
-    cell, label, cols = 128, 30, len(SEEDS) + 2
+    use_ex = kit.exemplars is not None and not args.no_exemplar
+    variation = args.variation if args.variation is not None else DEFAULT_VARIATION
+    cell, label, cols = 128, 30, len(SEEDS) + 2 + use_ex
     sheet = Image.new("RGB", (cols * cell, len(prompts) * (cell + label) + 24), "white")
     d = ImageDraw.Draw(sheet)
-    d.text((4, 4), f"{kit.model_id}: seeds {SEEDS} raw ({args.steps} steps, guidance 3) | kept after revision | "
-                   f"nearest training image", fill="black")
+    d.text((4, 4), f"{kit.model_id}: {f'exemplar of seed 0 | redrawn {variation:.0%}, ' if use_ex else ''}seeds {SEEDS} "
+                   f"raw ({args.steps} steps, guidance 3) | kept after revision | nearest training image", fill="black")
     rows, raw_seconds = [], []
     for r, prompt in enumerate(prompts):
         y = 24 + r * (cell + label)
-        raw = []
+        raw, starts = [], []
         for s in SEEDS:
+            starts.append(kit.pick_exemplar(prompt, s) if use_ex else None)
             t = time.perf_counter()
-            arr = kit.generate(prompt, None, (64, 64), args.steps, 3.0, [s])[0]
+            arr = kit.generate(prompt, None, (64, 64), args.steps, 3.0, [s], exemplars=[starts[-1]] if use_ex else None,
+                               strength=variation)[0]
             raw_seconds.append(time.perf_counter() - t)
             raw.append(arr)
         raw_scores = [image_scores(a, prompt, ImageContext(kit.index, ())) for a in raw]
         t = time.perf_counter()
-        art = studio.generate_image({"prompt": prompt, "seed": 0, "steps": args.steps, "width": 64, "height": 64},
+        art = studio.generate_image({"prompt": prompt, "seed": 0, "steps": args.steps, "width": 64, "height": 64,
+                                     "exemplar": use_ex, "variation": variation},
                                     ToolContext("eval", ROOT / "data" / "image-eval", r, emit=lambda e: None,
                                                 should_stop=lambda: False))
         tool_seconds = time.perf_counter() - t
         with Image.open(ROOT / "data" / "image-eval" / art.files["image"]) as im:
             kept = np.asarray(im.convert("RGB"))
-        tiles = [(a, f"seed {s}: {','.join(sc.metrics['palette'])}") for a, s, sc in zip(raw, SEEDS, raw_scores)]
+        tiles = [(kit.exemplars.images[starts[0]], f"ex: {kit.exemplar_caption(starts[0])}")] if use_ex else []
+        tiles += [(a, f"seed {s}: {','.join(sc.metrics['palette'])}") for a, s, sc in zip(raw, SEEDS, raw_scores)]
         tiles.append((kept, f"kept r{art.round}: {','.join(art.scores.metrics['palette'])}"))
         nearest = None
         if train is not None and kit.index is not None:
@@ -85,6 +94,7 @@ def main() -> None:
         d.text((2, y + 2), prompt, fill="black")
         rows.append({
             "prompt": prompt, "requested_colours": art.scores.metrics["requested_colours"],
+            "exemplars": [kit.exemplar_caption(i) for i in starts] if use_ex else None,
             "raw_palettes": [sc.metrics["palette"] for sc in raw_scores],
             "raw_colour_match": statistics.mean(sc.metrics["colour_match"] for sc in raw_scores),
             "kept_palette": art.scores.metrics["palette"], "kept_colour_match": art.scores.metrics["colour_match"],
@@ -99,6 +109,7 @@ def main() -> None:
     sheet.save(out / "image-contact-sheet.png", optimize=True)
     summary = {
         "model": kit.model_id, "threads": args.threads, "steps": args.steps,
+        "variation": variation if use_ex else None,
         "seconds_per_picture_median": statistics.median(raw_seconds),
         "raw_colour_match_rate": statistics.mean(r["raw_colour_match"] for r in rows),
         "kept_colour_match_rate": statistics.mean(r["kept_colour_match"] for r in rows),

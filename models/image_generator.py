@@ -26,16 +26,31 @@ class ImageKit:
     model_id: str
     model_hash: str
     scheduler: str
+    exemplars: object | None = None  # Exemplars (embedded only, when shipped)
 
     @property
     def batch_size(self) -> int:
         """How many seeds one pipeline call draws together."""
         return BATCH if self.kind == "embedded" else 1
 
+    def pick_exemplar(self, prompt: str, seed: int) -> int | None:
+        """The exemplar a drawing of ``prompt`` with ``seed`` starts from (None: no library)."""
+        if self.exemplars is None:
+            return None
+        return self.exemplars.pick(self.pipe.embed([prompt])[0].numpy(), seed)
+
+    def exemplar_caption(self, index: int) -> str:
+        return self.exemplars.captions[index]
+
     def generate(self, prompt: str, negative: str | None, size: tuple[int, int], steps: int, guidance: float,
                  seeds: list[int], progress: Callable[[int, int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> list[np.ndarray]:
+                 should_stop: Callable[[], bool] | None = None, exemplars: list[int] | None = None,
+                 strength: float = 1.0) -> list[np.ndarray]:
         """One uint8 array per seed, at the native size (embedded) or ``size`` (SD).
+
+        With ``exemplars`` (one library index per seed) and ``strength`` < 1, picture k starts from
+        exemplar k noised to that fraction of the schedule (image-to-image) and takes that fraction
+        of the steps.
 
         The embedded model draws all the seeds as one batch (up to ``BATCH`` at a time: the cheapest
         speed-up on a CPU, ~1.6x for 4 candidates here); picture k is seed k's own picture up to float
@@ -46,10 +61,14 @@ class ImageKit:
         out: list[np.ndarray] = []
         group = self.batch_size
         chunks = [seeds[i:i + group] for i in range(0, len(seeds), group)]
-        total = len(seeds) * steps
-        for chunk in chunks:
+        start = exemplars is not None and strength < 1.0
+        if start and (self.exemplars is None or len(exemplars) != len(seeds)):
+            raise ValueError("exemplars need the model's exemplar library and one index per seed")
+        run_steps = max(1, int(round(steps * strength))) if start else steps
+        total = len(seeds) * run_steps
+        for c, chunk in enumerate(chunks):
             stopped = {"flag": False}
-            done0, n = len(out) * steps, len(chunk)
+            done0, n = len(out) * run_steps, len(chunk)
 
             def on_step(p, i, t, kw, done0=done0, n=n):
                 if progress:
@@ -61,6 +80,10 @@ class ImageKit:
 
             gens = [torch.Generator("cpu").manual_seed(s) for s in chunk]
             kw = {} if self.kind == "embedded" else {"width": size[0], "height": size[1]}
+            if start:
+                picks = exemplars[c * group:(c + 1) * group]
+                kw = {"image": torch.from_numpy(self.exemplars.images[picks]).permute(0, 3, 1, 2).float() / 255.0,
+                      "strength": strength}
             res = self.pipe(prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                             num_images_per_prompt=n, generator=gens,
                             callback_on_step_end=on_step, **kw)
@@ -108,6 +131,11 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
         from models.image_metrics import FeatureIndex
 
         index = FeatureIndex.load(home / "train-features.npz")
+    exemplars = None
+    from models.image_exemplars import FILE, Exemplars
+
+    if (home / FILE).exists():
+        exemplars = Exemplars.load(home / FILE)
     card = json.loads((home / "training.json").read_text()) if (home / "training.json").exists() else {}
     return ImageKit(pipe, "embedded", native_size(pipe.unet), index,
-                    f"arsnova-image (step {card.get('train_step', '?')})", _hash_dir(home), "ddim")
+                    f"arsnova-image (step {card.get('train_step', '?')})", _hash_dir(home), "ddim", exemplars)

@@ -83,10 +83,16 @@ class ArsNovaImagePipeline(DiffusionPipeline):
     def __call__(self, prompt: str, negative_prompt: str | None = None, num_inference_steps: int = 30,
                  guidance_scale: float = 3.0, num_images_per_prompt: int = 1, generator: torch.Generator | list[torch.Generator] | None = None,
                  callback_on_step_end: Callable | None = None, output_type: str = "pil", height: int | None = None,
-                 width: int | None = None) -> ImagePipelineOutput:
+                 width: int | None = None, image: torch.Tensor | None = None, strength: float = 1.0) -> ImagePipelineOutput:
+        """``image`` (B or 1, 3, size, size) in 0..1 with ``strength`` < 1: image-to-image as in
+        diffusers' img2img pipelines (SDEdit): the image is noised to the ``strength`` fraction of the
+        schedule and denoised from there, so it keeps the image's layout and colours and redraws
+        the rest; 1.0 is plain text-to-image."""
         size, patch = native_size(self.unet), unet_patch(self.unet)
         if (height or size) != size or (width or size) != size:
             raise ValueError(f"this model draws {size}x{size}; upscale the result for larger sizes")
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
         B = num_images_per_prompt
         cond = self.embed([prompt])[:, None, :].repeat(B, 1, 1)
         if negative_prompt:
@@ -98,9 +104,18 @@ class ArsNovaImagePipeline(DiffusionPipeline):
         # a list: one generator per picture, as in diffusers' pipelines (picture k is seed k's)
         x = to_patches(randn_tensor((B, 3, size, size), generator=generator, dtype=torch.float32), patch)
         self.scheduler.set_timesteps(num_inference_steps)
-        x = x * self.scheduler.init_noise_sigma
+        timesteps = self.scheduler.timesteps
+        if image is not None and strength < 1.0:
+            if tuple(image.shape[-3:]) != (3, size, size) or image.shape[0] not in (1, B):
+                raise ValueError(f"image must be (1 or {B}, 3, {size}, {size}), got {tuple(image.shape)}")
+            start = num_inference_steps - max(1, int(round(num_inference_steps * strength)))
+            timesteps = timesteps[start:]
+            x0 = to_patches(image.to(torch.float32).expand(B, -1, -1, -1) * 2.0 - 1.0, patch)
+            x = self.scheduler.add_noise(x0, x, timesteps[:1].repeat(B))
+        else:
+            x = x * self.scheduler.init_noise_sigma
         self._interrupt = False
-        for i, t in enumerate(self.scheduler.timesteps):
+        for i, t in enumerate(timesteps):
             if self._interrupt:
                 break
             xin = self.scheduler.scale_model_input(torch.cat([x, x]), t)

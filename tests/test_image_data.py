@@ -336,3 +336,71 @@ def test_cancel_a_picture_midway_writes_nothing_and_the_next_request_works(image
     assert not list(folder.glob("*.png")) if folder.exists() else True
     events = list(agent.run("a picture of a blue boat, 32x32, 2 steps", sid))
     assert events[-1].artifacts and events[-1].artifacts[0].kind == "image"
+
+
+def test_exemplars_are_found_by_meaning(encoder, tmp_path):
+    from models.image_exemplars import Exemplars, exemplar_mask
+
+    imgs = np.random.default_rng(0).integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
+    caps = ["a red apple", "a blue car", "a green tree", "a green pine tree"]
+    ex = Exemplars.build(imgs, caps, np.ones(4, bool), encoder)
+    q = encoder(["an apple, red"])[0]
+    assert ex.ranked(q)[0] == 0 and ex.pick(q, 5) == 0  # one clear match: every seed takes it
+    trees = encoder(["a tree"])[0]
+    assert set(ex.ranked(trees, margin=0.2)) >= {2, 3}
+    assert ex.ranked(encoder(["a blue automobile"])[0])[0] == 1
+    ex.save(tmp_path / "ex.npz")
+    back = Exemplars.load(tmp_path / "ex.npz")
+    assert np.array_equal(back.images, imgs) and back.captions == tuple(caps)
+    assert np.allclose(back.vectors, ex.vectors, atol=2e-3)  # stored in fp16
+    with pytest.raises(ValueError, match="as many"):
+        Exemplars(imgs[:2], tuple(caps), ex.vectors)
+    mask = exemplar_mask(["x; emoji country flag", "y; emoji food fruit", "z; food"], np.array([True, True, False]))
+    assert mask.tolist() == [False, True, False]
+
+
+def test_drawing_from_an_exemplar(image_weights, library, encoder, tmp_path, capsys):
+    """Image-to-image from the exemplar closest to the prompt: fewer steps, closer to the exemplar
+    the less is redrawn, recorded in the PNG and re-drawn from it; off on request."""
+    import torch
+
+    from agent.cli import main
+    from agent.studio import ToolContext, make_studio
+    from models.image_exemplars import FILE, Exemplars
+    from models.image_io import png_params
+
+    ds = build_clipart_dataset(16, library)
+    Exemplars.build(ds.images, ds.short_captions, np.ones(len(ds.images), bool), encoder).save(image_weights / "image" / FILE)
+    studio = make_studio(image_weights, threads=1)
+    kit = studio.image
+    i = kit.pick_exemplar("a red apple", 0)
+    assert kit.exemplar_caption(i) == "a red apple"
+    target = ds.images[i].astype(float)
+    seen = []
+    near = kit.generate("a red apple", None, (16, 16), 10, 3.0, [0], exemplars=[i], strength=0.2,
+                        progress=lambda d, t: seen.append((d, t)))[0]
+    assert seen[-1] == (2, 2)  # 20% of the schedule: 2 of the 10 steps
+    far = kit.generate("a red apple", None, (16, 16), 10, 3.0, [0], exemplars=[i], strength=1.0)[0]
+    assert np.abs(near - target).mean() < np.abs(far - target).mean()
+    with pytest.raises(ValueError, match="strength"):
+        kit.pipe("a red apple", num_inference_steps=2, image=torch.zeros(1, 3, 16, 16), strength=0.0)
+
+    def ctx(d):
+        return ToolContext("c", d, 1, emit=lambda e: None, should_stop=lambda: False)
+
+    art = studio.generate_image({"prompt": "a red apple", "seed": 3, "steps": 4, "width": 32, "height": 32,
+                                 "variation": 0.5}, ctx(tmp_path / "s"))
+    p = png_params(tmp_path / "s" / art.files["image"])
+    assert p["exemplar_caption"] == "a red apple" and p["variation"] >= 0.5 and "redrawn" in art.summary
+    assert [r.params["variation"] for r in art.trajectory] == sorted(r.params["variation"] for r in art.trajectory)
+    png = tmp_path / "s" / art.files["image"]
+    assert main(["--weights", str(image_weights), "image", "--from-png", str(png), "--out", str(tmp_path / "o")]) == 0
+    again = Path(capsys.readouterr().out.strip())
+    assert again.read_bytes() != b"" and png_params(again)["exemplar"] == p["exemplar"]
+    from PIL import Image
+
+    with Image.open(png) as a, Image.open(again) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    plain = studio.generate_image({"prompt": "a red apple", "seed": 3, "steps": 2, "width": 16, "height": 16,
+                                   "exemplar": False}, ctx(tmp_path / "p"))
+    assert png_params(tmp_path / "p" / plain.files["image"])["exemplar"] is None

@@ -45,6 +45,10 @@ class GenerateImageArgs(_Strict):
     steps: int | None = Field(default=None, ge=1, le=200, description="denoising steps")
     guidance: float | None = Field(default=None, ge=0.0, le=30.0, description="classifier-free guidance scale")
     candidates: int | None = Field(default=None, ge=1, le=8, description="pictures drawn in the first round (one batch)")
+    exemplar: bool | None = Field(default=None, description="embedded model: start from the training picture closest "
+                                                           "to the prompt (default) or, false, from pure noise")
+    variation: float | None = Field(default=None, ge=0.1, le=1.0, description="embedded model: how much of the "
+                                    "exemplar is redrawn (1 = all of it)")
     seed: int | None = SEED
 
     _t = field_validator("prompt", "negative_prompt")(_clean_text)
