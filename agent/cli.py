@@ -328,8 +328,8 @@ def write_image_library(dest: Path, ds, encoder) -> Path:
 
 
 def train_image_model(args) -> int:
-    """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install.
-    The shipped model is two stages: ``base`` from scratch, then ``subjects`` from its install."""
+    """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install
+    (with the picture index and the exemplars). ``--stage subjects`` fine-tunes an installed model."""
     import dataclasses
 
     from models.encoder import load_encoder

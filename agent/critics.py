@@ -229,12 +229,9 @@ class ImageContext:
 
 
 def requested_colours(prompt: str) -> list[str]:
-    import re
+    from models.image_data import colours_in
 
-    from models.image_data import COLOURS
-
-    low = prompt.lower().replace("gray", "grey")
-    return [c for c in COLOURS if re.search(rf"\b{c}\b", low)]
+    return colours_in(prompt)
 
 
 def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext) -> Scores:

@@ -45,7 +45,7 @@ class ToolContext:
 # mood word -> (density token, default tempo, default mode)
 # generate_image with the embedded model's exemplars: the share of the schedule an exemplar is
 # redrawn from in round 0, and how much more each revision round redraws (measured: IMAGE_CARD.md)
-DEFAULT_VARIATION = 0.7
+DEFAULT_VARIATION = 0.6
 VARIATION_STEP = 0.1
 
 MOODS = {
@@ -399,6 +399,7 @@ class Studio:
             "tool": "generate_image", "prompt": prompt, "negative_prompt": used_negative, "seed": used_seed,
             "batch_seeds": list(batch) if batch else None, "steps": steps, "guidance": used_g, "scheduler": kit.scheduler, "model": kit.model_id,
             "exemplar": exemplar, "exemplar_caption": kit.exemplar_caption(exemplar) if exemplar is not None else None,
+            "exemplar_recoloured": kit.exemplar_start(exemplar, prompt)[1] if exemplar is not None else None,
             "variation": used_v,
             "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
         s = result.best_scores

@@ -112,6 +112,24 @@ def emoji_records(package_dir: Path) -> list[ClipartRecord]:
     return out
 
 
+def colours_in(text: str) -> list[str]:
+    """The basic colour words a text names ('grey' and 'gray' alike), in COLOURS order."""
+    low = text.lower().replace("gray", "grey")
+    return [c for c in COLOURS if re.search(rf"\b{c}\b", low)]
+
+
+def subject_of(text: str) -> str:
+    """'a red and grey racing car' -> 'racing car': the text without colour words and articles.
+    'white' stays: the page is white, so it is never a measured colour but can be a name ('white
+    flower' is an outline, not a flower to colour in)."""
+    low = re.sub(r"\b(gray)\b", "grey", text.lower())
+    words = [w for w in re.findall(r"[\w'-]+", low)
+             if (w not in COLOURS or w == "white") and w not in ("a", "an", "the")]
+    while words and words[0] == "and":
+        words.pop(0)
+    return " ".join(w for i, w in enumerate(words) if not (w == "and" and i + 1 < len(words) and words[i + 1] == "and"))
+
+
 def fit_square(im, size: int):
     """RGB picture scaled to fit a white ``size`` x ``size`` square, centred (aspect kept)."""
     from PIL import Image

@@ -2,7 +2,8 @@
 
 The embedded model learned colours and layouts but not subjects (its card says why). So that "a
 red apple" comes out as an apple, a drawing can start from the training picture whose short
-caption is closest in meaning to the prompt (all-MiniLM-L6-v2 cosine similarity), noised part of
+caption names the closest subject (all-MiniLM-L6-v2 cosine similarity of the subjects, colours
+matched apart and the exemplar recoloured when it has none of the asked colours), noised part of
 the way and redrawn by the model (SDEdit, as diffusers' img2img pipelines do): retrieval-augmented
 diffusion. The library is the emoji of the training set (one picture per subject, flags left out),
 shipped beside the weights as ``exemplars.npz``; every picture says which exemplar it started from
@@ -20,29 +21,52 @@ import numpy as np
 FILE = "exemplars.npz"
 
 
+COLOUR_BONUS = 0.2  # similarity added to an exemplar that has a colour the prompt asks for
+
+# Target hue (degrees) of each colour word, and how saturation and value change (recolour)
+_TARGETS = {"red": (2, 1.0, 1.0), "orange": (30, 1.0, 1.0), "yellow": (52, 1.0, 1.0), "green": (120, 1.0, 1.0),
+            "blue": (215, 1.0, 1.0), "purple": (275, 1.0, 1.0), "pink": (330, 0.55, None), "brown": (25, 0.8, 0.55)}
+
+
 @dataclass(frozen=True)
 class Exemplars:
     images: np.ndarray  # uint8 (N, S, S, 3)
-    captions: tuple[str, ...]  # the short captions they are found by
-    vectors: np.ndarray  # float32 (N, D), unit length
+    captions: tuple[str, ...]  # their short captions ("a red apple")
+    vectors: np.ndarray  # float32 (N, D), unit length: the embeddings of the captions' subjects ("apple")
 
     def __post_init__(self) -> None:
         if not (len(self.images) == len(self.captions) == len(self.vectors)) or not len(self.images):
             raise ValueError("an exemplar library needs as many images, captions and vectors, and at least one")
 
-    def ranked(self, query: np.ndarray, k: int = 3, margin: float = 0.05) -> list[int]:
-        """The ``k`` best matches for a (D,) embedding, best first, keeping only those within
-        ``margin`` cosine similarity of the best (so a clear match is never swapped for a poor one)."""
-        q = np.asarray(query, dtype=np.float32)
+    def colours(self, i: int) -> list[str]:
+        from models.image_data import colours_in
+
+        return colours_in(self.captions[i])
+
+    def ranked(self, subject: np.ndarray, colours: list[str] = (), k: int = 3, margin: float = 0.03) -> list[int]:
+        """The ``k`` best matches for a subject's (D,) embedding, best first, a small bonus for having
+        one of ``colours``; only those within ``margin`` of the best (a clear match is never swapped
+        for a poor one). Subjects and colours are matched apart: whole captions are dominated by
+        their colour words (MiniLM put 'a brown dog' nearest to 'a brown heart')."""
+        q = np.asarray(subject, dtype=np.float32)
         sims = self.vectors @ (q / max(float(np.linalg.norm(q)), 1e-8))
+        if colours:
+            sims = sims + COLOUR_BONUS * np.array([bool(set(colours) & set(self.colours(i))) for i in range(len(sims))])
         order = np.argsort(-sims, kind="stable")[:k]
         return [int(i) for i in order if sims[i] >= sims[order[0]] - margin]
 
-    def pick(self, query: np.ndarray, seed: int) -> int:
+    def pick(self, subject: np.ndarray, colours: list[str], seed: int) -> int:
         """One of the close matches, chosen by the seed (different seeds can start from different
-        apples when there are several)."""
-        ranked = self.ranked(query)
+        trees when there are several)."""
+        ranked = self.ranked(subject, colours)
         return ranked[int(np.random.default_rng(seed).integers(len(ranked)))]
+
+    def start(self, i: int, colours: list[str]) -> tuple[np.ndarray, str | None]:
+        """Exemplar ``i`` as a drawing of ``colours`` starts from it: recoloured to the first colour
+        asked for when it has none of them (a red balloon for 'a purple balloon'), and that colour."""
+        if not colours or set(colours) & set(self.colours(i)) or colours[0] == "white":
+            return self.images[i], None
+        return recolour(self.images[i], colours[0]), colours[0]
 
     def save(self, path: Path) -> None:
         from models.files import write_atomic
@@ -60,11 +84,39 @@ class Exemplars:
 
     @classmethod
     def build(cls, images: np.ndarray, captions: list[str], keep: np.ndarray, encoder) -> "Exemplars":
-        """From a training set: the pictures where ``keep`` is true, found by ``captions``."""
+        """From a training set: the pictures where ``keep`` is true, found by their captions' subjects."""
+        from models.image_data import subject_of
+
         idx = np.flatnonzero(keep)
         caps = [captions[i] for i in idx]
-        vec = np.asarray(encoder(caps, batch_size=128), dtype=np.float32)
+        vec = np.asarray(encoder([subject_of(c) or c for c in caps], batch_size=128), dtype=np.float32)
         return cls(images[idx], tuple(caps), vec / np.linalg.norm(vec, axis=1, keepdims=True))
+
+
+def recolour(rgb: np.ndarray, colour: str) -> np.ndarray:
+    """The picture's coloured (non-white, saturated) pixels turned to ``colour``: hues rotated so
+    their saturation-weighted mean lands on the colour's hue (shading and highlights keep their
+    relative hue), with saturation/value changed for pink and brown; black and grey darken or
+    desaturate. White pixels (the page) are left alone."""
+    from PIL import Image
+
+    hsv = np.asarray(Image.fromarray(rgb).convert("HSV"), dtype=np.float32)
+    h, s, v = hsv[..., 0] * (360 / 255), hsv[..., 1], hsv[..., 2]
+    fg = (rgb.min(axis=-1) < 235) & (s > 40)
+    if not fg.any():
+        return rgb
+    if colour in ("black", "grey"):
+        s = np.where(fg, s * 0.15, s)
+        v = np.where(fg, v * (0.15 if colour == "black" else 0.8), v)
+    else:
+        target, s_mul, v_mul = _TARGETS[colour]
+        ang = np.deg2rad(h[fg])
+        mean = np.rad2deg(np.arctan2((s[fg] * np.sin(ang)).sum(), (s[fg] * np.cos(ang)).sum()))
+        h = np.where(fg, (h + target - mean) % 360, h)
+        s = np.where(fg, s * s_mul, s)
+        v = np.where(fg, np.minimum(255, v * 0.6 + 100) if v_mul is None else v * v_mul, v)
+    out = np.stack([h * (255 / 360), s, v], axis=-1).round().clip(0, 255).astype(np.uint8)
+    return np.asarray(Image.fromarray(out, mode="HSV").convert("RGB"), dtype=np.uint8)
 
 
 def exemplar_mask(captions: list[str], emoji: np.ndarray) -> np.ndarray:

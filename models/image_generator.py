@@ -37,7 +37,15 @@ class ImageKit:
         """The exemplar a drawing of ``prompt`` with ``seed`` starts from (None: no library)."""
         if self.exemplars is None:
             return None
-        return self.exemplars.pick(self.pipe.embed([prompt])[0].numpy(), seed)
+        from models.image_data import colours_in, subject_of
+
+        return self.exemplars.pick(self.pipe.embed([subject_of(prompt) or prompt])[0].numpy(), colours_in(prompt), seed)
+
+    def exemplar_start(self, index: int, prompt: str) -> tuple[np.ndarray, str | None]:
+        """The picture a drawing of ``prompt`` starts from, and the colour it was turned to (if any)."""
+        from models.image_data import colours_in
+
+        return self.exemplars.start(index, colours_in(prompt))
 
     def exemplar_caption(self, index: int) -> str:
         return self.exemplars.captions[index]
@@ -82,8 +90,8 @@ class ImageKit:
             kw = {} if self.kind == "embedded" else {"width": size[0], "height": size[1]}
             if start:
                 picks = exemplars[c * group:(c + 1) * group]
-                kw = {"image": torch.from_numpy(self.exemplars.images[picks]).permute(0, 3, 1, 2).float() / 255.0,
-                      "strength": strength}
+                starts = np.stack([self.exemplar_start(i, prompt)[0] for i in picks])
+                kw = {"image": torch.from_numpy(starts).permute(0, 3, 1, 2).float() / 255.0, "strength": strength}
             res = self.pipe(prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                             num_images_per_prompt=n, generator=gens,
                             callback_on_step_end=on_step, **kw)

@@ -50,7 +50,9 @@ class ImageTrainConfig:
     init_from: str = ""  # an installed pipeline directory whose UNet the run starts from
 
 
-# The shipped model: ``base`` from scratch, then ``subjects`` from the installed base weights.
+# ``base`` is the shipped model. ``subjects`` fine-tunes an installed model on short prompt-style
+# captions with the emoji drawn half the time; tried for 850 steps (the card), not shipped: the
+# shipped model gets its subjects from exemplars (models/image_exemplars.py) instead.
 STAGES = {
     "base": ImageTrainConfig(),
     "subjects": ImageTrainConfig(steps=7000, lr=2e-4, min_lr=2e-5, warmup=100, eps_steps=0,

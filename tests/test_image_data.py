@@ -338,17 +338,21 @@ def test_cancel_a_picture_midway_writes_nothing_and_the_next_request_works(image
     assert events[-1].artifacts and events[-1].artifacts[0].kind == "image"
 
 
-def test_exemplars_are_found_by_meaning(encoder, tmp_path):
-    from models.image_exemplars import Exemplars, exemplar_mask
+def test_exemplars_are_found_by_subject_then_colour(encoder, tmp_path):
+    from models.image_data import colour_words, subject_of
+    from models.image_exemplars import Exemplars, exemplar_mask, recolour
 
-    imgs = np.random.default_rng(0).integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
-    caps = ["a red apple", "a blue car", "a green tree", "a green pine tree"]
-    ex = Exemplars.build(imgs, caps, np.ones(4, bool), encoder)
-    q = encoder(["an apple, red"])[0]
-    assert ex.ranked(q)[0] == 0 and ex.pick(q, 5) == 0  # one clear match: every seed takes it
-    trees = encoder(["a tree"])[0]
-    assert set(ex.ranked(trees, margin=0.2)) >= {2, 3}
-    assert ex.ranked(encoder(["a blue automobile"])[0])[0] == 1
+    imgs = np.random.default_rng(0).integers(0, 255, (5, 8, 8, 3), dtype=np.uint8)
+    caps = ["a green apple", "a red apple", "a blue car", "a green tree", "a brown heart"]
+    ex = Exemplars.build(imgs, caps, np.ones(5, bool), encoder)
+    assert subject_of("a red and grey racing car") == "racing car" and subject_of("a white flower") == "white flower"
+    apple = encoder(["apple"])[0]
+    assert ex.ranked(apple, ["red"]) == [1] and ex.ranked(apple, ["green"]) == [0]  # the colour breaks the tie
+    assert set(ex.ranked(apple)) == {0, 1} and ex.pick(apple, ["red"], 5) == 1
+    # the subject comes first: a blue car is the start for a red car, not a red apple
+    assert ex.ranked(encoder(["car"])[0], ["red"])[0] == 2
+    img, to = ex.start(2, ["purple"])  # a blue car asked for in purple: recoloured
+    assert to == "purple" and ex.start(2, ["blue"])[1] is None
     ex.save(tmp_path / "ex.npz")
     back = Exemplars.load(tmp_path / "ex.npz")
     assert np.array_equal(back.images, imgs) and back.captions == tuple(caps)
@@ -357,6 +361,14 @@ def test_exemplars_are_found_by_meaning(encoder, tmp_path):
         Exemplars(imgs[:2], tuple(caps), ex.vectors)
     mask = exemplar_mask(["x; emoji country flag", "y; emoji food fruit", "z; food"], np.array([True, True, False]))
     assert mask.tolist() == [False, True, False]
+    # recolouring: a red disc on white becomes a disc of each asked colour, the page stays white
+    disc = np.full((32, 32, 3), 255, np.uint8)
+    yy, xx = np.mgrid[:32, :32]
+    disc[(yy - 16) ** 2 + (xx - 16) ** 2 < 100] = (220, 30, 40)
+    for colour in ("orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "grey"):
+        out = recolour(disc, colour)
+        assert colour_words(out)[0] == colour, colour
+        assert out[0, 0].tolist() == [255, 255, 255]
 
 
 def test_drawing_from_an_exemplar(image_weights, library, encoder, tmp_path, capsys):
