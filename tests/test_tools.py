@@ -29,6 +29,7 @@ PINNED = {
         "prompt": ("string", None, None, ()), "negative_prompt": ("string", None, None, ()),
         "width": ("integer", 16, 2048, ()), "height": ("integer", 16, 2048, ()), "steps": ("integer", 1, 200, ()),
         "guidance": ("number", 0.0, 30.0, ()), "candidates": ("integer", 1, 8, ()),
+        "exemplar": ("boolean", None, None, ()), "variation": ("number", 0.1, 1.0, ()),
         "seed": ("integer", 0, 2**31 - 1, ()),
     },
     "style_transfer": {
