@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +39,15 @@ class Exemplars:
         if not (len(self.images) == len(self.captions) == len(self.vectors)) or not len(self.images):
             raise ValueError("an exemplar library needs as many images, captions and vectors, and at least one")
 
-    def colours(self, i: int) -> list[str]:
+    @cached_property
+    def _colour_sets(self) -> list[frozenset[str]]:
         from models.image_data import colours_in
 
-        return colours_in(self.captions[i])
+        return [frozenset(colours_in(c)) for c in self.captions]
+
+    def colours(self, i: int) -> frozenset[str]:
+        """The colour words of exemplar ``i``'s caption (measured from its pixels)."""
+        return self._colour_sets[i]
 
     def ranked(self, subject: np.ndarray, colours: list[str] = (), k: int = 3, margin: float = 0.03) -> list[int]:
         """The ``k`` best matches for a subject's (D,) embedding, best first, a small bonus for having
@@ -51,7 +57,7 @@ class Exemplars:
         q = np.asarray(subject, dtype=np.float32)
         sims = self.vectors @ (q / max(float(np.linalg.norm(q)), 1e-8))
         if colours:
-            sims = sims + COLOUR_BONUS * np.array([bool(set(colours) & set(self.colours(i))) for i in range(len(sims))])
+            sims = sims + COLOUR_BONUS * np.array([bool(cs & set(colours)) for cs in self._colour_sets])
         order = np.argsort(-sims, kind="stable")[:k]
         return [int(i) for i in order if sims[i] >= sims[order[0]] - margin]
 
@@ -64,7 +70,7 @@ class Exemplars:
     def start(self, i: int, colours: list[str]) -> tuple[np.ndarray, str | None]:
         """Exemplar ``i`` as a drawing of ``colours`` starts from it: recoloured to the first colour
         asked for when it has none of them (a red balloon for 'a purple balloon'), and that colour."""
-        if not colours or set(colours) & set(self.colours(i)) or colours[0] == "white":
+        if not colours or self.colours(i) & set(colours) or colours[0] == "white":
             return self.images[i], None
         return recolour(self.images[i], colours[0]), colours[0]
 

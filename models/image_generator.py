@@ -66,13 +66,15 @@ class ImageKit:
         records it). SD models draw one seed at a time (a 512 px UNet is compute-bound already)."""
         import torch
 
+        from models.image_pipeline import img2img_steps
+
         out: list[np.ndarray] = []
         group = self.batch_size
         chunks = [seeds[i:i + group] for i in range(0, len(seeds), group)]
         start = exemplars is not None and strength < 1.0
         if start and (self.exemplars is None or len(exemplars) != len(seeds)):
             raise ValueError("exemplars need the model's exemplar library and one index per seed")
-        run_steps = max(1, int(round(steps * strength))) if start else steps
+        run_steps = img2img_steps(steps, strength) if start else steps
         total = len(seeds) * run_steps
         for c, chunk in enumerate(chunks):
             stopped = {"flag": False}

@@ -62,6 +62,11 @@ def from_patches(x: torch.Tensor, patch: int) -> torch.Tensor:
     return torch.nn.functional.pixel_shuffle(x, patch) if patch > 1 else x
 
 
+def img2img_steps(steps: int, strength: float) -> int:
+    """How many of ``steps`` an image-to-image drawing at ``strength`` runs (the last ones)."""
+    return max(1, int(round(steps * strength)))
+
+
 class ArsNovaImagePipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet"
 
@@ -108,7 +113,7 @@ class ArsNovaImagePipeline(DiffusionPipeline):
         if image is not None and strength < 1.0:
             if tuple(image.shape[-3:]) != (3, size, size) or image.shape[0] not in (1, B):
                 raise ValueError(f"image must be (1 or {B}, 3, {size}, {size}), got {tuple(image.shape)}")
-            start = num_inference_steps - max(1, int(round(num_inference_steps * strength)))
+            start = num_inference_steps - img2img_steps(num_inference_steps, strength)
             timesteps = timesteps[start:]
             x0 = to_patches(image.to(torch.float32).expand(B, -1, -1, -1) * 2.0 - 1.0, patch)
             x = self.scheduler.add_noise(x0, x, timesteps[:1].repeat(B))
