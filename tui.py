@@ -470,9 +470,13 @@ class StudioApp(App):
         except (UserFixableError, OSError) as e:
             self.call_from_thread(self.notify, clean(str(e)), severity="error", markup=False)
             return
+        self.call_from_thread(self._planner_switched, spec)
+
+    def _planner_switched(self, spec: str) -> None:
+        """On the UI thread: the name and the status bar change together."""
         self.planner_name = spec
-        self.call_from_thread(self._refresh_status)
-        self.call_from_thread(self.notify, f"Planner: {spec}", markup=False)
+        self._refresh_status()
+        self.notify(f"Planner: {spec}", markup=False)
 
     def _switch_model(self, kind: str) -> None:
         if self._busy_refusal():
