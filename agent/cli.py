@@ -316,17 +316,6 @@ def fetch_emoji(dest: Path) -> Path:
     return package
 
 
-def write_image_library(dest: Path, ds, encoder) -> Path:
-    """Beside an installed picture model: the training pictures' feature index (novelty critic)
-    and the exemplar library (the emoji, found by their short captions)."""
-    from models.image_exemplars import FILE, Exemplars, exemplar_mask
-    from models.image_metrics import FeatureIndex
-
-    FeatureIndex.build(ds.images).save(dest / "train-features.npz")
-    Exemplars.build(ds.images, ds.short_captions, exemplar_mask(ds.captions, ds.emoji), encoder).save(dest / FILE)
-    return dest / FILE
-
-
 def train_image_model(args) -> int:
     """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install
     (with the picture index and the exemplars). ``--stage subjects`` fine-tunes an installed model."""
@@ -334,7 +323,7 @@ def train_image_model(args) -> int:
 
     from models.encoder import load_encoder
     from models.image_data import build_clipart_dataset, load_dataset, save_dataset
-    from models.image_train import STAGES, embed_captions, install_image_model, train_image
+    from models.image_train import STAGES, embed_captions, install_image_model, train_image, write_image_library
     from models.music_generator import default_weights_dir
 
     _check_train_args(args)
@@ -366,7 +355,8 @@ def train_image_model(args) -> int:
         dest = weights / "image"
         if not (dest / "unet").is_dir():
             raise UserFixableError(f"no picture model at {dest}: train one first (arsnova train image --install)")
-        print(f"wrote {write_image_library(dest, ds, encoder)}")
+        write_image_library(dest, ds, encoder)
+        print(f"wrote the picture index and the exemplars into {dest}")
         return 0
     emb = embed_captions(ds.captions, encoder, data.with_suffix(".minilm.npy"))
     short = embed_captions(ds.short_captions, encoder, data.with_suffix(".short.minilm.npy"))
@@ -375,9 +365,7 @@ def train_image_model(args) -> int:
                         emoji=ds.emoji)
     print(f"validation MSE {state['val_mse']:.4f} after {state['step']} steps, {state['images_seen']} images")
     if args.install:
-        dest = install_image_model(run_dir, weights)
-        write_image_library(dest, ds, encoder)
-        print(f"installed into {dest}")
+        print(f"installed into {install_image_model(run_dir, weights, ds, encoder)}")
     return 0
 
 

@@ -51,11 +51,19 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as f:
-            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+            meta = {k: _meta_value(v) for k, v in (f.metadata() or {}).items()}
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{path} is not a valid safetensors file ({e}); re-train or re-copy it") from None
     return tensors, meta
+
+
+def _meta_value(v: str):
+    """Our metadata values are JSON; other writers' (diffusers: {"format": "pt"}) are plain strings."""
+    try:
+        return json.loads(v)
+    except json.JSONDecodeError:
+        return v
 
 
 def load_state_into(model, tensors: dict, path: Path) -> None:

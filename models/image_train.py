@@ -146,12 +146,12 @@ def train_image(images: np.ndarray, emb: np.ndarray, out_dir: Path, config: Imag
 def _init_unet(model, pipeline_dir: Path) -> None:
     """Start from an installed pipeline's UNet (fp16 on disk, trained in fp32)."""
     import torch
-    from safetensors.torch import load_file
+
+    from models.checkpoint import load_safetensors
 
     files = sorted((pipeline_dir / "unet").glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"no UNet weights under {pipeline_dir / 'unet'}")
-    model.load_state_dict({k: v.to(torch.float32) for k, v in load_file(files[0]).items()})
+    tensors, _ = load_safetensors(files[0] if files else pipeline_dir / "unet" / "diffusion_pytorch_model.safetensors")
+    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
 
 
 def _to_model_space(batch: np.ndarray, patch: int = 1):
@@ -257,9 +257,9 @@ def _train(images, emb, out_dir: Path, config: ImageTrainConfig, log, short_emb,
     return state
 
 
-def install_image_model(run_dir: Path, weights_dir: Path, images: np.ndarray | None = None) -> Path:
-    """The run as an ArsNovaImagePipeline directory (fp16 safetensors, DDIM for sampling), with the
-    training images' feature index and quality floors for the critics when ``images`` is given."""
+def install_image_model(run_dir: Path, weights_dir: Path, data=None, encoder=None) -> Path:
+    """The run as an ArsNovaImagePipeline directory (fp16 safetensors, DDIM for sampling), with
+    ``write_image_library`` beside it when the training set (a PictureSet) is given."""
     import torch
     from diffusers import DDIMScheduler
 
@@ -276,13 +276,24 @@ def install_image_model(run_dir: Path, weights_dir: Path, images: np.ndarray | N
                           prediction_type="v_prediction" if _v_objective(cfg, state["step"] - 1) else "epsilon")
     dest = weights_dir / "image"
     ArsNovaImagePipeline(model.to(torch.float16), sched).save_pretrained(dest, safe_serialization=True)
-    if images is not None:
-        from models.image_metrics import FeatureIndex
-
-        FeatureIndex.build(images).save(dest / "train-features.npz")
+    if data is not None:
+        write_image_library(dest, data, encoder)
     (dest / "training.json").write_text(json.dumps({
         "val_mse": state.get("val_mse"), "val_mse_ema": state.get("val_mse_ema"), "weights": "ema" if ema.exists()
         else "last", "train_step": state["step"], "images_seen": state["images_seen"],
         "train_seconds": round(state["seconds"]), "params": state.get("params"), "config": state["config"],
         "history": state["history"]}, indent=1))
     return dest
+
+
+def write_image_library(dest: Path, data, encoder=None) -> None:
+    """Beside an installed picture model: the training pictures' feature index and quality floors
+    (the critics) and, given the sentence encoder, the exemplar library (the emoji, found by their
+    short captions' subjects)."""
+    from models.image_exemplars import FILE, Exemplars, exemplar_mask
+    from models.image_metrics import FeatureIndex
+
+    FeatureIndex.build(data.images).save(dest / "train-features.npz")
+    if encoder is not None:
+        keep = exemplar_mask(data.captions, data.emoji)
+        Exemplars.build(data.images, data.short_captions, keep, encoder).save(dest / FILE)

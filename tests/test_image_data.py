@@ -145,7 +145,7 @@ def image_weights(library, tmp_path, encoder):
     cfg = ImageTrainConfig(unet={"sample_size": 16, "channels": [32, 32], "attention_head_dim": 8},
                            steps=2, batch_size=2, val_size=1, eval_every=10, ckpt_every=10, threads=1)
     train_image(ds.images, embed_captions(ds.captions, encoder, None), tmp_path / "run", cfg, log=lambda m: None)
-    install_image_model(tmp_path / "run", tmp_path / "w", ds.images)
+    install_image_model(tmp_path / "run", tmp_path / "w", ds)
     return tmp_path / "w"
 
 
