@@ -342,7 +342,7 @@ class Studio:
         ictx = ImageContext(kit.index, tuple(earlier))
 
         def run(seeds: list[int], g: float, stage: str, negative: str | None, v: float):
-            starts = [kit.pick_exemplar(prompt, sd) for sd in seeds] if use_exemplar and v < 1.0 else None
+            starts = kit.pick_exemplars(prompt, seeds) if use_exemplar and v < 1.0 else None
             arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
                                 progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)),
                                 exemplars=starts, strength=v)
@@ -399,7 +399,7 @@ class Studio:
             "tool": "generate_image", "prompt": prompt, "negative_prompt": used_negative, "seed": used_seed,
             "batch_seeds": list(batch) if batch else None, "steps": steps, "guidance": used_g, "scheduler": kit.scheduler, "model": kit.model_id,
             "exemplar": exemplar, "exemplar_caption": kit.exemplar_caption(exemplar) if exemplar is not None else None,
-            "exemplar_recoloured": kit.exemplar_start(exemplar, prompt)[1] if exemplar is not None else None,
+            "exemplar_recoloured": kit.exemplar_recolour(exemplar, prompt) if exemplar is not None else None,
             "variation": used_v,
             "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
         s = result.best_scores

@@ -63,11 +63,10 @@ def main() -> None:
     rows, raw_seconds = [], []
     for r, prompt in enumerate(prompts):
         y = 24 + r * (cell + label)
-        raw, starts = [], []
-        for s in SEEDS:
-            starts.append(kit.pick_exemplar(prompt, s) if use_ex else None)
+        raw, starts = [], kit.pick_exemplars(prompt, SEEDS) if use_ex else None
+        for k, s in enumerate(SEEDS):
             t = time.perf_counter()
-            arr = kit.generate(prompt, None, (64, 64), args.steps, 3.0, [s], exemplars=[starts[-1]] if use_ex else None,
+            arr = kit.generate(prompt, None, (64, 64), args.steps, 3.0, [s], exemplars=[starts[k]] if use_ex else None,
                                strength=variation)[0]
             raw_seconds.append(time.perf_counter() - t)
             raw.append(arr)

@@ -61,18 +61,23 @@ class Exemplars:
         order = np.argsort(-sims, kind="stable")[:k]
         return [int(i) for i in order if sims[i] >= sims[order[0]] - margin]
 
-    def pick(self, subject: np.ndarray, colours: list[str], seed: int) -> int:
-        """One of the close matches, chosen by the seed (different seeds can start from different
-        trees when there are several)."""
+    def pick(self, subject: np.ndarray, colours: list[str], seeds: list[int]) -> list[int]:
+        """For each seed, one of the close matches, chosen by that seed (different seeds can start
+        from different trees when there are several)."""
         ranked = self.ranked(subject, colours)
-        return ranked[int(np.random.default_rng(seed).integers(len(ranked)))]
+        return [ranked[int(np.random.default_rng(s).integers(len(ranked)))] for s in seeds]
 
-    def start(self, i: int, colours: list[str]) -> tuple[np.ndarray, str | None]:
-        """Exemplar ``i`` as a drawing of ``colours`` starts from it: recoloured to the first colour
-        asked for when it has none of them (a red balloon for 'a purple balloon'), and that colour."""
+    def recolour_to(self, i: int, colours: list[str]) -> str | None:
+        """The colour exemplar ``i`` is turned to for a drawing of ``colours``: the first one asked
+        for when it has none of them (a red balloon for 'a purple balloon'); None: kept as it is."""
         if not colours or self.colours(i) & set(colours) or colours[0] == "white":
-            return self.images[i], None
-        return recolour(self.images[i], colours[0]), colours[0]
+            return None
+        return colours[0]
+
+    def start(self, i: int, colours: list[str]) -> np.ndarray:
+        """Exemplar ``i`` as a drawing of ``colours`` starts from it (recoloured if need be)."""
+        to = self.recolour_to(i, colours)
+        return self.images[i] if to is None else recolour(self.images[i], to)
 
     def save(self, path: Path) -> None:
         """The pictures as one lossless WebP sheet (35% smaller than zlib on the raw pixels: the

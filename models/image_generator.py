@@ -33,19 +33,27 @@ class ImageKit:
         """How many seeds one pipeline call draws together."""
         return BATCH if self.kind == "embedded" else 1
 
-    def pick_exemplar(self, prompt: str, seed: int) -> int | None:
-        """The exemplar a drawing of ``prompt`` with ``seed`` starts from (None: no library)."""
+    def pick_exemplars(self, prompt: str, seeds: list[int]) -> list[int] | None:
+        """The exemplar each seed's drawing of ``prompt`` starts from (None: no library); the
+        prompt's subject is embedded once for all of them."""
         if self.exemplars is None:
             return None
         from models.image_data import colours_in, subject_of
 
-        return self.exemplars.pick(self.pipe.embed([subject_of(prompt) or prompt])[0].numpy(), colours_in(prompt), seed)
+        subject = self.pipe.embed([subject_of(prompt) or prompt])[0].numpy()
+        return self.exemplars.pick(subject, colours_in(prompt), seeds)
 
-    def exemplar_start(self, index: int, prompt: str) -> tuple[np.ndarray, str | None]:
-        """The picture a drawing of ``prompt`` starts from, and the colour it was turned to (if any)."""
+    def exemplar_start(self, index: int, prompt: str) -> np.ndarray:
+        """The picture a drawing of ``prompt`` starts from: exemplar ``index``, recoloured if need be."""
         from models.image_data import colours_in
 
         return self.exemplars.start(index, colours_in(prompt))
+
+    def exemplar_recolour(self, index: int, prompt: str) -> str | None:
+        """The colour exemplar ``index`` is turned to for ``prompt`` (None: none)."""
+        from models.image_data import colours_in
+
+        return self.exemplars.recolour_to(index, colours_in(prompt))
 
     def exemplar_caption(self, index: int) -> str:
         return self.exemplars.captions[index]
@@ -92,7 +100,7 @@ class ImageKit:
             kw = {} if self.kind == "embedded" else {"width": size[0], "height": size[1]}
             if start:
                 picks = exemplars[c * group:(c + 1) * group]
-                starts = np.stack([self.exemplar_start(i, prompt)[0] for i in picks])
+                starts = np.stack([self.exemplar_start(i, prompt) for i in picks])
                 kw = {"image": torch.from_numpy(starts).permute(0, 3, 1, 2).float() / 255.0, "strength": strength}
             res = self.pipe(prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                             num_images_per_prompt=n, generator=gens,

@@ -348,11 +348,12 @@ def test_exemplars_are_found_by_subject_then_colour(encoder, tmp_path):
     assert subject_of("a red and grey racing car") == "racing car" and subject_of("a white flower") == "white flower"
     apple = encoder(["apple"])[0]
     assert ex.ranked(apple, ["red"]) == [1] and ex.ranked(apple, ["green"]) == [0]  # the colour breaks the tie
-    assert set(ex.ranked(apple)) == {0, 1} and ex.pick(apple, ["red"], 5) == 1
+    assert set(ex.ranked(apple)) == {0, 1} and ex.pick(apple, ["red"], [5, 6]) == [1, 1]
     # the subject comes first: a blue car is the start for a red car, not a red apple
     assert ex.ranked(encoder(["car"])[0], ["red"])[0] == 2
-    img, to = ex.start(2, ["purple"])  # a blue car asked for in purple: recoloured
-    assert to == "purple" and ex.start(2, ["blue"])[1] is None
+    to = ex.recolour_to(2, ["purple"])  # a blue car asked for in purple: recoloured
+    assert to == "purple" and ex.recolour_to(2, ["blue"]) is None
+    assert not np.array_equal(ex.start(2, ["purple"]), imgs[2]) and np.array_equal(ex.start(2, ["blue"]), imgs[2])
     ex.save(tmp_path / "ex.npz")
     back = Exemplars.load(tmp_path / "ex.npz")
     assert np.array_equal(back.images, imgs) and back.captions == tuple(caps)
@@ -385,7 +386,7 @@ def test_drawing_from_an_exemplar(image_weights, library, encoder, tmp_path, cap
     Exemplars.build(ds.images, ds.short_captions, np.ones(len(ds.images), bool), encoder).save(image_weights / "image" / FILE)
     studio = make_studio(image_weights, threads=1)
     kit = studio.image
-    i = kit.pick_exemplar("a red apple", 0)
+    i = kit.pick_exemplars("a red apple", [0])[0]
     assert kit.exemplar_caption(i) == "a red apple"
     target = ds.images[i].astype(float)
     seen = []
