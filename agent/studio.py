@@ -43,6 +43,19 @@ class ToolContext:
 
 
 # mood word -> (density token, default tempo, default mode)
+@dataclass(frozen=True)
+class _Drawing:
+    """One picture of a generate_image round and what it was drawn with."""
+
+    pixels: object  # uint8 (H, W, 3)
+    seed: int
+    guidance: float
+    negative: str | None
+    batch: tuple[int, ...] | None  # the seeds drawn together with it (re-draws need the same batch)
+    exemplar: int | None  # the exemplar it started from
+    variation: float | None  # how much of the exemplar was redrawn
+
+
 # generate_image with the embedded model's exemplars: the share of the schedule an exemplar is
 # redrawn from in round 0, and how much more each revision round redraws (measured: IMAGE_CARD.md)
 DEFAULT_VARIATION = 0.6
@@ -347,11 +360,11 @@ class Studio:
                                 progress=lambda d, t: ctx.emit(Progress(ctx.call_id, "generate_image", d, t, "steps", stage)),
                                 exemplars=starts, strength=v)
             batch = tuple(seeds) if kit.batch_size > 1 and len(seeds) > 1 else None  # drawn together
-            return [(a, sd, g, negative, batch, starts[k] if starts else None, v if starts else None)
+            return [_Drawing(a, sd, g, negative, batch, starts[k] if starts else None, v if starts else None)
                     for k, (a, sd) in enumerate(zip(arrs, seeds))]
 
         def critic(item):
-            return image_scores(item[0], prompt, ictx)
+            return image_scores(item.pixels, prompt, ictx)
 
         kept: list = []  # the best scores so far, for the next round's negative prompt
 
@@ -379,14 +392,16 @@ class Studio:
         first_seeds = [seed + k for k in range(int(args.get("candidates") or 1))]
         redraw = [int(x) for x in args.get("batch_seeds") or ()]  # `arsnova image --from-png`: that batch
         if redraw and seed in redraw:
-            first = [it for it in run(redraw, guidance, "redraw", negative, variation) if it[1] == seed]
+            first = [it for it in run(redraw, guidance, "redraw", negative, variation) if it.seed == seed]
         else:
             first = run(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""),
                         negative, variation)
         result = revise(first, {"seeds": first_seeds, "guidance": guidance, "steps": steps,
                                 **({"variation": variation} if use_exemplar else {})},
                         propose, critic, cfg, on_round=on_round)
-        arr, used_seed, used_g, used_negative, batch, exemplar, used_v = result.best
+        best = result.best
+        arr, used_seed, used_g, used_negative, batch = best.pixels, best.seed, best.guidance, best.negative, best.batch
+        exemplar, used_v = best.exemplar, best.variation
         im = Image.fromarray(arr)
         upscale = None
         if im.size != (w, h):
