@@ -112,9 +112,13 @@ def emoji_records(package_dir: Path) -> list[ClipartRecord]:
     return out
 
 
+def _lower_grey(text: str) -> str:
+    return re.sub(r"\bgray\b", "grey", text.lower())
+
+
 def colours_in(text: str) -> list[str]:
     """The basic colour words a text names ('grey' and 'gray' alike), in COLOURS order."""
-    low = text.lower().replace("gray", "grey")
+    low = _lower_grey(text)
     return [c for c in COLOURS if re.search(rf"\b{c}\b", low)]
 
 
@@ -122,7 +126,7 @@ def subject_of(text: str) -> str:
     """'a red and grey racing car' -> 'racing car': the text without colour words and articles.
     'white' stays: the page is white, so it is never a measured colour but can be a name ('white
     flower' is an outline, not a flower to colour in)."""
-    low = re.sub(r"\b(gray)\b", "grey", text.lower())
+    low = _lower_grey(text)
     words = [w for w in re.findall(r"[\w'-]+", low)
              if (w not in COLOURS or w == "white") and w not in ("a", "an", "the")]
     while words and words[0] == "and":

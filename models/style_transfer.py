@@ -7,8 +7,9 @@ whose low frequencies start the full-size solve (with the style's histograms in 
 bands); and the full-size image is optimised as a Laplacian pyramid (each band a parameter, along
 decorrelated colour directions), so coarse bands move whole regions per step instead of pixel by
 pixel. The best iterate is kept. bench/run.py measures it against a plain single-scale,
-pixel-wise solve of the same losses (docs/style-multiscale.md has the experiments). Losses are normalised (by the target's norm), so ``strength`` means the same at
-every size. Cancellation is checked before every function evaluation.
+pixel-wise solve of the same losses (docs/style-multiscale.md has the experiments). Losses are
+normalised (by the target's norm), so ``strength`` means the same at every size. Cancellation is
+checked before every function evaluation.
 """
 
 from __future__ import annotations
