@@ -1,0 +1,162 @@
+"""`arsnova train …`: reproduce the embedded models (music, poetry, pictures) from their data.
+
+Imported only when the command runs, so `arsnova --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.cli import _check_threads, _config
+from models.errors import UserFixableError
+
+
+def _check_train_args(args) -> None:
+    """The bounds every `arsnova train` target shares."""
+    if args.steps is not None and not 1 <= args.steps <= 1_000_000:
+        raise UserFixableError("--steps must be between 1 and 1000000")
+    if args.max_seconds < 0:
+        raise UserFixableError("--max-seconds must be 0 (no limit) or more")
+    _check_threads(args.threads)
+
+
+def cmd_train(args) -> int:
+    return {"music": train_music, "poetry": train_poetry, "image": train_image_model}[args.what](args)
+
+
+def train_music(args) -> int:
+    """music21 corpus (parsed once) -> train/resume the preset -> optionally install (with the melody index)."""
+    import dataclasses
+
+    from models.music_data import MusicCorpus, build_corpus, corpus_jobs
+    from models.music_generator import INDEX_FILE, default_weights_dir
+    from models.music_train import PRESETS, build_melody_index, install_music_model, train
+
+    _check_train_args(args)
+    cfg = _config(args)
+    corpus_path = Path(args.corpus) if args.corpus else cfg.data_dir / "music_corpus.npz"
+    if corpus_path.exists():
+        corpus = MusicCorpus.load(corpus_path)
+    else:
+        print(f"parsing the music21 corpus into {corpus_path} (about 8 minutes on 2 cores)")
+        corpus = build_corpus(corpus_jobs(), progress=lambda i, n: print(f"\r  {i}/{n} files", end="", flush=True))
+        print()
+        corpus.save(corpus_path)
+    weights = cfg.weights_dir or default_weights_dir()
+    if args.index_only:
+        build_melody_index(corpus).save(weights / INDEX_FILE)
+        print(f"wrote {weights / INDEX_FILE}")
+        return 0
+    tc = dataclasses.replace(PRESETS[args.model], max_seconds=args.max_seconds, **({"steps": args.steps} if args.steps else {}))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"music-{args.model}"
+    state = train(corpus, run_dir, tc, log=lambda s: print(s, flush=True))
+    print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
+    if args.install:
+        weights.mkdir(parents=True, exist_ok=True)
+        install_music_model(run_dir, weights, args.model)
+        build_melody_index(corpus).save(weights / INDEX_FILE)
+        print(f"installed into {weights}")
+    return 0
+
+
+def train_poetry(args) -> int:
+    """prepare (once) -> train/resume the preset -> optionally install into the weights directory."""
+    import dataclasses
+
+    from models.music_generator import default_weights_dir
+    from models.poetry_train import PRESETS, install_poet, prepare, train
+
+    _check_train_args(args)
+    cfg = _config(args)
+    data = Path(args.corpus) if args.corpus else cfg.data_dir / "poetry"
+    if args.prepare or not (data / "corpus.json").exists():
+        print(f"preparing the poetry corpus in {data} (about a minute)")
+        prepare(data, log=lambda s: print(s, flush=True))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"poetry-{args.preset}"
+    tc = dataclasses.replace(PRESETS[args.preset], max_seconds=args.max_seconds,
+                             **({"steps": args.steps} if args.steps else {}),
+                             **({"threads": args.threads} if args.threads else {}))
+    state = train(data, run_dir, tc, log=lambda s: print(s, flush=True))
+    print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
+    if args.install:
+        dest = install_poet(data, run_dir, cfg.weights_dir or default_weights_dir())
+        print(f"installed into {dest}")
+    return 0
+
+
+def fetch_emoji(dest: Path) -> Path:
+    """The unpacked emoji-datasource-google package under ``dest`` (``npm pack`` from the registry once)."""
+    import subprocess
+    import tarfile
+
+    from models.image_data import EMOJI_PACKAGE
+
+    package = dest / "package"
+    if (package / "emoji.json").exists():
+        return package
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        out = subprocess.run(["npm", "pack", EMOJI_PACKAGE], cwd=dest, capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise UserFixableError(f"cannot run `npm pack {EMOJI_PACKAGE}` ({e}); install npm or unpack the package "
+                               f"into {package}") from None
+    tgz = dest / (out.stdout.strip().splitlines() or ["?"])[-1]
+    if out.returncode or not tgz.exists():
+        raise UserFixableError(f"`npm pack {EMOJI_PACKAGE}` failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+    with tarfile.open(tgz) as tf:
+        tf.extractall(dest, members=[m for m in tf.getmembers() if m.name == "package/emoji.json"
+                                     or m.name.startswith("package/img/google/64/")], filter="data")
+    return package
+
+
+def train_image_model(args) -> int:
+    """clip-art + emoji dataset (built once) -> caption embeddings (cached) -> DDPM training -> install
+    (with the picture index and the exemplars). ``--stage subjects`` fine-tunes an installed model."""
+    import dataclasses
+
+    from models.encoder import load_encoder
+    from models.image_data import build_clipart_dataset, load_dataset, save_dataset
+    from models.image_train import STAGES, embed_captions, install_image_model, train_image, write_image_library
+    from models.music_generator import default_weights_dir
+
+    _check_train_args(args)
+    cfg = _config(args)
+    weights = cfg.weights_dir or default_weights_dir()
+    stage = STAGES[args.stage]
+    init = {}
+    if args.stage == "subjects":
+        init_dir = Path(args.init_from) if args.init_from else weights / "image"
+        if not (init_dir / "unet").is_dir():
+            raise UserFixableError(f"no picture model at {init_dir} to start the subjects stage from: "
+                                   "train the base stage first (arsnova train image --install)")
+        init = {"init_from": str(init_dir.resolve())}
+    tc = dataclasses.replace(stage, max_seconds=args.max_seconds, **init,
+                             **({"steps": args.steps} if args.steps else {}),
+                             **({"threads": args.threads} if args.threads else {}))
+    size = tc.unet["sample_size"]
+    data = Path(args.corpus) if args.corpus else cfg.data_dir / f"clipart-emoji-{size}.npz"
+    if args.prepare or not data.exists():
+        emoji = fetch_emoji(cfg.data_dir / "npm")
+        print(f"building the clip-art + emoji dataset at {size}px into {data}")
+        built = build_clipart_dataset(size, progress=lambda i, n: print(f"\r  {i}/{n}", end="", flush=True),
+                                      emoji_dir=emoji)
+        print()
+        save_dataset(data, built)
+    ds = load_dataset(data)
+    encoder = load_encoder()
+    if args.index_only:  # the installed model's training-picture index and exemplars, from this dataset
+        dest = weights / "image"
+        if not (dest / "unet").is_dir():
+            raise UserFixableError(f"no picture model at {dest}: train one first (arsnova train image --install)")
+        write_image_library(dest, ds, encoder)
+        print(f"wrote the picture index and the exemplars into {dest}")
+        return 0
+    emb = embed_captions(ds.captions, encoder, data.with_suffix(".minilm.npy"))
+    short = embed_captions(ds.short_captions, encoder, data.with_suffix(".short.minilm.npy"))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"image-{args.stage}"
+    state = train_image(ds.images, emb, run_dir, tc, log=lambda s: print(s, flush=True), short_emb=short,
+                        emoji=ds.emoji)
+    print(f"validation MSE {state['val_mse']:.4f} after {state['step']} steps, {state['images_seen']} images")
+    if args.install:
+        print(f"installed into {install_image_model(run_dir, weights, ds, encoder)}")
+    return 0
