@@ -8,7 +8,6 @@ control characters stripped.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -24,12 +23,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, ListItem, ListView, Markdown, ProgressBar, Sparkline, Static
 
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from agent.terminal import safe_text
 
 
 def clean(text: str) -> str:
-    """Strip ANSI escape sequences and control characters (keeps newlines and tabs)."""
-    return _CONTROL.sub("", str(text))
+    """Remove escape sequences, control and bidi/zero-width characters (keeps newlines and tabs):
+    agent/terminal.py's rule, which the command line's printers share."""
+    return safe_text(text, multiline=True, visible=False)
 
 
 def plain(text: str, style: str = "") -> Text:
@@ -330,6 +330,34 @@ class StudioApp(App):
         self._fill_sessions()
         if self.session_id:
             self._show_history()
+        self._catch_sigint()
+
+    def _catch_sigint(self) -> None:
+        """SIGINT (``kill -INT``; the keyboard's Ctrl-C is a key here) ends the chat after stopping
+        the running tool, and `arsnova chat` exits 130 like the other commands. Without this,
+        asyncio's own handler cancels the app's task, which Textual takes as a normal quit (0)."""
+        import asyncio
+        import signal
+
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._interrupted)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows; or a loop outside the main thread
+            pass
+
+    def _interrupted(self) -> None:
+        self.cancel_flag.set()  # the turn's worker stops at the tool's next step; the app waits for it
+        self.queue.clear()
+        self.exit(return_code=130)
+
+    def on_unmount(self) -> None:
+        import asyncio
+        import signal
+
+        self.cancel_flag.set()  # quitting mid-turn: the running tool stops instead of finishing
+        try:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
 
     # ---- sessions -------------------------------------------------------------------------
     def _fill_sessions(self) -> None:
@@ -799,10 +827,11 @@ def graphics_image_widget():
     """textual-image's widget when this terminal shows real pixels (Sixel or Kitty graphics),
     else None (half-blocks are drawn by the card). The terminal can only be asked before Textual
     takes it over, so this runs before the app starts; ARSNOVA_IMAGES=halfblock turns it off."""
-    import os
     import sys
 
-    if os.environ.get("ARSNOVA_IMAGES", "").lower() in ("halfblock", "off", "text") or not sys.__stdout__.isatty():
+    from agent.config import image_display
+
+    if image_display() in ("halfblock", "off", "text") or not sys.__stdout__.isatty():
         return None
     try:
         from textual_image.renderable import SixelImage, TGPImage
@@ -820,7 +849,7 @@ def _chat(args) -> int:
     app = make_app(cfg, getattr(args, "session", None))
     app.graphics_image = graphics
     app.run()
-    return 0
+    return app.return_code or 0  # 130 after SIGINT (StudioApp._interrupted)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,10 +28,13 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.config import Config
+from agent.terminal import json_line, safe_json, safe_text
 from models.errors import UserFixableError
 
 SUMMARY = "summary.json"
+BATCH_FORMAT = "arsnova-batch/1"  # summary.json's marker: an --out folder holding it is an earlier batch's
 WORK = ".work"  # per-worker session stores and attempt counters; removed when the batch ends
+WORK_MARK = "arsnova-batch-work"  # the file in .work that says this program made it (so may remove it)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class BriefJob:
 class BriefOutcome:
     name: str
     brief: str
-    status: str  # "done" | "failed"
+    status: str  # "done" | "partial" (a bundle, but some turns failed) | "failed" (no bundle)
     seconds: float
     bundle: str | None = None
     digest: str | None = None  # content hash of the bundle (bundle_digest)
@@ -52,24 +55,69 @@ class BriefOutcome:
     attempts: int = 1
     worker: str = ""
     error: str | None = None
+    failed_turns: list[dict] = field(default_factory=list)  # as the manifest's "failed" (agent/headless.py)
+    exit_code: int = 0  # what `arsnova run` would have exited with for this brief: 0, 2 bad input, 1 a bug
 
 
 def plan_jobs(paths: list[str]) -> list[BriefJob]:
-    """One job per brief path, named after the file; a repeated stem gets -2, -3… (in order)."""
+    """One job per brief path, named after the file. A name already taken (by an earlier brief,
+    or summary.json / .work) gets the first free -2, -3…, so every brief has its own bundle:
+    ``d1/x.yaml``, ``d2/x.yaml``, ``x-2.yaml`` give x, x-2, x-2-2."""
     if not paths:
         raise UserFixableError("give at least one brief file: arsnova batch BRIEF... --out DIR")
     from agent.export import is_reserved_name
 
-    seen: dict[str, int] = {}  # by lower case: names that differ only by case collide on macOS/Windows
+    taken = {SUMMARY, WORK}  # by lower case: names that differ only by case collide on macOS/Windows
     jobs = []
     for p in paths:
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(p).stem).strip(".")[:100] or "brief"
         if is_reserved_name(stem):
             stem = f"{stem}_"
-        seen[stem.lower()] = seen.get(stem.lower(), 0) + 1
-        n = seen[stem.lower()]
-        jobs.append(BriefJob(str(Path(p).resolve()), stem if n == 1 else f"{stem}-{n}"))
+        name, n = stem, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name.lower())
+        jobs.append(BriefJob(str(Path(p).resolve()), name))
     return jobs
+
+
+def check_batch_out(out: Path) -> set[str]:
+    """Refuse an --out folder Ars Nova did not make, before anything is written or removed. It
+    is ours when it is new or empty, or an earlier batch's: our summary.json, the bundles it
+    lists and our own .work, nothing else. -> the bundle names the earlier summary lists."""
+    from agent.export import read_small_json, refuse_system_folder
+
+    refuse_system_folder(out)
+    if out.is_symlink():
+        raise UserFixableError(f"{out} is a symbolic link; give a real directory for the batch")
+    if not out.exists():
+        return set()
+    if not out.is_dir():
+        raise UserFixableError(f"{out} exists and is not a directory; choose another --out")
+    listed = _listed_bundles(read_small_json(out / SUMMARY))
+    ours = {SUMMARY, *listed} if listed is not None else set()
+    for name in os.listdir(out):
+        if not (name in ours or (name == WORK and _is_our_work(out / WORK))):
+            raise UserFixableError(f"{out} holds files Ars Nova did not write (it is not an earlier batch's folder); "
+                                   "choose an empty or new --out")
+    return listed or set()
+
+
+def _listed_bundles(summary: object) -> set[str] | None:
+    """The bundle folder names an earlier summary.json of ours lists; None when it is not ours."""
+    if not isinstance(summary, dict) or summary.get("format") != BATCH_FORMAT:
+        return None
+    names = summary.get("bundles")
+    if not isinstance(names, list):
+        return None
+    return {n for n in names if isinstance(n, str)} - {SUMMARY, WORK}
+
+
+def _is_our_work(work: Path) -> bool:
+    """A .work folder this program made (it holds WORK_MARK), and so may remove."""
+    mark = work / WORK_MARK
+    return work.is_dir() and not work.is_symlink() and mark.is_file() and not mark.is_symlink()
 
 
 def bundle_digest(path: Path) -> str:
@@ -157,13 +205,20 @@ class BriefRunner:
             seed = brief.seed or 0
             agent = self._agent(brief, seed, session_dir)
             sink = _LineSink(lambda line: put(_tag(line, job.name) if as_json else line))
-            bundle = run_brief(brief, agent, str(self.out / job.name), as_json=True, stream=sink)
-            manifest = json.loads((bundle / "manifest.json").read_text())
-            out = BriefOutcome(job.name, job.path, "done", time.perf_counter() - t0, str(bundle), bundle_digest(bundle),
-                               len(manifest["artifacts"]), attempts, worker)
+            result = run_brief(brief, agent, str(self.out / job.name), as_json=True, stream=sink)
+            bundle = result.bundle
+            turns = dict(error=result.reason or None, failed_turns=list(result.failed), exit_code=result.exit_code)
+            if bundle is None:
+                out = BriefOutcome(job.name, job.path, "failed", time.perf_counter() - t0, attempts=attempts,
+                                   worker=worker, **turns)
+            else:
+                manifest = json.loads((bundle / "manifest.json").read_text())
+                out = BriefOutcome(job.name, job.path, "partial" if result.failed else "done", time.perf_counter() - t0,
+                                   str(bundle), bundle_digest(bundle), len(manifest["artifacts"]), attempts, worker,
+                                   **turns)
         except UserFixableError as e:
             out = BriefOutcome(job.name, job.path, "failed", time.perf_counter() - t0, attempts=attempts, worker=worker,
-                               error=str(e))
+                               error=str(e), exit_code=2)
         finally:
             shutil.rmtree(session_dir, ignore_errors=True)
         put(json.dumps({"event": "BriefFinished", **asdict(out)}))
@@ -175,7 +230,7 @@ def _tag(line: str, name: str) -> str:
         d = json.loads(line)
     except json.JSONDecodeError:
         return json.dumps({"event": "Text", "brief": name, "text": line})
-    return json.dumps({"brief": name, **d}, ensure_ascii=False) if isinstance(d, dict) else line
+    return json_line({"brief": name, **d}) if isinstance(d, dict) else line
 
 
 class RemoteImageKit:
@@ -238,15 +293,16 @@ class BatchReport:
         return [o for o in self.outcomes if o.status != "done"]
 
     def to_dict(self) -> dict:
-        return {"engine": self.engine, "briefs": len(self.outcomes), "done": len(self.outcomes) - len(self.failed),
-                "failed": len(self.failed), "seconds": round(self.seconds, 2),
-                "outcomes": [asdict(o) for o in self.outcomes]}
+        return {"format": BATCH_FORMAT, "engine": self.engine, "briefs": len(self.outcomes),
+                "done": len(self.outcomes) - len(self.failed), "failed": len(self.failed),
+                "seconds": round(self.seconds, 2), "outcomes": [asdict(o) for o in self.outcomes]}
 
     def table(self) -> str:
         rows = [("brief", "status", "seconds", "tries", "artifacts", "worker", "bundle / error")]
         for o in self.outcomes:
-            rows.append((o.name, o.status, f"{o.seconds:.1f}", str(o.attempts), str(o.artifacts), o.worker,
-                         o.bundle if o.status == "done" else (o.error or "")))
+            rows.append(tuple(safe_text(c) for c in (o.name, o.status, f"{o.seconds:.1f}", str(o.attempts),
+                                                     str(o.artifacts), o.worker,
+                                                     "; ".join(x for x in (o.bundle, o.error) if x))))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
         done = len(self.outcomes) - len(self.failed)
@@ -263,7 +319,7 @@ class BatchProgress:
 
     def line(self, line: str) -> None:
         if self.json:
-            self.s.write(line + "\n")
+            self.s.write(safe_json(line) + "\n")
             self.s.flush()
             return
         try:
@@ -277,12 +333,14 @@ class BatchProgress:
             self._say(f"  note: {d.get('text', '')}", False)
         elif d.get("event") == "BriefFinished":
             self.done += 1
-            what = f"{d['artifacts']} artifacts -> {d['bundle']}" if d["status"] == "done" else d["error"]
+            made = f"{d['artifacts']} artifacts -> {d['bundle']}" if d.get("bundle") else ""
+            what = "; ".join(x for x in (made, d.get("error") or "") if x)  # a partial brief has both
             self._say(f"  {d['status']:<8} {d['name']} in {d['seconds']:.1f}s: {what}", True)
 
     def _say(self, text: str, finished: bool) -> None:
         filled = int(30 * self.done / max(1, self.total))
         bar = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} briefs"
+        text = safe_text(text)  # brief names, errors and paths come from files
         if self.tty:  # the bar stays on the last line, rewritten
             self.s.write(f"\r\033[K{text}\n{bar}")
         else:
@@ -295,16 +353,18 @@ def run_batch(paths: list[str], out: str | Path, config: Config, ray_address: st
               on_event: Callable[[dict], None] | None = None) -> BatchReport:
     """Run every brief; write OUT/summary.json; return the report. ``ray_address``: None = serial
     in this process; "auto" = $RAY_ADDRESS or a new local Ray; "local"; or a cluster address."""
-    from agent.export import check_out_dir
+    from agent.export import check_can_write, check_out_dir
 
     stream = stream or sys.stdout
     jobs = plan_jobs(paths)
     out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise UserFixableError(f"{out} exists and is not a directory; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    earlier = check_batch_out(out)
     for j in jobs:
         check_out_dir(out / j.name)  # a non-bundle directory in the way fails before any work
+    check_can_write(out / jobs[0].name)  # a read-only or full disk too
+    out.mkdir(parents=True, exist_ok=True)
+    (out / WORK).mkdir(exist_ok=True)
+    (out / WORK / WORK_MARK).write_text(BATCH_FORMAT + "\n")
     config = replace(config, threads=config.threads or 1)  # same threads everywhere: same numbers
     progress = BatchProgress(len(jobs), stream, as_json)
 
@@ -324,15 +384,19 @@ def run_batch(paths: list[str], out: str | Path, config: Config, ray_address: st
         else:
             report = _run_on_ray(jobs, out, config, ray_address, workers, as_json, put)
     finally:
-        shutil.rmtree(out / WORK, ignore_errors=True)
+        if _is_our_work(out / WORK):
+            shutil.rmtree(out / WORK, ignore_errors=True)
     report.seconds = time.perf_counter() - t0
     from models.files import write_atomic
 
-    write_atomic(out / SUMMARY, (json.dumps(report.to_dict(), indent=1) + "\n").encode())
+    # every bundle in OUT, this batch's and earlier ones', so the next batch knows them as ours
+    bundles = sorted(n for n in earlier | {o.name for o in report.outcomes} if (out / n).is_dir())
+    summary = {**report.to_dict(), "bundles": bundles}
+    write_atomic(out / SUMMARY, (json.dumps(summary, indent=1) + "\n").encode())
     if as_json:
         stream.write(json.dumps({"event": "BatchFinished", "summary": str(out / SUMMARY), **report.to_dict()}) + "\n")
     else:
-        stream.write(("\n" if progress.tty else "") + report.table() + f"\nsummary: {out / SUMMARY}\n")
+        stream.write(("\n" if progress.tty else "") + report.table() + f"\nsummary: {safe_text(out / SUMMARY)}\n")
     stream.flush()
     return report
 
@@ -384,7 +448,7 @@ def _run_on_ray(jobs, out: Path, config: Config, address: str, workers: int | No
                     results[job.name] = BriefOutcome(**ray.get(ref))
                 except ray.exceptions.RayError as e:  # out of retries: report it, keep going
                     results[job.name] = BriefOutcome(job.name, job.path, "failed", 0.0, attempts=4,
-                                                     error=f"worker failed: {str(e).splitlines()[0][:200]}")
+                                                     error=f"worker failed: {str(e).splitlines()[0][:200]}", exit_code=1)
                     put(json.dumps({"event": "BriefFinished", **asdict(results[job.name])}))
                 if todo:
                     nxt = todo.pop(0)

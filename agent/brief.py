@@ -1,21 +1,27 @@
 """Briefs: a conversation written as YAML, run headless (format in DESIGN.md).
 
-Loaded with ``yaml.safe_load`` after checks that make hostile files cheap to reject: a size
-cap, UTF-8 only, no anchors/aliases (the "billion laughs" expansion), no tags beyond the
-standard ones. Every error is one line naming the file, the line and the field.
+Loaded with PyYAML's SafeLoader after checks that make hostile files cheap to reject: a
+regular file within a size cap, UTF-8 only, no anchors/aliases (the "billion laughs"
+expansion), no tags beyond the standard ones, lists and mappings at most MAX_NESTING deep
+(checked on the event stream, before the recursive composer sees 60,000 brackets), and no key
+given twice. Every error is one line naming the file, the line and the field.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import UserFixableError
+from models.files import read_capped
 
 MAX_BRIEF_BYTES = 256 * 1024
 MAX_TURNS = 200
 MAX_TURN_CHARS = 4000
+MAX_NESTING = 32  # lists and mappings inside one another; a brief needs 2
 KNOWN_FIELDS = ("title", "seed", "planner", "turns", "export")
+MAX_SEED = 2**31 - 1  # numpy's and torch's generators take it as is on every platform
 _PLAIN_TAGS = {"!", *(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map"))}
 
 
@@ -48,20 +54,46 @@ class Brief:
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+@functools.cache
+def _brief_loader():
+    """The loader class, built on first use: yaml is imported only when a brief is read."""
+    import yaml
+
+    class BriefLoader(yaml.SafeLoader):
+        """SafeLoader that refuses a key given twice in one mapping. YAML requires keys to be
+        unique; PyYAML keeps the last silently, so a brief with two 'turns:' would run only the
+        second list."""
+
+        def __init__(self, text: str, name: str) -> None:
+            super().__init__(text)
+            self.brief_name = name
+
+        def construct_mapping(self, node, deep=False):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = first.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: SafeLoader's own error says so
+                    continue
+                if seen is not key_node:
+                    what = "field" if node is self.brief_root else "key"
+                    raise BriefError(f"{self.brief_name}:{key_node.start_mark.line + 1}: {what} '{str(key)[:60]}' appears twice "
+                                     f"(first on line {seen.start_mark.line + 1}); keep one")
+            return super().construct_mapping(node, deep)
+
+        def construct_document(self, node):
+            self.brief_root = node
+            return super().construct_document(node)
+
+    return BriefLoader
+
+
 def load_brief(path: str | Path) -> Brief:
-    path = Path(path)
-    name = str(path)
-    try:
-        if path.stat().st_size > MAX_BRIEF_BYTES:
-            raise BriefError(f"{name}: {path.stat().st_size} bytes is over the {MAX_BRIEF_BYTES} byte limit for a brief")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BriefError(f"{name}: no such brief file") from None
-    except IsADirectoryError:
-        raise BriefError(f"{name}: is a directory; give a .yaml brief file") from None
-    except OSError as e:
-        raise BriefError(f"{name}: cannot read ({e.strerror})") from None
-    return parse_brief(raw, name)
+    # a FIFO, a device, a directory or a 3 GB file is refused before a byte is read
+    return parse_brief(read_capped(path, MAX_BRIEF_BYTES, "brief", BriefError), str(path))
 
 
 def parse_brief(raw: bytes, name: str = "<brief>") -> Brief:
@@ -77,15 +109,27 @@ def parse_brief(raw: bytes, name: str = "<brief>") -> Brief:
     if "\x00" in text:
         raise BriefError(f"{name}: contains NUL bytes; a brief is a text file")
     try:
-        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        depth = 0
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):  # PyYAML's parser keeps a stack, not recursion
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:  # composing this would recurse once per level
+                    raise BriefError(f"{name}:{ev.start_mark.line + 1}: lists and mappings nested more than "
+                                     f"{MAX_NESTING} levels deep; a brief is a mapping with a list of messages")
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None):
                 raise BriefError(f"{name}:{ev.start_mark.line + 1}: YAML anchors and aliases are not allowed in briefs")
             tag = getattr(ev, "tag", None)
             if tag and tag not in _PLAIN_TAGS:
                 shown = tag.replace("tag:yaml.org,2002:", "!!")
                 raise BriefError(f"{name}:{ev.start_mark.line + 1}: YAML tag {shown} is not allowed; use plain values")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _brief_loader()(text, name)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except BriefError:
         raise
     except yaml.MarkedYAMLError as e:
@@ -128,8 +172,8 @@ def parse_brief(raw: bytes, name: str = "<brief>") -> Brief:
     if title is not None and not isinstance(title, (str, int, float)):
         raise BriefError(f"{where('title')} must be text")
     seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31):
-        raise BriefError(f"{where('seed')} must be a whole number from 0 to {2**31 - 1}")
+    if seed is not None:
+        check_seed(seed, where("seed"))
     planner = data.get("planner")
     if planner is not None and not isinstance(planner, str):
         raise BriefError(f"{where('planner')} must be text like 'router' or 'hf:PATH'")
@@ -137,6 +181,41 @@ def parse_brief(raw: bytes, name: str = "<brief>") -> Brief:
     if export is not None and not isinstance(export, str):
         raise BriefError(f"{where('export')} must be a directory path")
     return Brief(name, tuple(clean), str(title or ""), seed, planner, export)
+
+
+def export_dir(brief: Brief) -> Path:
+    """The brief's ``export`` as a folder inside the brief's own folder. A brief is a file that
+    may come from someone else: its ``export`` is read from where the brief lies (not from the
+    current directory) and may not reach out of that folder: no absolute path, no ``..``, no
+    symbolic link leading elsewhere. To write elsewhere, name the folder with --out."""
+    raw = brief.export or ""
+    where = f"{brief.path}: field 'export'"
+    if "\x00" in raw:
+        raise BriefError(f"{where} contains a NUL byte; give a plain relative folder name")
+    rel = Path(raw)
+    if rel.is_absolute() or raw.startswith("~"):
+        raise BriefError(f"{where} is the absolute path {raw}; a brief writes only inside its own folder: "
+                         f"give a relative path, or pass --out {raw}")
+    if ".." in rel.parts:
+        raise BriefError(f"{where} ({raw}) climbs out of the brief's folder with '..'; "
+                         "give a folder inside it, or pass --out")
+    folder = Path(brief.path).parent.resolve()
+    dest = folder / rel
+    try:
+        inside = folder in dest.resolve().parents
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise BriefError(f"{where} ({raw}) leads outside the brief's folder {folder} (through a symbolic link, "
+                         "or to the folder itself); give a folder inside it, or pass --out")
+    return dest
+
+
+def check_seed(seed: object, where: str) -> int:
+    """A seed from a brief's ``seed:`` or from ``--seed``: one range for both, 0 to MAX_SEED."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise BriefError(f"{where} must be a whole number from 0 to {MAX_SEED}")
+    return seed
 
 
 def save_session_brief(store, session_id: str | None, path: str | Path) -> int:

@@ -13,12 +13,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.terminal import json_line, safe_text, say
 from models.errors import UserFixableError
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2
-        self.exit(2, f"arsnova: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, safe_text(f"arsnova: {message} (see `{self.prog} --help`)") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,28 +93,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args, **extra):
-    from agent.config import Config
+    from agent.config import Config, check_data_dir, check_weights_dir
 
-    return Config.from_env(data_dir=Path(args.data_dir) if args.data_dir else None,
-                           weights_dir=Path(args.weights) if args.weights else None,
+    # flags are checked here, the ARSNOVA_* variables in Config.from_env: each error names its source
+    new = args.command == "train"  # training installs into the weights folder, which it may make
+    return Config.from_env(new_weights=new,
+                           data_dir=check_data_dir(Path(args.data_dir), "--data-dir") if args.data_dir else None,
+                           weights_dir=check_weights_dir(Path(args.weights), "--weights", new) if args.weights else None,
                            poet=getattr(args, "poet", None), image_model=getattr(args, "image_model", None), **extra)
 
 
 def cmd_run(args) -> int:
     from agent.app import make_agent
-    from agent.brief import load_brief
-    from agent.export import check_out_dir
-    from agent.headless import run_brief
+    from agent.brief import check_seed, load_brief
+    from agent.export import check_can_write
+    from agent.headless import bundle_destination, run_brief
 
+    if args.seed is not None:
+        check_seed(args.seed, f"--seed {args.seed}")  # the range a brief's seed: has
     brief = load_brief(args.brief)
-    out = args.out or brief.export
-    if out:
-        check_out_dir(out)  # fail before any work
+    check_can_write(bundle_destination(brief, args.out))  # fail before any work
     seed = args.seed if args.seed is not None else (brief.seed or 0)
     cfg = _config(args, planner=args.planner or brief.planner, seed=seed)
     agent = make_agent(cfg)
-    run_brief(brief, agent, out, args.json)
-    return 0
+    result = run_brief(brief, agent, args.out, args.json)
+    for line in result.report():  # the turns that failed; the one that sets the exit code last
+        say(f"arsnova: {line}", sys.stderr)
+    return result.exit_code
 
 
 def cmd_plan(args) -> int:
@@ -128,13 +134,13 @@ def cmd_plan(args) -> int:
     res = planner.plan([HumanMessage(args.text)])
     calls = [{"name": c["name"], "args": c["args"]} for c in res.message.tool_calls]
     if args.json:
-        print(json.dumps({"planner": res.answered_by, "tool_calls": calls, "text": str(res.message.content),
-                          "notices": list(res.notices)}, ensure_ascii=False))
+        print(json_line({"planner": res.answered_by, "tool_calls": calls, "text": str(res.message.content),
+                         "notices": list(res.notices)}))
     else:
         for c in calls:
-            print(f"{c['name']}({', '.join(f'{k}={v!r}' for k, v in c['args'].items())})")
+            say(f"{c['name']}({', '.join(f'{k}={v!r}' for k, v in c['args'].items())})")
         if not calls:
-            print(res.message.content)
+            say(res.message.content, multiline=True)
     return 0
 
 
@@ -142,7 +148,7 @@ def cmd_models(args) -> int:
     from models.encoder import default_encoder_path
     from models.music_generator import INDEX_FILE, MODEL_FILES, default_weights_dir
 
-    wd = Path(args.weights) if args.weights else Path(os.environ.get("ARSNOVA_WEIGHTS") or default_weights_dir())
+    wd = _config(args).weights_dir or default_weights_dir()
     from models.checkpoint import read_metadata
 
     rows = []
@@ -188,7 +194,7 @@ def cmd_models(args) -> int:
                      "not trained yet: arsnova train image --install, or --image-model sd:/path"))
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
+        say("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
     return 0
 
 
@@ -201,7 +207,7 @@ def cmd_sessions(args) -> int:
 
     store = SessionStore(_config(args).data_dir)
     for s in store.list():
-        print(f"{s.id}  {s.title}")
+        say(f"{s.id}  {s.title}")
     return 0
 
 
@@ -210,13 +216,15 @@ def cmd_export(args) -> int:
     from agent.session import SessionStore
 
     store = SessionStore(_config(args).data_dir)
-    print(export_session(store, args.session, args.out))
+    say(export_session(store, args.session, args.out))
     return 0
 
 
 def _check_threads(threads: int | None) -> None:
-    if threads is not None and not 1 <= threads <= 256:
-        raise UserFixableError(f"--threads must be between 1 and 256 (got {threads})")
+    from agent.config import check_threads
+
+    if threads is not None:
+        check_threads(threads, "--threads")  # the same range as ARSNOVA_THREADS
 
 
 def cmd_train(args) -> int:
@@ -236,9 +244,9 @@ def cmd_batch(args) -> int:
     cfg = _config(args, planner=args.planner, threads=args.threads)
     report = run_batch(args.briefs, args.out, cfg, args.ray, args.workers, args.json)
     if report.failed:
-        print(f"error: {len(report.failed)} of {len(report.outcomes)} briefs failed; see {Path(args.out) / 'summary.json'}",
-              file=sys.stderr)
-        return 2
+        say(f"error: {len(report.failed)} of {len(report.outcomes)} briefs failed; see {Path(args.out) / 'summary.json'}",
+            sys.stderr)
+        return 1 if any(o.exit_code == 1 for o in report.failed) else 2  # a bug in any brief: 1, as `run` says
     return 0
 
 
@@ -247,16 +255,14 @@ def cmd_image(args) -> int:
     from dataclasses import replace
 
     from agent.app import encoder_factory
-    from agent.studio import ToolContext, make_studio
+    from agent.studio import make_studio
     from models.image_io import load_rgb, png_params
 
     im = load_rgb(args.from_png)
     p = png_params(Path(args.from_png))
-    if p.get("tool") != "generate_image" or not p.get("prompt"):
+    if p.get("tool") != "generate_image" or not p.get("prompt") or any(k not in p for k in ("seed", "steps", "guidance")):
         raise UserFixableError(f"{args.from_png} has no generate_image parameters; only pictures drawn by Ars Nova can be re-run")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserFixableError(f"{out} exists and is not a directory")
+    out = _picture_dir(args.out)
     cfg = _config(args)
     studio = make_studio(cfg.weights_dir, cfg.threads, replace(cfg.revise, max_rounds=0), encoder_factory(cfg),
                          image_model=cfg.image_model or (p.get("model") if str(p.get("model", "")).startswith("sd:") else None))
@@ -264,10 +270,35 @@ def cmd_image(args) -> int:
                 "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1],
                 "batch_seeds": p.get("batch_seeds"), "exemplar": p.get("exemplar") is not None,
                 "variation": p.get("variation")}
-    ctx = ToolContext("rerun", out, 0, emit=lambda e: None, should_stop=lambda: False)
+    ctx = _fresh_context(out)
     art = studio.generate_image({k: v for k, v in run_args.items() if v is not None}, ctx)
-    print(f"{out / art.files['image']}")
+    say(out / art.files["image"])
     return 0
+
+
+def _picture_dir(out: str) -> Path:
+    """`arsnova image --out`: a real folder of the user's; never a symlink to elsewhere, never a system folder."""
+    from agent.export import refuse_system_folder
+
+    p = Path(out).expanduser()
+    refuse_system_folder(p)
+    if p.is_symlink():
+        raise UserFixableError(f"{p} is a symbolic link; give a real directory for the picture")
+    if p.exists() and not p.is_dir():
+        raise UserFixableError(f"{p} exists and is not a directory")
+    return p
+
+
+def _fresh_context(out: Path):
+    """A ToolContext whose picture name (000-rerun-image.png, then -rerun-2-…) is free in ``out``:
+    a file, folder or symlink already there is someone's, and is never replaced or followed."""
+    from agent.studio import ToolContext
+
+    for n in range(1, 1000):
+        ctx = ToolContext("rerun" if n == 1 else f"rerun-{n}", out, 0, emit=lambda e: None, should_stop=lambda: False)
+        if not os.path.lexists(out / f"{ctx.file_stem('image')}.png"):
+            return ctx
+    raise UserFixableError(f"{out} already holds 999 re-drawn pictures; choose an empty or new --out")
 
 
 COMMANDS: dict[str, Callable] = {
@@ -284,20 +315,64 @@ def main(argv: list[str] | None = None, chat: Callable | None = None) -> int:
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return int(e.code or 0)
     command = args.command or "chat"
+    real_stdout = sys.stdout
     try:
         if command == "chat":
             if chat is None:
                 raise UserFixableError("the chat needs the terminal UI: run `arsnova chat`")
             return chat(args)
+        sys.stdout = _PipeGuard(real_stdout)
         return COMMANDS[command](args)
     except UserFixableError as e:
-        print(f"arsnova: {e}", file=sys.stderr)
+        say(f"arsnova: {e}", sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("arsnova: interrupted", file=sys.stderr)
+        say("arsnova: interrupted", sys.stderr)
         return 130
     except Exception as e:  # an internal failure: say so in one line; details with ARSNOVA_DEBUG=1
-        if os.environ.get("ARSNOVA_DEBUG"):
+        from agent.config import debug_requested
+
+        if debug_requested():
             raise
-        print(f"arsnova: internal error: {type(e).__name__}: {e} (set ARSNOVA_DEBUG=1 for details)", file=sys.stderr)
+        say(f"arsnova: internal error: {type(e).__name__}: {e} (set ARSNOVA_DEBUG=1 for details)", sys.stderr)
         return 1
+    finally:
+        sys.stdout = real_stdout
+
+
+class _PipeGuard:
+    """stdout while a command runs. When the reader goes away (`arsnova run … | head -1`) the rest
+    of the output is dropped and the work goes on, so the bundle is still written whole. As in
+    Python's own advice for SIGPIPE, the descriptor is pointed at /dev/null, so that the flush at
+    exit cannot fail (and print "Exception ignored … BrokenPipeError") either."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.reader_gone = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.reader_gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real descriptor (a test's capture): nothing to flush later
+            pass
+
+    def __getattr__(self, name: str):  # isatty, fileno, encoding…: the real stream's
+        return getattr(self._stream, name)

@@ -1,4 +1,9 @@
-"""Configuration, read once at the edge (CLI flags > environment > defaults) and passed in."""
+"""Configuration, read once at the edge (CLI flags > environment > defaults) and passed in.
+
+This is the one module that reads ARSNOVA_* variables, and it checks them as the command line
+checks its flags: a bad value is one line naming the variable and the fix (exit 2), never a
+traceback from deep inside the first command that trips over it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,71 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.revise import ReviseConfig
+from models.errors import UserFixableError
+
+MAX_THREADS = 256
+
+
+def check_threads(value: object, source: str) -> int:
+    """A torch thread count from ``--threads`` or ARSNOVA_THREADS: a whole number, 1..256."""
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_THREADS:
+        raise UserFixableError(f"{_named(source, value)}: must be a whole number from 1 to {MAX_THREADS}; "
+                               "give e.g. 4, or leave it unset for the default")
+    return n
+
+
+def check_data_dir(path: Path, source: str) -> Path:
+    """Where sessions go (``--data-dir`` / ARSNOVA_HOME): a folder, or a path one can be made at."""
+    p = Path(path).expanduser()
+    existing = next((a for a in (p, *p.parents) if os.path.lexists(a)), None)
+    if existing is not None and not existing.is_dir():
+        what = "is a file" if existing == p else f"is under {existing}, which is a file"
+        raise UserFixableError(f"{_named(source, p)}: {what}, not a folder; point it at a folder (made if missing)")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UserFixableError(f"{_named(source, p)}: cannot write in {existing}; point it at a folder you can write")
+    return p
+
+
+def check_weights_dir(path: Path, source: str, new: bool = False) -> Path:
+    """A weights folder (``--weights`` / ARSNOVA_WEIGHTS): an existing folder this process can read;
+    ``new`` (`arsnova train … --install` writes there): one that can also be made."""
+    p = Path(path).expanduser()
+    if new and not p.exists():
+        return check_data_dir(p, source)
+    if not p.exists():
+        raise UserFixableError(f"{_named(source, p)}: no such folder; point it at a folder of model weights, "
+                               "or leave it out for the shipped models")
+    if not p.is_dir():
+        raise UserFixableError(f"{_named(source, p)}: not a folder; point it at the folder that holds the weights")
+    if not os.access(p, os.R_OK | os.X_OK):
+        raise UserFixableError(f"{_named(source, p)}: cannot be read (permission denied); fix its permissions or "
+                               "point it at another folder")
+    return p
+
+
+def _named(source: str, value: object) -> str:
+    """How the person wrote it: ``ARSNOVA_THREADS='abc'`` for a variable, ``--weights /x`` for a flag."""
+    return f"{source} {value}" if source.startswith("-") else f"{source}={str(value)!r}"
+
+
+def debug_requested() -> bool:
+    """ARSNOVA_DEBUG=1: internal errors raise with their traceback instead of one line."""
+    return bool(os.environ.get("ARSNOVA_DEBUG"))
+
+
+def image_display() -> str:
+    """ARSNOVA_IMAGES: "halfblock" / "off" / "text" turn off pixel graphics in the chat; "" = detect."""
+    return os.environ.get("ARSNOVA_IMAGES", "").strip().lower()
 
 
 def default_data_dir() -> Path:
     env = os.environ.get("ARSNOVA_HOME")
     if env:
-        return Path(env).expanduser()
+        return check_data_dir(Path(env), "ARSNOVA_HOME")
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("arsnova", appauthor=False))
@@ -31,17 +95,18 @@ class Config:
     image_model: str | None = None  # None: the embedded image model; or sd:ID / sd:/dir / sd:/file.safetensors#config
 
     @classmethod
-    def from_env(cls, **overrides) -> "Config":
+    def from_env(cls, new_weights: bool = False, **overrides) -> "Config":
+        """``new_weights``: the weights folder is where training installs, so it may not exist yet."""
         env = {}
-        if os.environ.get("ARSNOVA_WEIGHTS"):
-            env["weights_dir"] = Path(os.environ["ARSNOVA_WEIGHTS"])
+        if os.environ.get("ARSNOVA_WEIGHTS") and overrides.get("weights_dir") is None:
+            env["weights_dir"] = check_weights_dir(Path(os.environ["ARSNOVA_WEIGHTS"]), "ARSNOVA_WEIGHTS", new_weights)
         if os.environ.get("ARSNOVA_PLANNER"):
             env["planner"] = os.environ["ARSNOVA_PLANNER"]
         if os.environ.get("ARSNOVA_POET"):
             env["poet"] = os.environ["ARSNOVA_POET"]
         if os.environ.get("ARSNOVA_IMAGE_MODEL"):
             env["image_model"] = os.environ["ARSNOVA_IMAGE_MODEL"]
-        if os.environ.get("ARSNOVA_THREADS"):
-            env["threads"] = int(os.environ["ARSNOVA_THREADS"])
+        if os.environ.get("ARSNOVA_THREADS") and overrides.get("threads") is None:
+            env["threads"] = check_threads(os.environ["ARSNOVA_THREADS"], "ARSNOVA_THREADS")
         env.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**env)

@@ -82,6 +82,11 @@ class ToolFailed:
     error: str
     kind: str = "error"  # "error" (bad input) | "unavailable" | "cancelled" | "internal" (a bug, logged)
 
+    @property
+    def user_fixable(self) -> bool:
+        """Bad input or a model not installed: the person can fix it (exit 2); else a bug or a cancel (exit 1)."""
+        return self.kind in ("error", "unavailable")
+
 
 @dataclass(frozen=True)
 class Final:

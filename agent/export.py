@@ -12,8 +12,9 @@ import html
 import json
 import os
 import shutil
+import stat
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from agent.artifacts import Artifact
 from models.errors import UserFixableError
@@ -40,7 +41,8 @@ def is_reserved_name(name: str) -> bool:
 
 
 def check_out_dir(out: str | Path) -> Path:
-    """A destination the user named: reject NUL bytes, files, non-bundle directories."""
+    """A destination the user named: reject NUL bytes, files, system folders and folders that are
+    not a bundle Ars Nova wrote (``check_replaceable``)."""
     s = str(out)
     if "\x00" in s:
         raise UserFixableError("the output path contains a NUL byte; give a plain directory path")
@@ -50,13 +52,168 @@ def check_out_dir(out: str | Path) -> Path:
         raise UserFixableError(f"{Path(s).name!r} is a reserved device name on Windows, where the bundle could not be "
                                "copied; choose another --out name")
     p = Path(s).expanduser()
+    refuse_system_folder(p)
+    check_replaceable(p)
+    return p.resolve()
+
+
+MIN_FREE_BYTES = 16 * 2**20  # a bundle of the embedded models' work is a few MB; less free than this is a full disk
+
+
+def check_can_write(dest: str | Path, flag: str = "--out") -> None:
+    """Fail before any work when the bundle at ``dest`` could not be written: a file where a folder
+    must be made, a read-only or full file system. The test is a hidden file created and removed
+    where the bundle's work folder will go (beside ``dest``): for root, permission bits say nothing."""
+    import errno
+
+    dest = Path(dest)
+    base = next((a for a in dest.parents if os.path.lexists(a)), None)
+    if base is None:
+        return
+    if not base.is_dir():
+        raise UserFixableError(f"cannot make {dest}: {base} is a file, not a folder; choose another {flag}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".arsnova-probe-", dir=base)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise UserFixableError(f"the disk holding {base} is full; free some space or choose another {flag}") from None
+        raise UserFixableError(f"cannot write in {base} ({e.strerror}); choose another {flag}") from None
+    try:
+        st = os.statvfs(base)
+    except (AttributeError, OSError):  # no statvfs (Windows): the probe above has to do
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < MIN_FREE_BYTES:
+        raise UserFixableError(f"the disk holding {base} is full ({free / 2**20:.1f} MB free); free some space or "
+                               f"choose another {flag}")
+
+
+# Never written into, at any depth: the operating system's own trees.
+SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                "/boot", "/dev", "/proc", "/sys")
+# Never a bundle or batch folder themselves (their sub-folders are fine: /var/tmp/x, ~/art).
+SYSTEM_TOPS = ("/", "/var", "/opt", "/tmp", "/home", "/root", "/srv", "/mnt", "/media")
+
+
+def refuse_system_folder(p: Path) -> None:
+    """Ars Nova creates nothing in the system's folders and never takes a top-level folder or the
+    home folder itself as an output folder: a typo in --out or a brief's ``export`` must not
+    aim a bundle (and the replace that comes with it) at them."""
+    try:
+        r = Path(p).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise UserFixableError(f"{p} cannot be resolved (a symbolic link loop?); give a plain directory path") from None
+    tops = {Path(t).resolve() for t in SYSTEM_TOPS}
+    try:
+        tops.add(Path.home().resolve())
+    except RuntimeError:  # no home directory known
+        pass
+    trees = {Path(t).resolve() for t in SYSTEM_TREES}
+    if r in tops or any(r == t or t in r.parents for t in trees):
+        raise UserFixableError(f"{p} is a system folder or inside one; Ars Nova writes only to folders of yours: "
+                               "choose an empty or new folder elsewhere")
+
+
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # ours are a few KiB; a bigger file is not one of ours
+
+
+def read_small_json(path: Path, limit: int = MAX_MANIFEST_BYTES) -> object | None:
+    """The JSON value in ``path``, or None unless it is a regular file of at most ``limit`` bytes
+    holding valid UTF-8 JSON. Symlinks are not followed and FIFOs never block (O_NOFOLLOW,
+    O_NONBLOCK, then fstat), so asking "is this ours?" cannot be steered or stalled."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def bundle_entries(manifest: object) -> set[str] | None:
+    """Every relative path a bundle with this manifest holds (manifest.json, index.html, each
+    artifact's files and the folders above them), or None when the manifest is not ours."""
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        return None
+    arts = manifest.get("artifacts")
+    if not isinstance(arts, list):
+        return None
+    entries = {"manifest.json", "index.html"}
+    for art in arts:
+        files = art.get("files") if isinstance(art, dict) else None
+        if not isinstance(files, dict):
+            return None
+        for rel in files.values():
+            parts = PurePosixPath(rel).parts if isinstance(rel, str) else ()
+            if not parts or rel.startswith("/") or ".." in parts:
+                return None
+            entries.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return entries
+
+
+def is_our_bundle(path: Path) -> bool:
+    """True only for a folder that is provably a bundle Ars Nova wrote: its manifest is ours and
+    nothing else is inside: no file or folder the manifest does not list, no symlink, no FIFO or
+    device. A folder holding anything more is someone's (a web app that happens to have a
+    manifest.json, a bundle someone added notes to) and is never replaced."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return False
+    entries = bundle_entries(read_small_json(path / "manifest.json"))
+    return entries is not None and _holds_only(path, entries, "")
+
+
+def _holds_only(folder: Path, entries: set[str], prefix: str) -> bool:
+    """Whether everything under ``folder`` is a plain file or folder named in ``entries``; stops
+    at the first stranger, so a huge foreign tree costs one listing."""
+    try:
+        children = _listing(folder)
+    except OSError:
+        return False
+    for c in children:
+        rel = prefix + c.name
+        if rel not in entries or c.is_symlink():
+            return False
+        if c.is_dir(follow_symlinks=False):
+            if not _holds_only(Path(c.path), entries, rel + "/"):
+                return False
+        elif not c.is_file(follow_symlinks=False):
+            return False
+    return True
+
+
+def check_replaceable(p: Path) -> None:
+    """Refuse unless a bundle may be put at ``p``: nothing there, an empty folder, or a bundle
+    Ars Nova wrote (``is_our_bundle``). Every path that replaces a bundle asks this first, so
+    nothing anyone else wrote is ever moved aside and deleted."""
     if p.is_symlink():
         raise UserFixableError(f"{p} is a symbolic link; give a real directory path for the bundle")
-    if p.exists() and not p.is_dir():
+    if not p.exists():
+        return
+    if not p.is_dir():
         raise UserFixableError(f"{p} exists and is not a directory; choose another --out")
-    if p.is_dir() and any(p.iterdir()) and not (p / "manifest.json").exists():
-        raise UserFixableError(f"{p} is a non-empty directory that is not an Ars Nova bundle; choose an empty or new --out")
-    return p.resolve()
+    if not _is_empty_dir(p) and not is_our_bundle(p):
+        raise UserFixableError(f"{p} is not an Ars Nova bundle (it holds files Ars Nova did not write); "
+                               "choose an empty or new folder")
+
+
+def _is_empty_dir(p: Path) -> bool:
+    try:
+        with os.scandir(p) as it:
+            return next(it, None) is None
+    except OSError:
+        return False
 
 
 def write_bundle(artifacts: list[Artifact], source_dir: Path, out: str | Path, meta: dict,
@@ -94,10 +251,35 @@ def write_bundle(artifacts: list[Artifact], source_dir: Path, out: str | Path, m
 
 
 def _remove_stale(dest: Path) -> None:
-    """Hidden work directories an export killed with SIGKILL left beside ``dest`` (never the bundle)."""
+    """Hidden work directories an export killed with SIGKILL left beside ``dest`` (never the
+    bundle, and never a look-alike folder someone else made: see ``_is_our_work_dir``)."""
     for p in dest.parent.glob(f".{glob_escape(dest.name)}.tmp-*"):
-        if p.is_dir() and not p.is_symlink():
+        if _is_our_work_dir(p):
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _is_our_work_dir(p: Path) -> bool:
+    """A half-written bundle: mkdtemp's 8-character suffix, and inside only what write_bundle
+    puts there (kind folders of plain files, manifest.json, index.html), no symlinks."""
+    suffix = p.name.rsplit(".tmp-", 1)[-1]
+    if len(suffix) != 8 or not all(c.isalnum() or c == "_" for c in suffix) or p.is_symlink() or not p.is_dir():
+        return False
+    kinds = {*KIND_DIRS.values(), "other"}
+    try:
+        for e in _listing(p):
+            if e.name in ("manifest.json", "index.html") and e.is_file(follow_symlinks=False):
+                continue
+            if not (e.name in kinds and e.is_dir(follow_symlinks=False)
+                    and all(f.is_file(follow_symlinks=False) for f in _listing(Path(e.path)))):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _listing(folder: Path) -> list[os.DirEntry]:
+    with os.scandir(folder) as it:
+        return list(it)
 
 
 def glob_escape(name: str) -> str:
@@ -121,6 +303,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _swap_into_place(tmp: Path, dest: Path) -> None:
+    check_replaceable(dest)  # again: the folder may have changed while the files were copied
     if dest.exists():  # an earlier bundle: move it aside, rename the new one in, then delete the old
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
         os.replace(dest, old)

@@ -21,7 +21,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
-from models.causal_lm import load_causal_lm
+from models.causal_lm import cache_name, load_causal_lm
 from models.errors import ModelFileError
 
 _CALL_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
@@ -165,11 +165,12 @@ class HFChatModel(BaseChatModel):
                 past.crop(-extra)  # negative = tokens to drop: the one form every transformers version accepts
         self.last_reused_tokens, self.last_prompt_tokens = reuse, len(ids)
         input_ids = torch.tensor([ids])
+        key = cache_name(self._model)  # "cache" from transformers 5; "past_key_values" warns there
         with torch.inference_mode():
             if reuse < len(ids) - 1:
                 # extend the cached prefix to the whole prompt except the last token, and keep it
-                out = self._model(input_ids[:, reuse:-1], past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = self._model(input_ids[:, reuse:-1], **{key: past}, use_cache=True)
+                past = getattr(out, key)
                 self._cache, self._cache_ids = copy.deepcopy(past), tuple(ids[:-1])
             streamer = None
             if self._text_sink is not None:
@@ -182,7 +183,7 @@ class HFChatModel(BaseChatModel):
                         gate(text)
 
                 streamer = _Sink(self._tok, skip_prompt=True, skip_special_tokens=True)
-            gen = self._model.generate(input_ids, past_key_values=past, max_new_tokens=self.max_new_tokens,
+            gen = self._model.generate(input_ids, **{key: past}, max_new_tokens=self.max_new_tokens,
                                        do_sample=False, pad_token_id=self._tok.pad_token_id or self._tok.eos_token_id,
                                        streamer=streamer)
         text = self._tok.decode(gen[0, len(ids):], skip_special_tokens=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -147,13 +148,23 @@ class Agent:
             finally:
                 events.put(_DONE)
 
+        # the tool also stops when this generator does (Ctrl-C here, or the caller closing it):
+        # a thread left running inside torch when the interpreter exits aborts the process
+        stop = threading.Event()
+        asked = ctx.should_stop
+        ctx.should_stop = lambda: stop.is_set() or asked()
         t = threading.Thread(target=work, name=f"tool-{call['name']}", daemon=True)
         t.start()
-        while True:
-            ev = events.get()
-            if ev is _DONE:
-                break
-            yield ev
+        try:
+            while True:
+                ev = events.get()
+                if ev is _DONE:
+                    break
+                yield ev
+        except BaseException:  # KeyboardInterrupt, GeneratorExit: stop the tool, wait for it, go on raising
+            stop.set()
+            _join_quietly(t, STOP_WAIT_S)
+            raise
         t.join()
         err = result.get("error")
         if err is None:
@@ -177,3 +188,14 @@ class Agent:
 
 
 _DONE = object()
+STOP_WAIT_S = 30.0  # how long an interrupted tool gets to reach its next step and stop
+
+
+def _join_quietly(t: threading.Thread, timeout: float) -> None:
+    """Wait for ``t``; a second Ctrl-C while waiting ends the wait, not the clean-up above it."""
+    deadline = time.monotonic() + timeout
+    while t.is_alive() and time.monotonic() < deadline:
+        try:
+            t.join(0.1)
+        except KeyboardInterrupt:
+            return

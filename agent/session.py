@@ -32,6 +32,20 @@ CREATE INDEX IF NOT EXISTS artifacts_by_session ON artifacts(session, seq);
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
+def _disk_full(e: BaseException) -> bool:
+    """ENOSPC/EDQUOT from the file system, or SQLite's SQLITE_FULL ("database or disk is full")."""
+    import errno
+
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    return getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(e)
+
+
+def _full_message(folder: Path) -> str:
+    return (f"the disk holding the data folder {folder} is full; free some space, or use another data folder "
+            "(--data-dir or ARSNOVA_HOME)")
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     id: str
@@ -46,15 +60,21 @@ class SessionStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / "sessions.db"
         try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise UserFixableError(f"session database {self.path} is unreadable ({e}); move it aside to start fresh") from None
+        except (OSError, sqlite3.Error) as e:
+            if _disk_full(e):
+                raise UserFixableError(_full_message(self.data_dir)) from None
+            if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
+                raise UserFixableError(f"session database {self.path} is unreadable ({e}); move it aside to start fresh") from None
+            why = e.strerror if isinstance(e, OSError) else str(e)
+            raise UserFixableError(f"cannot open the session store in {self.data_dir} ({why}); make the folder "
+                                   "writable, or use another data folder (--data-dir or ARSNOVA_HOME)") from None
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -37,6 +37,10 @@ class ToolContext:
 
         return re.sub(r"[^A-Za-z0-9_-]", "_", self.call_id)[:48] or "call"
 
+    def file_stem(self, kind: str) -> str:
+        """The name (without suffix) of the file this call writes: ``001-call_0_compose_music-music``."""
+        return f"{self.turn:03d}-{self.stem_id}-{kind}"
+
     def report_round(self, record) -> None:
         """Round 0 is the critique of the plain sample; later rounds are revisions."""
         self.emit((Revision if record.round else Critique)(self.call_id, record))
@@ -220,7 +224,7 @@ class Studio:
         result = revise(first, _spec_params(base), propose, critic, cfg,
                         on_round=ctx.report_round)
         piece = result.best
-        stem = f"{ctx.turn:03d}-{ctx.stem_id}-music"
+        stem = ctx.file_stem("music")
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         files = {"midi": f"{stem}.mid", "piano_roll": f"{stem}.png"}
         write_atomic(ctx.out_dir / files["midi"], midi_bytes(piece.score, tempo, program, f"Ars Nova {instrument}"))
@@ -301,7 +305,7 @@ class Studio:
                         on_round=ctx.report_round)
         poem, used, used_seed = result.best
         s = result.best_scores
-        stem = f"{ctx.turn:03d}-{ctx.stem_id}-poem"
+        stem = ctx.file_stem("poem")
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         files = {"poem": f"{stem}.md"}
         meta = {"title": poem.title, "form": plan.form, "scheme": plan.scheme, "topic": topic, "seed": used_seed,
@@ -407,7 +411,7 @@ class Studio:
         if im.size != (w, h):
             upscale = f"lanczos {im.size[0]}x{im.size[1]} -> {w}x{h}"
             im = im.resize((w, h), Image.Resampling.LANCZOS)
-        stem = f"{ctx.turn:03d}-{ctx.stem_id}-image"
+        stem = ctx.file_stem("image")
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         files = {"image": f"{stem}.png"}
         save_png(im, ctx.out_dir / files["image"], {
@@ -450,7 +454,7 @@ class Studio:
         c_t = to_tensor(content_im)
         styles = [(to_tensor(im), w) for im, (_, w) in zip(style_ims, blend)]
         s_t = styles[0][0]
-        stem = f"{ctx.turn:03d}-{ctx.stem_id}-styled"
+        stem = ctx.file_stem("styled")
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
         vgg = self._model("vgg", ctx, "style_transfer", "VGG19")
         torch.set_num_threads(self.threads)

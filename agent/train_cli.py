@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.cli import _check_threads, _config
+from agent.terminal import say
 from models.errors import UserFixableError
 
 
@@ -38,24 +39,24 @@ def train_music(args) -> int:
     if corpus_path.exists():
         corpus = MusicCorpus.load(corpus_path)
     else:
-        print(f"parsing the music21 corpus into {corpus_path} (about 8 minutes on 2 cores)")
+        say(f"parsing the music21 corpus into {corpus_path} (about 8 minutes on 2 cores)")
         corpus = build_corpus(corpus_jobs(), progress=lambda i, n: print(f"\r  {i}/{n} files", end="", flush=True))
         print()
         corpus.save(corpus_path)
     weights = cfg.weights_dir or default_weights_dir()
     if args.index_only:
         build_melody_index(corpus).save(weights / INDEX_FILE)
-        print(f"wrote {weights / INDEX_FILE}")
+        say(f"wrote {weights / INDEX_FILE}")
         return 0
     tc = dataclasses.replace(PRESETS[args.model], max_seconds=args.max_seconds, **({"steps": args.steps} if args.steps else {}))
     run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"music-{args.model}"
-    state = train(corpus, run_dir, tc, log=lambda s: print(s, flush=True))
+    state = train(corpus, run_dir, tc, log=say)
     print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
     if args.install:
         weights.mkdir(parents=True, exist_ok=True)
         install_music_model(run_dir, weights, args.model)
         build_melody_index(corpus).save(weights / INDEX_FILE)
-        print(f"installed into {weights}")
+        say(f"installed into {weights}")
     return 0
 
 
@@ -70,17 +71,17 @@ def train_poetry(args) -> int:
     cfg = _config(args)
     data = Path(args.corpus) if args.corpus else cfg.data_dir / "poetry"
     if args.prepare or not (data / "corpus.json").exists():
-        print(f"preparing the poetry corpus in {data} (about a minute)")
-        prepare(data, log=lambda s: print(s, flush=True))
+        say(f"preparing the poetry corpus in {data} (about a minute)")
+        prepare(data, log=say)
     run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"poetry-{args.preset}"
     tc = dataclasses.replace(PRESETS[args.preset], max_seconds=args.max_seconds,
                              **({"steps": args.steps} if args.steps else {}),
                              **({"threads": args.threads} if args.threads else {}))
-    state = train(data, run_dir, tc, log=lambda s: print(s, flush=True))
+    state = train(data, run_dir, tc, log=say)
     print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
     if args.install:
         dest = install_poet(data, run_dir, cfg.weights_dir or default_weights_dir())
-        print(f"installed into {dest}")
+        say(f"installed into {dest}")
     return 0
 
 
@@ -137,7 +138,7 @@ def train_image_model(args) -> int:
     data = Path(args.corpus) if args.corpus else cfg.data_dir / f"clipart-emoji-{size}.npz"
     if args.prepare or not data.exists():
         emoji = fetch_emoji(cfg.data_dir / "npm")
-        print(f"building the clip-art + emoji dataset at {size}px into {data}")
+        say(f"building the clip-art + emoji dataset at {size}px into {data}")
         built = build_clipart_dataset(size, progress=lambda i, n: print(f"\r  {i}/{n}", end="", flush=True),
                                       emoji_dir=emoji)
         print()
@@ -149,14 +150,14 @@ def train_image_model(args) -> int:
         if not (dest / "unet").is_dir():
             raise UserFixableError(f"no picture model at {dest}: train one first (arsnova train image --install)")
         write_image_library(dest, ds, encoder)
-        print(f"wrote the picture index and the exemplars into {dest}")
+        say(f"wrote the picture index and the exemplars into {dest}")
         return 0
     emb = embed_captions(ds.captions, encoder, data.with_suffix(".minilm.npy"))
     short = embed_captions(ds.short_captions, encoder, data.with_suffix(".short.minilm.npy"))
     run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"image-{args.stage}"
-    state = train_image(ds.images, emb, run_dir, tc, log=lambda s: print(s, flush=True), short_emb=short,
+    state = train_image(ds.images, emb, run_dir, tc, log=say, short_emb=short,
                         emoji=ds.emoji)
     print(f"validation MSE {state['val_mse']:.4f} after {state['step']} steps, {state['images_seen']} images")
     if args.install:
-        print(f"installed into {install_image_model(run_dir, weights, ds, encoder)}")
+        say(f"installed into {install_image_model(run_dir, weights, ds, encoder)}")
     return 0

@@ -20,6 +20,15 @@ def fp32_kwargs() -> dict:
     return {"dtype": "float32"} if (major, minor) >= (4, 56) else {"torch_dtype": "float32"}
 
 
+def cache_name(model) -> str:
+    """The keyword (and output field) of a causal LM's key/value cache. transformers 5 renamed
+    ``past_key_values`` to ``cache`` and prints a FutureWarning on every call that uses the old
+    name; older versions know only ``past_key_values``. Asked of the model, not of a version number."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def parse_hf_spec(spec: str) -> tuple[str, str | None]:
     """``hf:PATH_OR_ID[#file.gguf]`` (the ``hf:`` prefix optional) -> (path_or_id, gguf_file)."""
     s = spec[3:] if spec.startswith("hf:") else spec

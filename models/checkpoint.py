@@ -11,6 +11,8 @@ from pathlib import Path
 
 from models.errors import ModelFileError
 
+MAX_WEIGHTS_BYTES = 8 * 1024**3  # the largest single file we load (an SD checkpoint is 2-7 GB)
+
 
 def save_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
     """Write atomically: a crash leaves the old file or the new one, never half of one."""
@@ -40,11 +42,12 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
         raise ModelFileError(pickle_msg)
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist; train it with `arsnova train` or pass another path")
-    with open(path, "rb") as f:
+    f, size = open_weights(path)  # a FIFO or a device would block or never end: refused before safetensors
+    with f:
         head = f.read(9)
     # safetensors: 8-byte little-endian header length, then the JSON header. Its first byte may be
     # 0x80 too (a 128-byte header), so only something that is not a safetensors head counts as a pickle
-    safetensors_head = len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
+    safetensors_head = len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < size
     if not safetensors_head and (head[:1] == b"\x80" or head[:4] == b"PK\x03\x04"):  # pickle / torch.save zip
         raise ModelFileError(pickle_msg)
     try:
@@ -56,6 +59,16 @@ def load_safetensors(path: Path) -> tuple[dict, dict]:
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{path} is not a valid safetensors file ({e}); re-train or re-copy it") from None
     return tensors, meta
+
+
+def open_weights(path: Path):
+    """(binary file, size) of a regular weights file; ModelFileError for a FIFO, a device, a
+    directory or a file over MAX_WEIGHTS_BYTES. safetensors then opens the path itself (it maps
+    the file), so a file swapped in between is its to reject; the check is for honest mistakes and
+    for the files that would hang or exhaust memory."""
+    from models.files import open_regular
+
+    return open_regular(path, MAX_WEIGHTS_BYTES, "safetensors", ModelFileError)
 
 
 def _meta_value(v: str):
@@ -77,9 +90,13 @@ def load_state_into(model, tensors: dict, path: Path) -> None:
 
 
 def read_metadata(path: Path) -> dict:
-    """The JSON metadata of a safetensors file, reading only its header."""
+    """The JSON metadata of a safetensors file, reading only its header ({} for anything else)."""
     from safetensors import SafetensorError, safe_open
 
+    try:
+        open_weights(path)[0].close()
+    except ModelFileError:
+        return {}
     try:
         with safe_open(str(path), framework="pt") as f:
             return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}

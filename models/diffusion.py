@@ -51,6 +51,10 @@ def load_sd_pipeline(spec: str, scheduler: str | None = None):
     offline = local or os.environ.get("HF_HUB_OFFLINE") == "1"
     if local and Path(path).suffix in (".ckpt", ".pt", ".pth", ".bin"):
         raise ModelFileError(f"{path} is a pickle-format checkpoint, which can run code when loaded; use a .safetensors file")
+    if local and not os.path.isdir(path):
+        from models.checkpoint import open_weights
+
+        open_weights(path)[0].close()  # a FIFO, a device or an absurd size: refused before diffusers opens it
     try:
         if Path(path).is_file():
             if Path(path).suffix != ".safetensors":

@@ -113,8 +113,10 @@ class ImageKit:
 
 def _hash_dir(path: Path) -> str:
     h = hashlib.sha256()
+    from models.checkpoint import open_weights
+
     for f in sorted(path.rglob("*.safetensors")):
-        with open(f, "rb") as fh:
+        with open_weights(f)[0] as fh:  # a FIFO here would block for ever
             h.update(fh.read(1 << 20))  # the header and first MiB: cheap and distinctive
     return h.hexdigest()[:16]
 

@@ -1,10 +1,11 @@
 """Images in and out, defensively (Pillow).
 
-Reading validates before any work: the file exists and is a regular file, the header names an
-image format we accept (PNG, JPEG, WebP, GIF, BMP, TIFF), the declared size is within a pixel cap
-(a decompression bomb is refused from its header, before decoding), the pixels decode fully
-(truncated files are errors, not grey bands), EXIF orientation is applied, and any mode
-(palette, grayscale, 16-bit, CMYK, alpha) becomes RGB — alpha composited on white.
+Reading validates before any work: the file is a regular file within the byte cap (checked on
+the opened file by models/files.open_regular, so a FIFO or /dev/zero is refused unread), the
+header names an image format we accept (PNG, JPEG, WebP, GIF, BMP, TIFF), the declared size is
+within a pixel cap (a decompression bomb is refused from its header, before decoding), the
+pixels decode fully (truncated files are errors, not grey bands), EXIF orientation is applied,
+and any mode (palette, grayscale, 16-bit, CMYK, alpha) becomes RGB — alpha composited on white.
 Writing is atomic, with the generation parameters in a PNG text chunk.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import InputFileError
+from models.files import open_regular
 
 MAX_PIXELS = 40_000_000  # ~6300x6300; larger inputs are refused from the header
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
@@ -26,27 +28,20 @@ FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
 
 def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS):
     """-> PIL.Image in RGB; InputFileError naming the file and the fix for anything else."""
+    name = str(path)
+    f, size = open_regular(path, MAX_IMAGE_BYTES, "image")  # a FIFO, a device or a huge file: refused unread
+    with f:
+        if size == 0:
+            raise InputFileError(f"{name}: the file is empty")
+        return _decode(f, name, max_pixels)
+
+
+def _decode(f, name: str, max_pixels: int):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    p = Path(path)
-    name = str(p)
-    if "\x00" in name:
-        raise InputFileError("the image path contains a NUL byte")
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise InputFileError(f"{name}: no such image file; check the path") from None
-    except OSError as e:
-        raise InputFileError(f"{name}: cannot read ({e.strerror})") from None
-    if not p.is_file():
-        raise InputFileError(f"{name}: is not a regular file; give an image file")
-    if st.st_size == 0:
-        raise InputFileError(f"{name}: the file is empty")
-    if st.st_size > MAX_IMAGE_BYTES:
-        raise InputFileError(f"{name}: {st.st_size} bytes is over the {MAX_IMAGE_BYTES} byte limit for an image")
     try:
         # our own pixel cap below decides, with a clear message; Pillow's warning would print over the chat
-        with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning), Image.open(p) as im:
+        with warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning), Image.open(f) as im:
             if im.format not in FORMATS:
                 raise InputFileError(f"{name}: {im.format} images are not supported; use PNG, JPEG or WebP")
             w, h = im.size
@@ -115,8 +110,24 @@ def save_png(im, path: Path, params: dict) -> None:
 
 
 def png_params(path: Path) -> dict:
-    from PIL import Image
+    """The parameters ``save_png`` stored ({} if none). Checked like any input: a regular file
+    within the byte cap, and within the pixel cap, since Pillow decodes the pixels to reach text
+    chunks that follow them."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as im:
-        raw = im.text.get("arsnova") if hasattr(im, "text") else None
-    return json.loads(raw) if raw else {}
+    name = str(path)
+    f, _ = open_regular(path, MAX_IMAGE_BYTES, "image")
+    try:
+        with f, warnings.catch_warnings(action="ignore", category=Image.DecompressionBombWarning), Image.open(f) as im:
+            if im.size[0] * im.size[1] > MAX_PIXELS:
+                raise InputFileError(f"{name}: {im.size[0]}x{im.size[1]} is over the {MAX_PIXELS} pixel limit")
+            raw = im.text.get("arsnova") if hasattr(im, "text") else None
+        params = json.loads(raw) if raw else {}
+    except UnidentifiedImageError:
+        raise InputFileError(f"{name}: not an image Pillow can read (PNG, JPEG, WebP…); check the file") from None
+    except (OSError, SyntaxError, ValueError, EOFError, RecursionError, Image.DecompressionBombError) as e:
+        msg = str(e).splitlines()[0][:120] if str(e) else type(e).__name__  # ValueError: JSONDecodeError too
+        raise InputFileError(f"{name}: unreadable image or parameters ({msg}); re-export it") from None
+    if not isinstance(params, dict):
+        raise InputFileError(f"{name}: its Ars Nova parameters are not a mapping; re-export it")
+    return params

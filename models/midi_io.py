@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 from models.errors import InputFileError
-from models.files import write_atomic
-from models.midi_check import scan_midi
+from models.files import read_capped, write_atomic
+from models.midi_check import MAX_MIDI_BYTES, scan_midi
 from models.music_tokens import MAX_PITCH, MIN_PITCH, Key, NoteEvent, Score, meter_sixteenths
 
 MAX_MIDI_SECONDS = 3600.0
@@ -36,10 +36,7 @@ def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
     import pretty_midi
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputFileError(f"{path}: cannot read ({e.strerror}); check the path") from None
+    data = read_capped(path, MAX_MIDI_BYTES, "MIDI")  # a FIFO, a device or a huge file: refused unread
     scan_midi(data, str(path))
     import io
     import warnings

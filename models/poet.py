@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from models import prosody
+from models.causal_lm import cache_name
 from models.errors import Cancelled, ModelFileError
 from models.poetry_corpus import FUNCTION_WORDS, KW, POEM
 from models.poetry_forms import FormPlan, LineSpec
@@ -54,8 +55,10 @@ class PoetLM:
     punct: np.ndarray = field(repr=False, default=None)  # no letters, no newline, not special
     banned: np.ndarray = field(repr=False, default=None)  # special tokens: never inside a line
     word_start: np.ndarray = field(repr=False, default=None)  # first char is not a letter
+    cache_key: str = field(repr=False, default="past_key_values")  # "cache" from transformers 5 (causal_lm.cache_name)
 
     def __post_init__(self):
+        self.cache_key = cache_name(self.model)
         tok = self.tokenizer
         n = int(self.model.get_output_embeddings().weight.shape[0])
         self.pieces = [tok.decode([i]) if i < len(tok) else "" for i in range(n)]
@@ -79,7 +82,7 @@ class PoetLM:
 
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([context]), use_cache=True, logits_to_keep=1)
-        past = out.past_key_values
+        past = getattr(out, self.cache_key)
         past.batch_repeat_interleave(batch)
         return past, out.logits[:, -1, :].float().repeat(batch, 1)
 
@@ -370,8 +373,8 @@ class Poet:
                 if x is None:  # the context was read once, for all candidates
                     logits = first.clone() / temperature
                 else:
-                    out = lm.model(input_ids=x, past_key_values=past, use_cache=True, logits_to_keep=1)
-                    past = out.past_key_values
+                    out = lm.model(input_ids=x, **{lm.cache_key: past}, use_cache=True, logits_to_keep=1)
+                    past = getattr(out, lm.cache_key)
                     logits = out.logits[:, -1, :].float() / temperature
                 logits[:, banned] = -float("inf")
                 for r in range(B):
@@ -445,7 +448,7 @@ class Poet:
         past, first = lm.context_cache(context, len(lines))
         x = torch.tensor([e + [pad] * (T - len(e)) for e in enc])
         with torch.inference_mode():
-            rest = lm.model(input_ids=x, past_key_values=past, use_cache=True).logits.float()
+            rest = lm.model(input_ids=x, **{lm.cache_key: past}, use_cache=True).logits.float()
         lp = torch.log_softmax(torch.cat([first[:, None, :], rest], 1), -1)  # position k predicts token k
         out = []
         closers = [(t, lm.pieces[t]) for t in range(len(lm.pieces)) if lm.pieces[t] in {",", ".", ";", "!", "?", ":"}]
