@@ -439,7 +439,8 @@ class Studio:
 
         from agent.critics import style_scores
         from models.image_io import load_rgb, save_png, to_tensor
-        from models.style_transfer import StyleConfig, feature_distances, find_style, parse_style_blend, stylize
+        from models.style_transfer import (StyleConfig, feature_distances, find_style, parse_style_blend,
+                                           shipped_styles_dir, stylize)
 
         content_path = self._resolve_image(args["content_image"], ctx)
         blend = parse_style_blend(args["style_image"])  # "starry night" or "starry night:0.7 + udnie:0.3"
@@ -495,8 +496,8 @@ class Studio:
         s = result.best_scores
         files = {"image": f"{stem}.png"}
         save_png(best.image, ctx.out_dir / files["image"], {
-            "tool": "style_transfer", "content_image": str(content_path),
-            "style_image": " + ".join(f"{p}:{w:g}" for p, (_, w) in zip(style_paths, blend)),
+            "tool": "style_transfer", "content_image": _recorded(content_path, ctx.out_dir),
+            "style_image": " + ".join(f"{_recorded(p, shipped_styles_dir())}:{w:g}" for p, (_, w) in zip(style_paths, blend)),
             "strength": used.strength, "size": used.size, "steps": used.steps, "seed": used.seed,
             "preserve_color": used.preserve_color, "model": vgg.name, "app": "arsnova"})
         summary = (f"Restyled {Path(content_path).name} after {Path(style_path).stem} at {best.image.size[0]}x"
@@ -519,6 +520,14 @@ class Studio:
                     return ctx.out_dir / a.files["image"]
             raise InputFileError("there is no image in this session yet; give content_image as a file path")
         return Path(ref).expanduser()
+
+
+def _recorded(path: Path, home: Path) -> str:
+    """A path as a PNG records it: a file of the session or a shipped painting by its name (the
+    same picture made in another session, or another install, carries the same bytes); a
+    person's own file by the path they gave."""
+    p = Path(path)
+    return p.name if p.resolve().parent == Path(home).resolve() else str(p)
 
 
 def _limits(result) -> tuple[str, ...]:

@@ -293,7 +293,7 @@ def style_library() -> dict[str, Path]:
     """Named styles: the paintings shipped in models/styles (and $ARSNOVA_STYLES, if set)."""
     import os
 
-    dirs = [Path(__file__).parent / "styles"]
+    dirs = [shipped_styles_dir()]
     if os.environ.get("ARSNOVA_STYLES"):
         dirs.insert(0, Path(os.environ["ARSNOVA_STYLES"]))
     out: dict[str, Path] = {}
@@ -321,6 +321,11 @@ def parse_style_blend(spec: str) -> list[tuple[str, float]]:
             raise InputFileError(f"style weight for {name!r} must be positive")
         out.append((name, w))
     return out
+
+
+def shipped_styles_dir() -> Path:
+    """The paintings that ship with Ars Nova."""
+    return Path(__file__).parent / "styles"
 
 
 def find_style(name_or_path: str) -> Path:
