@@ -80,7 +80,7 @@ class ToolCard(Vertical):
         self.rounds: list[str] = []
         self.novelty: list[float] = []
         self.artifact = None  # the finished Artifact, for the action buttons
-        self.folder: Path | None = None
+        self.view = None  # what the tools say a screen shows of it (tools.views.ArtifactView)
         self._pending: list = []  # updates that arrived before the card was composed
         self._ready = False
 
@@ -150,31 +150,25 @@ class ToolCard(Vertical):
         self.query_one(".roll", Static).update(half_blocks(path, cells))
 
     @_after_compose
-    def show_poem(self, title: str, lines: list[str]) -> None:
+    def show_poem(self, title: str, scansion) -> None:
         """The poem with its scansion gutter: syllables and rhyme letter per line."""
-        from models.poetry_page import scansion_rows
-
         out = Text(clean(title) + "\n", style="bold")
-        for n, letter, _stress, line in scansion_rows(lines):
+        for n, letter, _stress, line in scansion:
             out.append(f"{n:>2} {letter} │ ", style="dim")
             out.append(clean(line) + "\n")
         self.query_one(".roll", Static).update(out)
 
     @_after_compose
-    def add_actions(self, artifact, folder: Path) -> None:
+    def add_actions(self, artifact, view) -> None:
         """Open, copy path, play (music), revise, export: buttons under a finished artifact
         (Tab to reach them, Enter to press)."""
-        self.artifact, self.folder = artifact, folder
+        self.artifact, self.view = artifact, view
         names = ["open", "copy"] + (["play"] if artifact.kind == "music" else []) + ["revise", "export"]
         row = Horizontal(*[Button(self.ACTIONS[n], name=n, compact=True) for n in names], classes="actions")
         self.mount(row)
 
     def main_file(self) -> Path | None:
-        if self.artifact is None or self.folder is None:
-            return None
-        files = self.artifact.files
-        role = next((r for r in ("image", "poem", "midi") if r in files), next(iter(files), None))
-        return self.folder / files[role] if role else None
+        return self.view.main if self.view is not None else None
 
     @_after_compose
     def finish(self, text: str, style: str = "") -> None:
@@ -283,7 +277,7 @@ class StudioApp(App):
             return
         self.set_keymap(data)
 
-    def __init__(self, agent_factory, store, session_id: str | None = None, planner_name: str = "router"):
+    def __init__(self, agent_factory, store, session_id: str | None = None, settings=None):
         super().__init__()
         self._agent_factory = agent_factory  # store -> Agent; called once, in a worker thread
         self._agent = None
@@ -291,8 +285,10 @@ class StudioApp(App):
         self.store = store
         self.session_id = session_id
         self.data_dir = str(store.data_dir)
-        self.planner_name = planner_name
-        self.novelty = "default"
+        from tools.base import TurnSettings
+
+        self.settings = settings or TurnSettings()  # what the palette sets; handed to every turn
+        self.planner_name = self.settings.planner  # who answered last (a fallback may answer)
         self.machine_load = _machine_load  # replaceable, so snapshots do not depend on the machine
         self.graphics_image = None  # textual-image's widget class where the terminal shows pixels
         self.streams: dict[int, dict] = {}  # turn -> the answer being written: text, widget, dirty
@@ -313,13 +309,13 @@ class StudioApp(App):
 
     def _status_text(self) -> Text:
         sid = self.session_id or "new session"
-        return plain(f"planner: {self.planner_name} · models: {self._models_in_use()} · novelty: {self.novelty} · "
+        return plain(f"planner: {self.planner_name} · models: {self._models_in_use()} · novelty: {self.settings.novelty} · "
                      f"session: {sid} · {self.machine_load()} · data: {self.data_dir}")
 
     def _models_in_use(self) -> str:
         """The generators loaded so far (they load on first use)."""
-        studio = getattr(self._agent, "studio", None)
-        return "; ".join(studio.loaded_models() if studio is not None else []) or "none loaded"
+        host = getattr(self._agent, "host", None)
+        return "; ".join(host.loaded_models() if host is not None else []) or "none loaded"
 
     def on_mount(self) -> None:
         self.load_keymap()
@@ -411,6 +407,7 @@ class StudioApp(App):
         yield SystemCommand("Toggle novelty target", "Default ↔ bold: more revision rounds, higher novelty",
                             self._toggle_novelty)
         yield SystemCommand("Switch planner", "router, hf:PATH, openai:URL#MODEL or ollama:MODEL", self._switch_planner)
+        yield SystemCommand("Threads", "How many CPU threads the generators compute on", self._ask_threads)
         yield SystemCommand("Switch poet model", "embedded, hf:ID, hf:/dir[#file.gguf] or openai:URL#MODEL",
                             lambda: self._switch_model("poet"))
         yield SystemCommand("Switch picture model", "embedded, sd:ID, sd:/dir or sd:/file.safetensors#/config",
@@ -458,7 +455,7 @@ class StudioApp(App):
     @work(thread=True, group="export")
     def export_bundle(self, sid: str, out: Path) -> None:
         from agent.export import export_session
-        from models.errors import UserFixableError
+        from models.common.errors import UserFixableError
 
         try:
             path = export_session(self.store, sid, out)
@@ -478,30 +475,30 @@ class StudioApp(App):
 
         def done(spec: str | None) -> None:
             spec = (spec or "").strip()
-            if spec and spec != self.planner_name:
+            if spec and spec != self.settings.planner:
                 self.set_planner(spec)
 
-        self.push_screen(AskScreen("Planner (router | hf:PATH | openai:URL#MODEL | ollama:MODEL):", self.planner_name), done)
+        self.push_screen(AskScreen("Planner (router | hf:PATH | openai:URL#MODEL | ollama:MODEL):", self.settings.planner),
+                         done)
 
     @work(thread=True, group="planner")
     def set_planner(self, spec: str) -> None:
-        """Build the new planner off the UI thread (a local LLM takes a while to load)."""
-        from agent.app import encoder_factory
-        from agent.config import Config
-        from agent.planner import make_planner
-        from models.errors import UserFixableError
+        """Build the new planner off the UI thread (a local LLM takes a while to load); the next
+        turns name it in their settings."""
+        from models.common.errors import UserFixableError
 
-        agent = self._get_agent()
-        encoder = agent.studio.encoder or encoder_factory(Config(data_dir=Path(self.data_dir)))  # the loaded one
         try:
-            agent.planner = make_planner(spec, encoder, agent.tools)
+            self._get_agent().planners(spec)
         except (UserFixableError, OSError) as e:
             self.call_from_thread(self.notify, clean(str(e)), severity="error", markup=False)
             return
         self.call_from_thread(self._planner_switched, spec)
 
     def _planner_switched(self, spec: str) -> None:
-        """On the UI thread: the name and the status bar change together."""
+        """On the UI thread: the setting, the name and the status bar change together."""
+        from dataclasses import replace
+
+        self.settings = replace(self.settings, planner=spec)
         self.planner_name = spec
         self._refresh_status()
         self.notify(f"Planner: {spec}", markup=False)
@@ -519,21 +516,43 @@ class StudioApp(App):
     @work(thread=True, group="models")
     def set_model(self, kind: str, spec: str) -> None:
         """Load the new poet or picture model now (off the UI thread), so a bad one is one toast
-        and the current one stays."""
-        from models.errors import UserFixableError
+        and the current one stays; the next turns name it in their settings."""
+        from models.common.errors import UserFixableError
 
+        spec = None if spec == "embedded" else spec
         try:
-            kit = self._get_agent().studio.switch_model(kind, None if spec == "embedded" else spec)
+            kit = self._get_agent().host.preload(kind, spec)
         except (UserFixableError, OSError, ValueError) as e:
             self.call_from_thread(self.notify, clean(str(e)).splitlines()[0], severity="error", markup=False)
             return
-        self.call_from_thread(self._refresh_status)
-        self.call_from_thread(self.notify, f"{kind} model: {kit.model_id}", markup=False)
+        self.call_from_thread(self._model_switched, kind, spec, kit.model_id)
+
+    def _model_switched(self, kind: str, spec: str | None, model_id: str) -> None:
+        from dataclasses import replace
+
+        self.settings = replace(self.settings, **{"poet" if kind == "poet" else "image_model": spec})
+        self._refresh_status()
+        self.notify(f"{kind} model: {model_id}", markup=False)
 
     def _toggle_novelty(self) -> None:
-        self.novelty = "bold" if self.novelty == "default" else "default"
+        from dataclasses import replace
+
+        self.settings = replace(self.settings, novelty="bold" if self.settings.novelty == "default" else "default")
         self._refresh_status()
-        self.notify(f"Novelty target: {self.novelty}.")
+        self.notify(f"Novelty target: {self.settings.novelty}.")
+
+    def _ask_threads(self) -> None:
+        def done(value: str | None) -> None:
+            from dataclasses import replace
+
+            try:
+                self.settings = replace(self.settings, threads=int((value or "").strip()))
+            except ValueError:
+                self.notify("Threads: a whole number from 1 to 256.", severity="error")
+                return
+            self.notify(f"Generators compute on {self.settings.threads} thread(s).")
+
+        self.push_screen(AskScreen("Threads for the generators (1-256):", str(self.settings.threads)), done)
 
     def _show_logs(self) -> None:
         log = Path(self.data_dir) / "logs" / "errors.log"
@@ -599,7 +618,7 @@ class StudioApp(App):
     def _slash(self, text: str) -> None:
         """/brief FILE runs a brief's turns here; /save-brief FILE writes this session's turns as one."""
         from agent.brief import load_brief, save_session_brief
-        from models.errors import UserFixableError
+        from models.common.errors import UserFixableError
 
         command, _, arg = text.partition(" ")
         path = Path(arg.strip()).expanduser()
@@ -623,17 +642,16 @@ class StudioApp(App):
         self.cancel_flag.clear()
         self._turn += 1
         if self.session_id is None:
-            self.session_id = self.store.create(title=text[:60], planner=self.planner_name).id
+            self.session_id = self.store.create(title=text[:60], planner=self.settings.planner).id
             self._fill_sessions()
             self._refresh_status()
-        self.run_turn(text, self._turn, self.session_id, self.novelty)
+        self.run_turn(text, self._turn, self.session_id, self.settings)
 
     @work(thread=True, exclusive=False, group="turns")
-    def run_turn(self, text: str, turn_id: int, session_id: str, novelty: str) -> None:
+    def run_turn(self, text: str, turn_id: int, session_id: str, settings) -> None:
         try:
             agent = self._get_agent()
-            agent.studio.boldness = novelty
-            for e in agent.run(text, session_id, self.cancel_flag):
+            for e in agent.run(text, session_id, self.cancel_flag, settings=settings):
                 self.post_message(AgentEvent(e, turn_id))
         except Exception as e:  # shown, never a crash of the UI
             from agent.events import Failed
@@ -679,21 +697,16 @@ class StudioApp(App):
                     card.add_round(record)
             case ev.ToolFinished(call_id=cid, artifact=a):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
-                    folder = Path(self.data_dir) / "sessions" / self.session_id
-                    files = "\n".join(f"{role}: {folder / p}" for role, p in a.files.items())
-                    if a.kind == "music":
-                        from models.midi_io import piano_roll_text_of
-
-                        card.show_roll(piano_roll_text_of(folder / a.files["midi"], self.size.width - 8))
-                    elif a.kind in ("image", "styled_image") and (folder / a.files["image"]).exists():
-                        card.show_image(folder / a.files["image"], min(48, self.size.width - 8))
-                    elif a.kind == "poem" and (folder / a.files["poem"]).exists():
-                        from models.poetry_page import read_poem_lines, read_poem_title
-
-                        page = (folder / a.files["poem"]).read_text(encoding="utf-8")
-                        card.show_poem(read_poem_title(page), read_poem_lines(page))
+                    view = self._get_agent().view(a, self.session_id)
+                    files = "\n".join(f"{role}: {p}" for role, p in view.files.items())
+                    if view.midi is not None:
+                        card.show_roll(view.piano_roll(self.size.width - 8))
+                    elif view.image is not None:
+                        card.show_image(view.image, min(48, self.size.width - 8))
+                    elif view.scansion:
+                        card.show_poem(view.title, view.scansion)
                     card.finish(f"{a.summary}\n{files}")
-                    card.add_actions(a, folder)
+                    card.add_actions(a, view)
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
                     card.finish(("cancelled" if kind == "cancelled" else error),
@@ -721,7 +734,7 @@ class StudioApp(App):
         card = next((a for a in event.button.ancestors if isinstance(a, ToolCard)), None)
         if card is None or card.artifact is None:
             return
-        path, kind = card.main_file(), card.artifact.kind
+        path = card.main_file()
         match event.button.name:
             case "open":
                 self._open_file(path)
@@ -731,8 +744,7 @@ class StudioApp(App):
             case "play":
                 self._play(card)
             case "revise":
-                noun = {"music": "music", "poem": "poem", "image": "picture", "styled_image": "picture"}.get(kind, kind)
-                text = f"make the {noun} less conventional"
+                text = f"make the {card.view.revise_noun} less conventional"
                 self._say(f"› {text}", "user")
                 if self.busy:
                     self.queue.append(text)
@@ -760,12 +772,10 @@ class StudioApp(App):
         import shutil
         import subprocess
 
-        from models.midi_io import synth_available
-
-        wav = card.folder / card.artifact.files["wav"] if "wav" in card.artifact.files else None
+        wav = card.view.wav
         if wav is None or not wav.exists():
-            self.notify(f"No audio for this piece: {synth_available() or 'it was written before audio was set up'}",
-                        severity="warning", markup=False)
+            why = card.view.no_audio_reason(self._get_agent().host.resources.soundfont)
+            self.notify(f"No audio for this piece: {why}", severity="warning", markup=False)
             return
         for player in (["aplay", "-q"], ["paplay"], ["afplay"], ["ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet"]):
             if shutil.which(player[0]):
@@ -820,7 +830,9 @@ def make_app(config=None, session_id: str | None = None, agent_factory=None) -> 
 
             return make_agent(config, store=store)
 
-    return StudioApp(agent_factory, store, session_id, config.planner)
+    from agent.app import settings_of
+
+    return StudioApp(agent_factory, store, session_id, settings_of(config))
 
 
 def graphics_image_widget():
@@ -841,22 +853,10 @@ def graphics_image_widget():
     return Image if AutoRenderable in (SixelImage, TGPImage) else None
 
 
-def _chat(args) -> int:
-    from agent.cli import _config
-
-    cfg = _config(args, planner=getattr(args, "planner", None))
+def run_chat(config, session_id: str | None = None) -> int:
+    """Open the studio on ``config`` (``arsnova chat``); the exit code (130 after SIGINT)."""
     graphics = graphics_image_widget()
-    app = make_app(cfg, getattr(args, "session", None))
+    app = make_app(config, session_id)
     app.graphics_image = graphics
     app.run()
     return app.return_code or 0  # 130 after SIGINT (StudioApp._interrupted)
-
-
-def main(argv: list[str] | None = None) -> None:
-    from agent.cli import main as cli_main
-
-    raise SystemExit(cli_main(argv, chat=_chat))
-
-
-if __name__ == "__main__":
-    main()

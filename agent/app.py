@@ -1,15 +1,18 @@
-"""Assemble an Agent from a Config: the one place that wires planner, studio and store."""
+"""Assemble an Agent from a Config: the one place that wires planner, model host and store."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from agent.config import Config
 from agent.loop import Agent
-from agent.planner import make_planner
+from agent.planner import planner_cache
 from agent.session import SessionStore
-from agent.studio import make_studio
+from tools.base import TurnSettings
+from tools.host import ModelHost, Resources, make_host
 
 
 def encoder_factory(config: Config) -> Callable:
@@ -20,7 +23,7 @@ def encoder_factory(config: Config) -> Callable:
     def get():
         with lock:
             if "enc" not in box:
-                from models.encoder import load_encoder
+                from models.common.encoder import load_encoder
 
                 box["enc"] = load_encoder(config.encoder_path)
             return box["enc"]
@@ -28,13 +31,26 @@ def encoder_factory(config: Config) -> Callable:
     return get
 
 
-def make_agent(config: Config, store: SessionStore | None = None, planner=None, studio=None,
-               encoder: Callable | None = None) -> Agent:
-    """``studio``/``encoder``: share already-loaded models between agents (batch workers)."""
+def settings_of(config: Config) -> TurnSettings:
+    """The turn settings a configuration starts from (the chat's palette changes them per turn)."""
+    return TurnSettings(planner=config.planner or "router", poet=config.poet, image_model=config.image_model,
+                        threads=config.threads or default_threads(), revise=config.revise)
+
+
+def default_threads() -> int:
+    """One thread per core but one: a core is left for the UI and the planner (DESIGN.md)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def make_agent(config: Config, store: SessionStore | None = None, planner=None, host: ModelHost | None = None,
+               encoder: Callable | None = None, image_loader: Callable | None = None) -> Agent:
+    """``host``/``encoder``: share already-loaded models between agents (batch workers);
+    ``image_loader``: where pictures come from instead of the configured model (a Ray service)."""
     enc = encoder or encoder_factory(config)
     store = store or SessionStore(config.data_dir)
-    studio = studio or make_studio(config.weights_dir, config.threads, config.revise, enc, poet=config.poet,
-                                   cache_dir=config.data_dir / "cache", image_model=config.image_model)
-    agent = Agent(planner=None, studio=studio, store=store, seed=config.seed)  # type: ignore[arg-type]
-    agent.planner = planner or make_planner(config.planner, enc, agent.tools)
-    return agent
+    host = host or make_host(config.weights_dir, enc, cache_dir=config.data_dir / "cache", image_loader=image_loader,
+                             resources=Resources(config.soundfont, config.styles_dir))
+    settings = settings_of(config)
+    if planner is not None:
+        settings = replace(settings, planner=planner.name)
+    return Agent(planners=planner_cache(enc, planner), host=host, store=store, settings=settings, seed=config.seed)

@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
-from agent.config import Config
+from agent.config import Config, image_service_requested, ray_address
 from agent.terminal import json_line, safe_json, safe_text
-from models.errors import UserFixableError
+from models.common.errors import UserFixableError
 
 SUMMARY = "summary.json"
 BATCH_FORMAT = "arsnova-batch/1"  # summary.json's marker: an --out folder holding it is an earlier batch's
@@ -159,7 +159,7 @@ class BriefRunner:
         self.config = config
         self.out = Path(out)
         self.work = Path(tempfile.mkdtemp(prefix="worker-", dir=self._work_root()))
-        self.studio = None
+        self.host = None  # the models, loaded once and shared by every brief this runner runs
         self.image_service = image_service
         self._encoder = None
 
@@ -182,11 +182,11 @@ class BriefRunner:
         if self._encoder is None:
             self._encoder = encoder_factory(self.config)
         cfg = replace(self.config, seed=seed, planner=brief.planner or self.config.planner, data_dir=session_dir)
-        agent = make_agent(cfg, store=SessionStore(session_dir), studio=self.studio, encoder=self._encoder)
-        if self.studio is None:
-            self.studio = agent.studio
-            if self.image_service is not None:
-                self.studio.image_factory = lambda spec=None: RemoteImageKit(self.image_service)
+        service = self.image_service
+        remote = (lambda spec=None: RemoteImageKit(service)) if service is not None else None
+        agent = make_agent(cfg, store=SessionStore(session_dir), host=self.host, encoder=self._encoder,
+                           image_loader=remote)
+        self.host = agent.host
         return agent
 
     def run(self, job: BriefJob, as_json: bool = False, events: Callable[[str], None] | None = None) -> dict:
@@ -258,11 +258,9 @@ class ImageService:
 
     def __init__(self, config: Config) -> None:
         from agent.app import encoder_factory
-        from models.image_generator import load_image_kit
-        from models.music_generator import default_weights_dir
+        from tools.host import make_host
 
-        self.kit = load_image_kit(config.image_model, config.weights_dir or default_weights_dir(),
-                                  encoder_factory(config))
+        self.kit = make_host(config.weights_dir, encoder_factory(config)).get("image", config.image_model)
         try:
             import torch
 
@@ -387,7 +385,7 @@ def run_batch(paths: list[str], out: str | Path, config: Config, ray_address: st
         if _is_our_work(out / WORK):
             shutil.rmtree(out / WORK, ignore_errors=True)
     report.seconds = time.perf_counter() - t0
-    from models.files import write_atomic
+    from models.common.files import write_atomic
 
     # every bundle in OUT, this batch's and earlier ones', so the next batch knows them as ours
     bundles = sorted(n for n in earlier | {o.name for o in report.outcomes} if (out / n).is_dir())
@@ -409,7 +407,7 @@ def _run_on_ray(jobs, out: Path, config: Config, address: str, workers: int | No
         raise UserFixableError("--ray needs Ray: pip install 'arsnova[ray]'") from None
     started_here = not ray.is_initialized()
     if started_here:
-        target = os.environ.get("RAY_ADDRESS") if address == "auto" else (None if address == "local" else address)
+        target = ray_address() if address == "auto" else (None if address == "local" else address)
         kw = {"num_cpus": workers * (config.threads or 1)} if target is None and workers else {}
         try:
             ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
@@ -423,7 +421,7 @@ def _run_on_ray(jobs, out: Path, config: Config, address: str, workers: int | No
             put(json.dumps({"event": "Notice", "text": f"the cluster has room for {fits} workers of "
                                                        f"{config.threads} threads; using {n}"}))
         service = None
-        if ray.cluster_resources().get("GPU", 0) >= 1 or os.environ.get("ARSNOVA_IMAGE_SERVICE") == "1":
+        if ray.cluster_resources().get("GPU", 0) >= 1 or image_service_requested():
             gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
             # no CPU reserved: it computes while the worker that called it waits in ray.get
             service = ray.remote(num_gpus=gpus, num_cpus=0, max_restarts=3, max_task_retries=3)(ImageService).remote(config)

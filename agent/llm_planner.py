@@ -21,8 +21,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
-from models.causal_lm import cache_name, load_causal_lm
-from models.errors import ModelFileError
+from models.common.causal_lm import cache_name, load_causal_lm
+from models.common.errors import ModelFileError
 
 _CALL_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 

@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -19,46 +19,46 @@ from langchain_core.tools import ToolException
 
 from agent.events import Failed, Final, Notice, PlanMade, TextDelta, ToolFailed, ToolFinished, ToolStarted
 from agent.planner import Planner
-from agent.prompts import NOT_AVAILABLE
 from agent.session import SessionStore
-from agent.studio import Studio, ToolContext
-from models.errors import Cancelled, ModelMissing, UserFixableError
-from tools import make_tools
+from models.common.errors import UserFixableError
+from tools import registry
+from tools.base import RevisionAsk, ToolContext, TurnSettings
 from tools.errors import ToolCancelled, ToolUnavailable
+from tools.host import ModelHost
 
-AVAILABLE = {"write_poem", "generate_image", "compose_music", "style_transfer"}  # tools this build can run; the others answer "not available yet"
 MAX_MESSAGE_CHARS = 20_000
 
 
 @dataclass
 class Agent:
-    planner: Planner
-    studio: Studio
+    """Plans a message and runs its tool calls. ``planners(spec)`` builds (and caches) the planner
+    a turn names; ``settings`` are the defaults a turn starts from (the CLI's flags), and every
+    ``run`` may pass its own: the agent holds no setting that a caller changes between turns."""
+
+    planners: Callable[[str], Planner]
+    host: ModelHost
     store: SessionStore
+    settings: TurnSettings = field(default_factory=TurnSettings)
     max_tool_calls: int = 8  # per message: a plan longer than this is cut, and the final event says so
     seed: int = 0
-    tools: list = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.tools = make_tools(self._runner)
-        self._by_name = {t.name: t for t in self.tools}
+    @property
+    def planner(self) -> Planner:
+        """The planner of the default settings (headless runs plan with it)."""
+        return self.planners(self.settings.planner)
 
-    # ---- the tool runner the tools call ------------------------------------------------
-    def _runner(self, name: str, args: dict, config) -> object:
-        ctx: ToolContext = config["configurable"]["arsnova_ctx"]
-        if name not in AVAILABLE:
-            raise ToolUnavailable(NOT_AVAILABLE.format(tool=name))
-        try:
-            return getattr(self.studio, name)(args, ctx)
-        except Cancelled as e:
-            raise ToolCancelled(str(e)) from None
-        except ModelMissing as e:
-            raise ToolUnavailable(str(e)) from None
-        except (UserFixableError, ValueError) as e:
-            raise ToolException(str(e)) from None
+    @property
+    def tools(self) -> list:
+        return registry.langchain_tools()
+
+    def view(self, artifact, session_id: str):
+        """What a screen shows of ``artifact`` (tools.views), its files found in the session."""
+        from tools.views import view_of
+
+        return view_of(artifact, self.store.session_dir(session_id))
 
     # ---- one message -------------------------------------------------------------------
-    def _plan_streaming(self, messages):
+    def _plan_streaming(self, planner: Planner, messages):
         """Plan in a thread and yield the answer's text as TextDelta events while it is written."""
         pieces: queue.Queue = queue.Queue()
         box: dict = {}
@@ -66,7 +66,7 @@ class Agent:
 
         def work() -> None:
             try:
-                box["plan"] = self.planner.plan(messages, on_text=pieces.put)
+                box["plan"] = planner.plan(messages, on_text=pieces.put)
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 box["error"] = e
             finally:
@@ -79,18 +79,21 @@ class Agent:
             raise box["error"]
         return box["plan"]
 
-    def run(self, message: str, session_id: str, cancel: threading.Event | None = None) -> Iterator[object]:
+    def run(self, message: str, session_id: str, cancel: threading.Event | None = None,
+            settings: TurnSettings | None = None) -> Iterator[object]:
         cancel = cancel or threading.Event()
+        settings = settings or self.settings
         message = message[:MAX_MESSAGE_CHARS]
         turn = self.store.next_turn(session_id)
         history = self.store.messages(session_id)
         human = HumanMessage(message)
         self.store.add_message(session_id, turn, human)
         try:
-            if getattr(self.planner, "streams", False):
-                plan = yield from self._plan_streaming([*history, human])
+            planner = self.planners(settings.planner)
+            if getattr(planner, "streams", False):
+                plan = yield from self._plan_streaming(planner, [*history, human])
             else:
-                plan = self.planner.plan([*history, human])
+                plan = planner.plan([*history, human])
         except UserFixableError as e:
             yield Failed(str(e))
             return
@@ -109,7 +112,7 @@ class Agent:
         if not calls:
             yield Final(str(plan.message.content), (), plan.answered_by)
             return
-        revisions = {r["tool"]: r["direction"] for r in plan.message.additional_kwargs.get("arsnova_revisions", [])}
+        asks = {r["tool"]: RevisionAsk.from_dict(r) for r in plan.message.additional_kwargs.get("arsnova_revisions", [])}
         done, lines = [], []
         for call in calls:
             if cancel.is_set():
@@ -117,7 +120,7 @@ class Agent:
                 self.store.add_message(session_id, turn, ToolMessage("cancelled", tool_call_id=call["id"], status="error"))
                 continue
             ctx = ToolContext(call["id"], self.store.session_dir(session_id), turn, emit=None, should_stop=cancel.is_set,
-                              revise_direction=revisions.get(call["name"], ""),
+                              host=self.host, settings=settings, ask=asks.get(call["name"], RevisionAsk()),
                               earlier=self.store.artifacts(session_id), base_seed=self.seed + turn)
             yield ToolStarted(call["id"], call["name"], call["args"])
             outcome = yield from self._run_tool(call, ctx)
@@ -141,7 +144,7 @@ class Agent:
 
         def work() -> None:
             try:
-                result["msg"] = self._by_name[call["name"]].invoke(
+                result["msg"] = registry.spec(call["name"]).tool.invoke(
                     {**call, "type": "tool_call"}, config={"configurable": {"arsnova_ctx": ctx}})
             except BaseException as e:  # reported below, in the generator's thread
                 result["error"] = e

@@ -9,6 +9,7 @@ an invalid call goes back to the model with the error (bounded), then the router
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,9 +17,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import ValidationError
 
 from agent.prompts import RETRY_TOOL_CALL, SYSTEM_PROMPT
-from agent.router import TOOL_NAMES, RouterChatModel
-from models.errors import UserFixableError
-from tools.schemas import SCHEMAS, validation_message
+from agent.router import RouterChatModel
+from models.common.errors import UserFixableError
+from tools import registry
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,13 @@ def check_calls(msg: AIMessage) -> tuple[list[dict], list[str]]:
     good, errors = [], []
     for c in msg.tool_calls:
         name = c.get("name")
-        if name not in SCHEMAS:
-            errors.append(f"unknown tool {name!r}; the tools are {', '.join(TOOL_NAMES)}")
+        if name not in registry.names():
+            errors.append(f"unknown tool {name!r}; the tools are {', '.join(registry.names())}")
             continue
         try:
-            args = SCHEMAS[name].model_validate(c.get("args") or {}).model_dump(exclude_none=True)
+            args = registry.spec(name).schema.model_validate(c.get("args") or {}).model_dump(exclude_none=True)
         except ValidationError as e:
-            errors.append(validation_message(name, e))
+            errors.append(registry.validation_message(name, e))
             continue
         # our own ids: a model's ids are arbitrary text, and ids end up in file names
         good.append({"name": name, "args": args, "id": f"call_{len(good)}_{name}", "type": "tool_call"})
@@ -106,8 +107,25 @@ def _with_calls(msg: AIMessage, calls: list[dict]) -> AIMessage:
                      additional_kwargs=dict(msg.additional_kwargs))
 
 
-def make_planner(spec: str, encoder_factory: Callable, tools: list) -> Planner:
+def planner_cache(encoder_factory: Callable, preset: "Planner | None" = None) -> Callable[[str], "Planner"]:
+    """spec -> its planner, built on first ask and kept (a switch back costs nothing); ``preset``
+    answers for its own name (tests, benches)."""
+    cache: dict[str, Planner] = {preset.name: preset} if preset is not None else {}
+    lock = threading.Lock()
+
+    def get(spec: str) -> Planner:
+        spec = (spec or "router").strip()
+        with lock:
+            if spec not in cache:
+                cache[spec] = make_planner(spec, encoder_factory)
+            return cache[spec]
+
+    return get
+
+
+def make_planner(spec: str, encoder_factory: Callable, tools: list | None = None) -> Planner:
     """Build a planner from its spec string; the router is built lazily as the fallback."""
+    tools = registry.langchain_tools() if tools is None else tools
     router_box: dict = {}
 
     def router() -> RouterChatModel:

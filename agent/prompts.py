@@ -17,40 +17,10 @@ CHITCHAT_REPLY = (
     "Try: \"a haiku about first snow\", \"a picture of a red apple\", or \"16 bars of slow piano in D minor\"."
 )
 
-# Exemplars for the semantic router: several phrasings per intent. The router embeds these
-# once and classifies a request by its nearest exemplars; slots are extracted separately.
+# Exemplars for the semantic router's labels that are not tools (each tool's own are in its
+# registry entry): several phrasings each. The router embeds these once and classifies a
+# request by its nearest exemplars; slots are extracted separately.
 ROUTER_EXAMPLES: dict[str, list[str]] = {
-    "write_poem": [
-        "write a poem about the sea", "a haiku about first snow", "compose a sonnet on lost love",
-        "give me a limerick about a cat", "verses about autumn rain", "a short poem for my mother",
-        "rhyme something about the moon", "pen a few lines of verse about city nights",
-        "a quatrain on the passing of time", "write me some poetry about hope", "an ode to coffee",
-        "twelve lines of free verse about the river", "a poem in Chinese about mountains",
-        "I'd like some lyrical lines about winter", "could you versify the feeling of leaving home",
-    ],
-    "generate_image": [
-        "paint a picture of a red apple", "draw a yellow star", "an image of a blue car",
-        "make a picture of a green tree", "illustrate a lighthouse at dusk", "a watercolour of a harbour",
-        "show me what a dragon looks like", "generate an image of mountains at sunrise",
-        "sketch a cat sleeping on a chair", "create artwork of a forest in the fog",
-        "a drawing of a bicycle", "render a clip-art icon of a house", "picture a bowl of fruit",
-        "visualise a stormy sky", "an illustration to go with the poem", "a matching picture",
-        "paint it as a watercolour", "a picture to go with it", "an image for the poem",
-    ],
-    "style_transfer": [
-        "restyle my photo like starry night", "make photo.jpg look like a Van Gogh painting",
-        "apply the style of the scream to the last image", "turn the last picture into a Munch painting",
-        "transfer the style of udnie onto cat.png", "repaint it in the style of the great wave",
-        "give this image the look of an impressionist painting", "style transfer from style.jpg to content.png",
-        "make the picture look like an oil painting by Turner", "render my image in the manner of shipwreck.jpg",
-    ],
-    "compose_music": [
-        "compose a slow piano piece in D minor", "write a folk tune", "16 bars of music in G major",
-        "a lively irish jig", "make some music for the poem", "a Bach-style chorale", "play me a waltz",
-        "a melancholy melody on the violin", "give me a tune to go with it", "create a song in 3/4",
-        "a happy reel at 120 bpm", "compose something for flute", "continue primer.mid for eight bars",
-        "a short soundtrack for the picture", "some background music, calm and quiet",
-    ],
     "revise": [
         "make the poem less conventional", "make it more original", "make the music more surprising",
         "try again but weirder", "revise the picture to be more novel", "make it less predictable",
@@ -62,14 +32,6 @@ ROUTER_EXAMPLES: dict[str, list[str]] = {
         "good morning", "tell me about yourself", "ok", "that's great", "help",
         "what is the weather today", "explain the difference between a sonnet and a haiku",
     ],
-}
-
-# how a segment names the kind of artifact it wants revised
-REVISE_KIND_WORDS = {
-    "write_poem": ("poem", "verse", "haiku", "sonnet", "limerick", "lines", "words", "quatrain"),
-    "generate_image": ("picture", "image", "painting", "drawing", "illustration", "watercolour", "photo"),
-    "compose_music": ("music", "tune", "melody", "piece", "song", "chorale", "jig", "reel", "waltz"),
-    "style_transfer": ("style", "restyled", "transfer"),
 }
 
 CHAT_HELP = """\

@@ -1,9 +1,10 @@
 """The offline default planner: a semantic router as a langchain-core chat model.
 
 A message is cut into request segments at sentence ends and conjunctions; each segment is
-embedded with all-MiniLM-L6-v2 and classified by its nearest exemplars (``prompts.ROUTER_EXAMPLES``)
-into a tool, "revise" or "none". Segments that are not requests on their own ("... about salt
-and pepper") are glued back onto the previous one. Arguments come from ``agent.slots`` and from
+embedded with all-MiniLM-L6-v2 and classified by its nearest exemplars (each tool's
+``router_examples`` in its registry entry, and ``prompts.ROUTER_EXAMPLES`` for "revise" and
+"none") into a tool, "revise" or "none". Segments that are not requests on their own ("... about salt
+and pepper") are glued back onto the previous one. Arguments come from ``tools.slots`` and from
 the conversation (the last image, the last poem's topic, the previous call to revise).
 Deterministic: same conversation, same plan.
 """
@@ -20,11 +21,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
-from agent import slots
-from agent.prompts import CHITCHAT_REPLY, REVISE_KIND_WORDS, ROUTER_EXAMPLES
-from models.midi_io import INSTRUMENTS
-
-TOOL_NAMES = ("write_poem", "generate_image", "style_transfer", "compose_music")
+from agent.prompts import CHITCHAT_REPLY, ROUTER_EXAMPLES
+from tools import registry, slots
 _SPLIT = re.compile(
     r"(?:[.;!?]+\s+|\n+|,\s*(?:and\s+)?then\s+|,\s+and\s+|\s+and\s+then\s+|\s+and\s+also\s+|\s+and\s+|\s+plus\s+|\s+then\s+|,\s+(?=(?:a|an|some)\s))",
     re.IGNORECASE,
@@ -59,7 +57,7 @@ class RouterChatModel(BaseChatModel):
     def _ensure_bank(self) -> None:
         if self._bank is None:
             texts, labels = [], []
-            for label, examples in ROUTER_EXAMPLES.items():
+            for label, examples in _examples().items():
                 texts += examples
                 labels += [label] * len(examples)
             self._bank = self._encode(texts)
@@ -74,7 +72,7 @@ class RouterChatModel(BaseChatModel):
         labels = np.array(self._labels)
         for row, text in zip(sims, segments):
             scores = {}
-            for label in ROUTER_EXAMPLES:
+            for label in _examples():
                 s = np.sort(row[labels == label])[::-1][: self.k]
                 scores[label] = float(s.mean())
             for label, bonus in _lexical_hints(text).items():
@@ -110,7 +108,7 @@ class RouterChatModel(BaseChatModel):
 
     # ---- planning --------------------------------------------------------------------
     def plan(self, messages: list[BaseMessage], tool_names: list[str] | None = None) -> AIMessage:
-        tool_names = list(tool_names or TOOL_NAMES)
+        tool_names = list(tool_names or registry.names())
         human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         if human is None:
             return AIMessage(content=CHITCHAT_REPLY)
@@ -124,11 +122,12 @@ class RouterChatModel(BaseChatModel):
                     continue
                 name, args = target
                 calls.append({"name": name, "args": dict(args), "id": f"call_{len(calls)}_{name}", "type": "tool_call"})
-                revisions.append({"tool": name, "direction": _revise_direction(seg)})
+                direction, like = _revise_direction(seg)
+                revisions.append({"tool": name, "direction": direction, **({"like": like} if like else {})})
                 continue
             if label == "none" or label not in tool_names:
                 continue
-            args = _ARG_FILLERS[label](seg, text, history)
+            args = registry.spec(label).fill_args(seg, text, history)
             calls.append({"name": label, "args": args, "id": f"call_{len(calls)}_{label}", "type": "tool_call"})
             history.setdefault("calls", []).append((label, args))
         if not calls:
@@ -138,6 +137,11 @@ class RouterChatModel(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         msg = self.plan(messages, kwargs.get("tool_names"))
         return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def _examples() -> dict[str, tuple[str, ...]]:
+    """Every label's exemplars: the tools' (from the registry), then "revise" and "none"."""
+    return {**{s.name: s.router_examples for s in registry.TOOLS}, **ROUTER_EXAMPLES}
 
 
 def _names_a_style(text: str) -> bool:
@@ -184,138 +188,22 @@ def _history(messages: list[BaseMessage]) -> dict:
     return {"calls": calls}
 
 
-def _last_args(history: dict, name: str) -> dict | None:
-    return next((a for n, a in reversed(history.get("calls", [])) if n == name), None)
-
-
 def _revise_target(seg: str, history: dict) -> tuple[str, dict] | None:
     low = seg.lower()
-    for name, words in REVISE_KIND_WORDS.items():
-        if any(re.search(rf"\b{w}\b", low) for w in words):
-            args = _last_args(history, name)
+    for s in registry.TOOLS:
+        if any(re.search(rf"\b{w}\b", low) for w in s.revise_words):
+            args = slots.last_args(history, s.name)
             if args is not None:
-                return name, args
+                return s.name, args
     calls = history.get("calls", [])
     return calls[-1] if calls else None
 
 
-def _revise_direction(seg: str) -> str:
+def _revise_direction(seg: str) -> tuple[str, str | None]:
+    """(direction, the author to write more like): ("", "Dickinson"), ("less_novel", None)…"""
     m = re.search(r"more\s+like\s+([\w .'-]+)", seg, re.IGNORECASE)
     if m:
-        return "style:" + m.group(1).strip(" .")
+        return "", m.group(1).strip(" .")
     if re.search(r"\bmore\s+(conventional|traditional|classic)|less\s+(novel|original|weird)", seg, re.IGNORECASE):
-        return "less_novel"
-    return "more_novel"
-
-
-def _poem_args(seg: str, text: str, history: dict) -> dict:
-    form, lines = slots.poem_form(seg)
-    args: dict[str, Any] = {"topic": slots.topic(seg)}
-    if form:
-        args["form"] = form
-    if lines:
-        args["lines"] = lines
-    if lang := slots.language(seg):
-        args["language"] = lang
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
-    return args
-
-
-def _image_args(seg: str, text: str, history: dict) -> dict:
-    prompt = re.sub(r"^(?:please\s+)?(?:paint|draw|sketch|make|create|generate|render|illustrate|show me|give me)\s+(?:me\s+)?",
-                    "", seg.strip(), flags=re.IGNORECASE)
-    prompt = re.sub(r"^(?:a\s+|an\s+)?(?:picture|image|drawing|painting|illustration)\s+(?:of\s+)?", "", prompt, flags=re.IGNORECASE)
-    ref = re.match(r"^(?:(it|this|that|the poem|the music)\b\s*(?:as\s+)?|(?:a\s+|an\s+)?matching\s+(?:picture|image|illustration)?|"
-                   r"(?:a\s+|an\s+)?(?:picture|image|illustration)?\s*(?:to go with|for)\s+(?:it|the poem|this)\b)",
-                   prompt, re.IGNORECASE)
-    if ref:
-        rest = prompt[ref.end():].strip(" ,.")
-        poem = _last_args(history, "write_poem")
-        prompt = f"{poem['topic']}, {rest}".strip(", ") if poem and poem.get("topic") else rest
-    # the numbers are arguments, not part of what to draw
-    prompt = re.sub(r"[,;]?\s*\b\d{2,6}\s*[x\u00d7]\s*\d{2,6}\b(?:\s*(?:px|pixels))?", "", prompt)
-    prompt = re.sub(r"[,;]?\s*\b\d+\s*(?:steps?|denoising steps)\b", "", prompt, flags=re.IGNORECASE)
-    prompt = re.sub(r"[,;]?\s*\b(?:with\s+)?seed\s*(?:=|:|of)?\s*\d+", "", prompt, flags=re.IGNORECASE)
-    args: dict[str, Any] = {"prompt": prompt.strip(" .,") or seg}
-    neg = re.search(r"\b(?:without|no)\s+([\w ,]+)$", seg, re.IGNORECASE)
-    if neg:
-        args["negative_prompt"] = neg.group(1).strip()
-    if wh := slots.size(seg):
-        args["width"], args["height"] = wh
-    if st := slots.steps(seg):
-        args["steps"] = st
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
-    return args
-
-
-def _style_args(seg: str, text: str, history: dict) -> dict:
-    found = [p for p in slots.paths(seg) if not p.lower().endswith((".mid", ".midi"))]
-    args: dict[str, Any] = {}
-    style_name = re.search(r"(?:style of|like|after|manner of)\s+(?:the\s+|a\s+)?([\w' .-]+?)(?:\s+painting)?(?:$|[,.]|\s+to\b|\s+onto\b)", seg, re.IGNORECASE)
-    if len(found) >= 2:
-        args["content_image"], args["style_image"] = found[0], found[1]
-    elif len(found) == 1:
-        if re.search(r"style\s+(?:of|from)\s+" + re.escape(found[0]), seg) or re.search(r"(?:like|after|manner of)\s+" + re.escape(found[0]), seg):
-            args["content_image"], args["style_image"] = "@last", found[0]
-        else:
-            args["content_image"] = found[0]
-    else:
-        args["content_image"] = "@last"
-    painting = re.search(r"painting by ([\w' -]+?)(?:$|[,.])|into (?:a |an )?([\w' -]+?) painting", seg, re.IGNORECASE)
-    if "style_image" not in args and painting:
-        args["style_image"] = (painting.group(1) or painting.group(2)).strip()
-    if "style_image" not in args and style_name:
-        args["style_image"] = style_name.group(1).strip()
-    if re.search(r"\b(keep|preserve|retain)\w*\s+(?:the\s+)?(?:original\s+)?colou?rs?\b", seg, re.IGNORECASE):
-        args["preserve_color"] = True
-    if re.search(r"\b(subtle|light|gentle|slight)", seg, re.IGNORECASE):
-        args["strength"] = 0.4
-    elif re.search(r"\b(strong|heavy|bold|intense)", seg, re.IGNORECASE):
-        args["strength"] = 0.9
-    if px := re.search(r"\b(\d{2,4})\s*(?:px|pixels)\b", seg, re.IGNORECASE):
-        args["size"] = int(px.group(1))
-    if st := slots.steps(seg):
-        args["steps"] = st
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
-    return args
-
-
-def _music_args(seg: str, text: str, history: dict) -> dict:
-    args: dict[str, Any] = {}
-    mood = re.search(r"\b(slow|calm|peaceful|sad|melancholy|melancholic|happy|joyful|lively|energetic|dark|bright|gentle|"
-                     r"dreamy|tender|solemn|playful|mournful|triumphant|quiet|wistful|haunting|upbeat|cheerful)\b", seg, re.IGNORECASE)
-    if mood:
-        args["mood"] = mood.group(1).lower()
-    if k := slots.music_key(seg):
-        args["key"] = k
-    if t := slots.tempo(seg):
-        args["tempo"] = t
-    if b := slots.bars(seg):
-        args["bars"] = b
-    if m := slots.meter(seg):
-        args["meter"] = m
-    if i := slots.instrument(seg, list(INSTRUMENTS)):
-        args["instrument"] = i
-    if s := slots.music_style(seg):
-        args["style"] = s
-    mids = [p for p in slots.paths(seg) if p.lower().endswith((".mid", ".midi"))]
-    if mids:
-        args["primer_midi"] = mids[0]
-    if re.search(r"\b(rnn|lstm|recurrent)\b", seg, re.IGNORECASE):
-        args["model"] = "rnn"
-    elif re.search(r"\btransformer\b", seg, re.IGNORECASE):
-        args["model"] = "transformer"
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
-    return args
-
-
-_ARG_FILLERS = {
-    "write_poem": _poem_args,
-    "generate_image": _image_args,
-    "style_transfer": _style_args,
-    "compose_music": _music_args,
-}
+        return "less_novel", None
+    return "more_novel", None

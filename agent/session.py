@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.artifacts import Artifact
-from models.errors import UserFixableError
+from tools.artifacts import Artifact
+from models.common.errors import UserFixableError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, title TEXT NOT NULL, created REAL NOT NULL,

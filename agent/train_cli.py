@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.cli import _check_threads, _config
+from agent.config import check_threads, config_from_args
 from agent.terminal import say
-from models.errors import UserFixableError
+from models.common.errors import UserFixableError
 
 
 def _check_train_args(args) -> None:
@@ -18,7 +18,8 @@ def _check_train_args(args) -> None:
         raise UserFixableError("--steps must be between 1 and 1000000")
     if args.max_seconds < 0:
         raise UserFixableError("--max-seconds must be 0 (no limit) or more")
-    _check_threads(args.threads)
+    if args.threads is not None:
+        check_threads(args.threads, "--threads")
 
 
 def cmd_train(args) -> int:
@@ -29,12 +30,13 @@ def train_music(args) -> int:
     """music21 corpus (parsed once) -> train/resume the preset -> optionally install (with the melody index)."""
     import dataclasses
 
-    from models.music_data import MusicCorpus, build_corpus, corpus_jobs
-    from models.music_generator import INDEX_FILE, default_weights_dir
-    from models.music_train import PRESETS, build_melody_index, install_music_model, train
+    from models.music.training.data import MusicCorpus, build_corpus, corpus_jobs
+    from models.music.generator import INDEX_FILE
+    from models.common.runtime import default_weights_dir
+    from models.music.training.train import PRESETS, build_melody_index, install_music_model, train
 
     _check_train_args(args)
-    cfg = _config(args)
+    cfg = config_from_args(args)
     corpus_path = Path(args.corpus) if args.corpus else cfg.data_dir / "music_corpus.npz"
     if corpus_path.exists():
         corpus = MusicCorpus.load(corpus_path)
@@ -64,11 +66,11 @@ def train_poetry(args) -> int:
     """prepare (once) -> train/resume the preset -> optionally install into the weights directory."""
     import dataclasses
 
-    from models.music_generator import default_weights_dir
-    from models.poetry_train import PRESETS, install_poet, prepare, train
+    from models.common.runtime import default_weights_dir
+    from models.poetry.training.train import PRESETS, install_poet, prepare, train
 
     _check_train_args(args)
-    cfg = _config(args)
+    cfg = config_from_args(args)
     data = Path(args.corpus) if args.corpus else cfg.data_dir / "poetry"
     if args.prepare or not (data / "corpus.json").exists():
         say(f"preparing the poetry corpus in {data} (about a minute)")
@@ -90,7 +92,7 @@ def fetch_emoji(dest: Path) -> Path:
     import subprocess
     import tarfile
 
-    from models.image_data import EMOJI_PACKAGE
+    from models.image.training.data import EMOJI_PACKAGE
 
     package = dest / "package"
     if (package / "emoji.json").exists():
@@ -115,13 +117,13 @@ def train_image_model(args) -> int:
     (with the picture index and the exemplars). ``--stage subjects`` fine-tunes an installed model."""
     import dataclasses
 
-    from models.encoder import load_encoder
-    from models.image_data import build_clipart_dataset, load_dataset, save_dataset
-    from models.image_train import STAGES, embed_captions, install_image_model, train_image, write_image_library
-    from models.music_generator import default_weights_dir
+    from models.common.encoder import load_encoder
+    from models.image.training.data import build_clipart_dataset, load_dataset, save_dataset
+    from models.image.training.train import STAGES, embed_captions, install_image_model, train_image, write_image_library
+    from models.common.runtime import default_weights_dir
 
     _check_train_args(args)
-    cfg = _config(args)
+    cfg = config_from_args(args)
     weights = cfg.weights_dir or default_weights_dir()
     stage = STAGES[args.stage]
     init = {}

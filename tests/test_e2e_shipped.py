@@ -6,10 +6,11 @@ import json
 import pretty_midi
 
 from agent.cli import main
-from models.music_generator import MODEL_FILES, default_weights_dir
-from models.music_metrics import pitch_in_scale_rate
-from models.midi_io import read_midi
-from models.music_tokens import parse_key
+from models.music.generator import MODEL_FILES
+from models.common.runtime import default_weights_dir
+from models.music.metrics import pitch_in_scale_rate
+from models.music.midi_io import read_midi
+from models.music.tokens import parse_key
 
 BRIEF = """title: Shipped models
 seed: 11
@@ -36,7 +37,7 @@ def test_brief_on_shipped_models(tmp_path, capsys):
     m = json.loads((out / "manifest.json").read_text())
     arts = m["artifacts"]
     assert [a["kind"] for a in arts] == ["music"] * 3
-    from models.music_generator import MusicGenerator
+    from models.music.generator import MusicGenerator
 
     default = MusicGenerator.from_dir().default_kind()  # chosen by validation NLL
     expect = [("D minor", 16, 72, "4/4", default), ("G major", 8, 132, "6/8", "rnn"), ("G major", 8, 132, "6/8", "rnn")]
@@ -61,10 +62,10 @@ def test_brief_on_shipped_models(tmp_path, capsys):
 def test_shipped_poet_keeps_form(tmp_path, capsys):
     """The embedded poet as shipped: a haiku is 5-7-5 and a sonnet rhymes ABAB CDCD EFEF GG in
     ten-syllable lines, through the CLI and into the bundle."""
-    from agent.critics import form_match
-    from models import prosody
-    from models.poetry_forms import plan_form
-    from models.poetry_page import read_poem_lines
+    from tools.critics.poetry import form_match
+    from models.poetry import prosody
+    from models.poetry.forms import plan_form
+    from models.poetry.page import read_poem_lines
 
     assert (default_weights_dir() / "poet" / "model.safetensors").is_file()
     brief = tmp_path / "p.yaml"
@@ -85,7 +86,7 @@ def test_shipped_image_model_draws_the_asked_colour_reproducibly(tmp_path, capsy
     """The embedded picture model as shipped: a blue car comes out with blue in its measured
     palette (the same check as the adherence critic), upscaled honestly to 256 px, with its
     parameters in the PNG; the same seed gives the same bytes and another seed differs."""
-    from models.image_io import png_params
+    from models.image.image_io import png_params
 
     home = default_weights_dir() / "image"
     assert (home / "model_index.json").is_file() and (home / "train-features.npz").is_file()

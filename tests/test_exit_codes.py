@@ -18,6 +18,8 @@ import pytest
 
 from agent.cli import main
 
+ARSNOVA = [sys.executable, "-c", "import sys, agent.cli; sys.exit(agent.cli.main())"]  # the console script
+
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN_MIDI = b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x10\x00\x90"  # track 1 cut short
 posix_only = pytest.mark.skipif(os.name != "posix", reason="signals and pipes as on POSIX")
@@ -86,16 +88,16 @@ def test_a_brief_where_nothing_worked_exits_with_the_reason(capsys, tmp_path, ti
 
 
 def test_a_bug_in_a_turn_exits_1_and_keeps_the_other_turns(capsys, tmp_path, tiny_weights, monkeypatch):
-    from agent.studio import Studio
+    import tools.compose_music as tool
 
-    real = Studio.compose_music
+    real = tool.run
 
-    def buggy(self, args, ctx):
+    def buggy(args, ctx):
         if args.get("key") == "G major":
             raise RuntimeError("boom")
-        return real(self, args, ctx)
+        return real(args, ctx)
 
-    monkeypatch.setattr(Studio, "compose_music", buggy)
+    monkeypatch.setattr(tool, "run", buggy)
     brief = write_brief(tmp_path, "4 bars of music in C major", "4 bars of music in G major")
     out = tmp_path / "o"
     code, _, err = run_cli(capsys, "--weights", str(tiny_weights), "run", str(brief), "--out", str(out))
@@ -257,7 +259,7 @@ def test_ctrl_c_exits_130_and_leaves_store_and_bundle_intact(capsys, tmp_path, t
     brief = write_brief(tmp_path, "4 bars of music in C major", "128 bars of a lively reel in D major", name="long.yaml")
     env = {**os.environ, "ARSNOVA_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     argv = [command, str(brief), "--out", str(out)] + (["--json"] if command == "batch" else [])
-    proc = subprocess.Popen([sys.executable, "-c", "import tui; tui.main()", "--weights", str(tiny_weights), *argv],
+    proc = subprocess.Popen([*ARSNOVA, "--weights", str(tiny_weights), *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
         _wait_for(proc.stdout, "[2/2]" if command == "run" else '"ToolFinished"')  # turn 1 is done
@@ -292,7 +294,7 @@ def test_sigint_in_the_chat_exits_130_without_an_abort(tmp_path, tiny_weights):
     master, slave = pty.openpty()
     env = {**os.environ, "ARSNOVA_HOME": str(tmp_path / "home"), "TERM": "xterm-256color",
            "ARSNOVA_IMAGES": "halfblock"}
-    proc = subprocess.Popen([sys.executable, "-c", "import tui; tui.main()", "--weights", str(tiny_weights), "chat"],
+    proc = subprocess.Popen([*ARSNOVA, "--weights", str(tiny_weights), "chat"],
                             stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)
     screen = bytearray()
@@ -333,7 +335,7 @@ def test_a_closed_stdout_pipe_still_writes_the_whole_bundle(tmp_path, tiny_weigh
     brief = write_brief(tmp_path, "4 bars of music in C major", "4 bars of music in G major")
     out = tmp_path / "bundle"
     env = {**os.environ, "ARSNOVA_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-c", "import tui; tui.main()", "--weights", str(tiny_weights), "run",
+    proc = subprocess.Popen([*ARSNOVA, "--weights", str(tiny_weights), "run",
                              str(brief), "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=ROOT)
     try:
@@ -354,7 +356,7 @@ def test_a_closed_stdout_pipe_still_writes_the_whole_bundle(tmp_path, tiny_weigh
 
 def test_a_poem_prints_no_warnings(tmp_path, tiny_weights):
     brief = write_brief(tmp_path, "Write a haiku about rain")
-    r = subprocess.run([sys.executable, "-c", "import tui; tui.main()", "--weights", str(tiny_weights), "run",
+    r = subprocess.run([*ARSNOVA, "--weights", str(tiny_weights), "run",
                         str(brief), "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "ARSNOVA_HOME": str(tmp_path / "home")}, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models.image_data import (ClipartRecord, build_clipart_dataset, clipart_records, colour_words, load_dataset,
-                               save_dataset, short_caption)
+from models.image.colours import colour_words
+from models.image.training.data import (ClipartRecord, build_clipart_dataset, clipart_records, load_dataset, save_dataset,
+                                        short_caption)
 
 SVG = """<svg xmlns="http://www.w3.org/2000/svg"><metadata><rdf:RDF><cc:Work><dc:title>{title}</dc:title>
 <dc:subject><rdf:Bag><rdf:li>hash</rdf:li><rdf:li>{kw1}</rdf:li><rdf:li>{kw2}</rdf:li></rdf:Bag></dc:subject>
@@ -66,7 +67,7 @@ def test_short_captions_read_like_prompts():
 
 
 def test_old_datasets_are_refused_with_the_fix(tmp_path):
-    from models.errors import InputFileError
+    from models.common.errors import InputFileError
 
     np.savez(tmp_path / "old.npz", images=np.zeros((1, 4, 4, 3), np.uint8), captions=np.array(["x"]))
     with pytest.raises(InputFileError, match="--prepare"):
@@ -82,7 +83,7 @@ def test_colour_words_ignore_the_background():
 
 
 def test_missing_library_says_how_to_install(tmp_path):
-    from models.errors import InputFileError
+    from models.common.errors import InputFileError
 
     with pytest.raises(InputFileError, match="apt-get install openclipart-png openclipart-svg"):
         clipart_records(tmp_path)
@@ -94,8 +95,8 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
 
     import torch
 
-    from models.image_pipeline import ArsNovaImagePipeline
-    from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
+    from models.image.pipeline import ArsNovaImagePipeline
+    from models.image.training.train import ImageTrainConfig, embed_captions, install_image_model, train_image
 
     ds = build_clipart_dataset(16, library)
     images = ds.images
@@ -130,7 +131,7 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
     s = train_image(images, emb, tmp_path / "sub", sub, log=logs.append, short_emb=short, emoji=emoji)
     assert logs[0] == f"starting from {dest}" and s["step"] == 2
     start = pipe.unet.state_dict()
-    from models.checkpoint import load_safetensors
+    from models.common.checkpoint import load_safetensors
 
     tuned, _ = load_safetensors(tmp_path / "sub" / "model.safetensors")
     moved = [k for k in start if not torch.allclose(start[k].float(), tuned[k], atol=0.05)]
@@ -139,7 +140,7 @@ def test_image_training_resumes_and_installs_a_loadable_pipeline(library, tmp_pa
 
 @pytest.fixture
 def image_weights(library, tmp_path, encoder):
-    from models.image_train import ImageTrainConfig, embed_captions, install_image_model, train_image
+    from models.image.training.train import ImageTrainConfig, embed_captions, install_image_model, train_image
 
     ds = build_clipart_dataset(16, library)
     cfg = ImageTrainConfig(unet={"sample_size": 16, "channels": [32, 32], "attention_head_dim": 8},
@@ -155,8 +156,8 @@ def test_generate_image_through_the_agent(image_weights, tmp_path):
     from agent import events as ev
     from agent.app import make_agent
     from agent.config import Config
-    from agent.revise import ReviseConfig
-    from models.image_io import png_params
+    from tools.revise import ReviseConfig
+    from models.image.image_io import png_params
 
     def draw(home):
         agent = make_agent(Config(data_dir=home, weights_dir=image_weights, threads=1,
@@ -204,12 +205,12 @@ def test_stable_diffusion_model_as_the_image_model(tmp_path):
 
 def test_rerun_from_png_gives_the_same_picture(image_weights, tmp_path, capsys):
     from agent.cli import main
-    from agent.studio import ToolContext, make_studio
-    from models.image_io import png_params
+    from models.image.image_io import png_params
+    from tests.tiny import run_tool
+    from tools.host import make_host
 
-    studio = make_studio(image_weights, threads=1)
-    art = studio.generate_image({"prompt": "a green leaf", "seed": 3, "steps": 2, "width": 32, "height": 32},
-                                ToolContext("c", tmp_path / "s", 1, emit=lambda e: None, should_stop=lambda: False))
+    art = run_tool("generate_image", {"prompt": "a green leaf", "seed": 3, "steps": 2, "width": 32, "height": 32},
+                   tmp_path / "s", make_host(image_weights))
     png = tmp_path / "s" / art.files["image"]
     assert main(["--weights", str(image_weights), "image", "--from-png", str(png), "--out", str(tmp_path / "o")]) == 0
     again = Path(capsys.readouterr().out.strip())
@@ -222,8 +223,8 @@ def test_rerun_from_png_gives_the_same_picture(image_weights, tmp_path, capsys):
 
 
 def test_stray_colours_become_the_negative_prompt():
-    from agent.artifacts import Scores
-    from agent.critics import stray_colours
+    from tools.artifacts import Scores
+    from tools.critics.image import stray_colours
 
     def sc(wanted, palette, match):
         return Scores(0.5, 0.5, match, {"requested_colours": wanted, "palette": palette, "colour_match": match})
@@ -234,12 +235,12 @@ def test_stray_colours_become_the_negative_prompt():
 
 
 def test_a_first_round_batch_of_candidates(image_weights, tmp_path):
-    from agent.studio import ToolContext, make_studio
+    from tests.tiny import run_tool
+    from tools.host import make_host
 
-    studio = make_studio(image_weights, threads=1)
     steps = []
-    ctx = ToolContext("c", tmp_path / "s", 1, emit=steps.append, should_stop=lambda: False)
-    art = studio.generate_image({"prompt": "a green leaf", "seed": 3, "steps": 2, "candidates": 3}, ctx)
+    art = run_tool("generate_image", {"prompt": "a green leaf", "seed": 3, "steps": 2, "candidates": 3}, tmp_path / "s",
+                   make_host(image_weights), emit=steps.append)
     assert art.trajectory[0].params["seeds"] == [3, 4, 5] and art.trajectory[0].candidates == 3
     assert art.seed in (3, 4, 5)
 
@@ -251,11 +252,12 @@ def test_candidates_are_drawn_as_one_batch_and_redraw_exactly(image_weights, tmp
     from PIL import Image
 
     from agent.cli import main
-    from agent.studio import ToolContext, make_studio
-    from models.image_io import png_params
+    from models.image.image_io import png_params
+    from tests.tiny import run_tool
+    from tools.host import make_host
 
-    studio = make_studio(image_weights, threads=1)
-    kit = studio.image
+    host = make_host(image_weights)
+    kit = host.get("image")
     calls = []
     real = kit.pipe.__class__.__call__
     kit.pipe.__class__.__call__ = lambda self, *a, **k: calls.append(k["num_images_per_prompt"]) or real(self, *a, **k)
@@ -268,9 +270,8 @@ def test_candidates_are_drawn_as_one_batch_and_redraw_exactly(image_weights, tmp
     for b, a in zip(batch, alone):
         assert np.abs(b.astype(int) - a.astype(int)).max() <= 1
     assert not np.array_equal(batch[0], batch[1])  # different seeds, different pictures
-    art = studio.generate_image({"prompt": "a green leaf", "seed": 3, "steps": 2, "candidates": 3, "width": 16,
-                                 "height": 16},
-                                ToolContext("c", tmp_path / "s", 1, emit=lambda e: None, should_stop=lambda: False))
+    art = run_tool("generate_image", {"prompt": "a green leaf", "seed": 3, "steps": 2, "candidates": 3, "width": 16,
+                                      "height": 16}, tmp_path / "s", host)
     png = tmp_path / "s" / art.files["image"]
     assert png_params(png)["batch_seeds"] == [3, 4, 5]
     assert main(["--weights", str(image_weights), "image", "--from-png", str(png), "--out", str(tmp_path / "o")]) == 0
@@ -288,9 +289,9 @@ def test_the_tuned_pipeline_draws_what_the_stock_loop_draws(image_weights):
     import torch
 
     from bench.generators import stock_loop
-    from agent.studio import make_studio
+    from tools.host import make_host
 
-    kit = make_studio(image_weights, threads=1).image
+    kit = make_host(image_weights).get("image")
     assert kit.pipe.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
     plain = copy.deepcopy(kit.pipe.unet).to(memory_format=torch.contiguous_format)
     ours = kit.pipe("a red apple", num_inference_steps=3, generator=torch.Generator().manual_seed(7), output_type="pt")
@@ -339,8 +340,8 @@ def test_cancel_a_picture_midway_writes_nothing_and_the_next_request_works(image
 
 
 def test_exemplars_are_found_by_subject_then_colour(encoder, tmp_path):
-    from models.image_data import colour_words, subject_of
-    from models.image_exemplars import Exemplars, exemplar_mask, recolour
+    from models.image.colours import colour_words, subject_of
+    from models.image.exemplars import Exemplars, exemplar_mask, recolour
 
     imgs = np.random.default_rng(0).integers(0, 255, (5, 8, 8, 3), dtype=np.uint8)
     caps = ["a green apple", "a red apple", "a blue car", "a green tree", "a brown heart"]
@@ -378,14 +379,15 @@ def test_drawing_from_an_exemplar(image_weights, library, encoder, tmp_path, cap
     import torch
 
     from agent.cli import main
-    from agent.studio import ToolContext, make_studio
-    from models.image_exemplars import FILE, Exemplars
-    from models.image_io import png_params
+    from models.image.exemplars import FILE, Exemplars
+    from models.image.image_io import png_params
+    from tests.tiny import run_tool
+    from tools.host import make_host
 
     ds = build_clipart_dataset(16, library)
     Exemplars.build(ds.images, ds.short_captions, np.ones(len(ds.images), bool), encoder).save(image_weights / "image" / FILE)
-    studio = make_studio(image_weights, threads=1)
-    kit = studio.image
+    host = make_host(image_weights)
+    kit = host.get("image")
     i = kit.pick_exemplars("a red apple", [0])[0]
     assert kit.exemplar_caption(i) == "a red apple"
     target = ds.images[i].astype(float)
@@ -398,11 +400,8 @@ def test_drawing_from_an_exemplar(image_weights, library, encoder, tmp_path, cap
     with pytest.raises(ValueError, match="strength"):
         kit.pipe("a red apple", num_inference_steps=2, image=torch.zeros(1, 3, 16, 16), strength=0.0)
 
-    def ctx(d):
-        return ToolContext("c", d, 1, emit=lambda e: None, should_stop=lambda: False)
-
-    art = studio.generate_image({"prompt": "a red apple", "seed": 3, "steps": 4, "width": 32, "height": 32,
-                                 "variation": 0.5}, ctx(tmp_path / "s"))
+    art = run_tool("generate_image", {"prompt": "a red apple", "seed": 3, "steps": 4, "width": 32, "height": 32,
+                                      "variation": 0.5}, tmp_path / "s", host)
     p = png_params(tmp_path / "s" / art.files["image"])
     assert p["exemplar_caption"] == "a red apple" and p["variation"] >= 0.5 and "redrawn" in art.summary
     assert [r.params["variation"] for r in art.trajectory] == sorted(r.params["variation"] for r in art.trajectory)
@@ -414,6 +413,6 @@ def test_drawing_from_an_exemplar(image_weights, library, encoder, tmp_path, cap
 
     with Image.open(png) as a, Image.open(again) as b:
         assert np.array_equal(np.asarray(a), np.asarray(b))
-    plain = studio.generate_image({"prompt": "a red apple", "seed": 3, "steps": 2, "width": 16, "height": 16,
-                                   "exemplar": False}, ctx(tmp_path / "p"))
+    plain = run_tool("generate_image", {"prompt": "a red apple", "seed": 3, "steps": 2, "width": 16, "height": 16,
+                                        "exemplar": False}, tmp_path / "p", host)
     assert png_params(tmp_path / "p" / plain.files["image"])["exemplar"] is None

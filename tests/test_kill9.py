@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+ARSNOVA = [sys.executable, "-c", "import sys, agent.cli; sys.exit(agent.cli.main())"]  # the console script
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 
 
@@ -32,7 +34,7 @@ def test_kill_during_a_turn_keeps_finished_artifacts(tmp_path, tiny_weights):
     brief = tmp_path / "b.yaml"
     brief.write_text("turns:\n  - 4 bars of music in C major\n  - 128 bars of a lively reel in D major\n")
     env = {**os.environ, "ARSNOVA_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", "import tui; tui.main()", "--weights", str(tiny_weights), "run",
+    proc = subprocess.Popen([*ARSNOVA, "--weights", str(tiny_weights), "run",
                              str(brief), "--out", str(tmp_path / "bundle")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:

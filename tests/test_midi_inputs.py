@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.errors import InputFileError
-from models.midi_check import MAX_MIDI_NOTES, scan_midi
-from models.midi_io import read_midi
+from models.common.errors import InputFileError
+from models.music.midi_check import MAX_MIDI_NOTES, scan_midi
+from models.music.midi_io import read_midi
 
 
 def smf(tracks: list[bytes], division: int = 480, fmt: int = 1, ntrk: int | None = None) -> bytes:

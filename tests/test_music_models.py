@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from models.errors import Cancelled, ModelFileError
-from models.music_generator import MusicGenerator
-from models.music_metrics import pitch_in_scale_rate
-from models.music_model import build_music_model, load_music_model, save_music_model
-from models.music_sample import SampleSpec, sample
-from models.music_tokens import Key, Vocab
+from models.common.errors import Cancelled, ModelFileError
+from models.music.generator import MusicGenerator
+from models.music.metrics import pitch_in_scale_rate
+from models.music.model import build_music_model, load_music_model, save_music_model
+from models.music.sample import SampleSpec, sample
+from models.music.tokens import Key, Vocab
 from tests.tiny import scale_tune
 
 V = Vocab()
@@ -62,7 +62,7 @@ def test_load_errors_are_user_fixable(tmp_path):
 
 
 def test_wrong_shape_checkpoint_is_refused(tmp_path):
-    from models.checkpoint import save_safetensors
+    from models.common.checkpoint import save_safetensors
 
     m = build_music_model(TINY["rnn"])
     tensors = dict(m.state_dict())
@@ -125,7 +125,7 @@ def test_ngram_blocking_changes_what_is_copied(tiny_weights):
     gen = MusicGenerator.from_dir(tiny_weights)
     spec = SampleSpec(key=Key(0, "major"), bars=8, seed=3, candidates=3)
     plain = gen.compose("transformer", spec)
-    from models.music_sample import score_melody
+    from models.music.sample import score_melody
 
     blocked = gen.compose("transformer", spec.__class__(**{**spec.__dict__, "block_strength": 50.0}), block=True)
     rate = lambda ps: np.mean([gen.index.copy_rate(score_melody(p.score)) for p in ps])
@@ -133,7 +133,7 @@ def test_ngram_blocking_changes_what_is_copied(tiny_weights):
 
 
 def test_default_model_is_the_one_with_lower_validation_nll(tmp_path):
-    from models.music_generator import MusicGenerator
+    from models.music.generator import MusicGenerator
 
     for kind, nll in (("transformer", 1.2), ("rnn", 0.9)):
         save_music_model(build_music_model(TINY[kind]), tmp_path / f"music-{kind}.safetensors", {"val_nll": nll})
@@ -148,7 +148,7 @@ def test_a_safetensors_header_of_128_bytes_is_not_taken_for_a_pickle(tmp_path):
     """The length prefix's first byte is 0x80 here, like a pickle's protocol byte."""
     from safetensors.torch import save
 
-    from models.checkpoint import load_safetensors
+    from models.common.checkpoint import load_safetensors
 
     path = tmp_path / "t.safetensors"
     for pad in range(200):

@@ -4,8 +4,8 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from models.midi_io import midi_bytes, read_midi
-from models.music_tokens import Grammar, Key, NoteEvent, Score, Vocab, parse_key
+from models.music.midi_io import midi_bytes, read_midi
+from models.music.tokens import Grammar, Key, NoteEvent, Score, Vocab, parse_key
 from tests.tiny import scale_tune
 
 
@@ -86,7 +86,7 @@ def test_scale_tune_is_in_key():
 
 
 def test_metrics_on_known_pieces():
-    from models import music_metrics as mm
+    from models.music import metrics as mm
 
     c_major = Score(tuple(NoteEvent(i * 4, 4, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72])), "4/4",
                     Key(0, "major"))

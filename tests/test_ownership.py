@@ -207,7 +207,7 @@ def test_a_brief_export_stays_inside_the_brief_folder(capsys, tmp_path, tiny_wei
 
 def test_system_folders_and_home_are_never_output_folders(capsys, tmp_path, brief, monkeypatch):
     from agent.export import check_out_dir
-    from models.errors import UserFixableError
+    from models.common.errors import UserFixableError
 
     home = tmp_path / "me"
     home.mkdir()
@@ -285,14 +285,13 @@ def test_batch_refuses_an_out_folder_it_did_not_make(capsys, tmp_path):
 # ---- 4. arsnova image --from-png writes a new file, never through a link -------------------
 
 def test_image_rerun_never_replaces_or_follows_what_is_there(capsys, tmp_path, tiny_weights):
-    from agent.studio import ToolContext, make_studio
-    from tests.tiny import make_tiny_image_model
+    from tests.tiny import make_tiny_image_model, run_tool
+    from tools.host import make_host
 
     weights = Path(shutil.copytree(tiny_weights, tmp_path / "w"))
     make_tiny_image_model(weights)
-    art = make_studio(weights, threads=1).generate_image(
-        {"prompt": "a red boat", "seed": 2, "steps": 2, "width": 32, "height": 32},
-        ToolContext("c", tmp_path / "s", 1, emit=lambda e: None, should_stop=lambda: False))
+    art = run_tool("generate_image", {"prompt": "a red boat", "seed": 2, "steps": 2, "width": 32, "height": 32},
+                   tmp_path / "s", make_host(weights))
     png = tmp_path / "s" / art.files["image"]
     pics = tmp_path / "pics"
     pics.mkdir()

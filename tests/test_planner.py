@@ -9,7 +9,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from agent.llm_planner import HFChatModel, parse_tool_calls
 from agent.planner import Planner, check_calls, make_planner
 from agent.router import RouterChatModel
-from models.errors import ModelFileError, UserFixableError
+from models.common.errors import ModelFileError, UserFixableError
+from tools import registry
 
 
 def scripted(*messages):
@@ -18,7 +19,7 @@ def scripted(*messages):
 
 @pytest.fixture(scope="module")
 def router_factory():
-    from models.encoder import load_encoder
+    from models.common.encoder import load_encoder
 
     r = RouterChatModel(load_encoder())
     return lambda: r
@@ -110,10 +111,9 @@ def tiny_chat_dir(tmp_path_factory):
 
 
 def test_hf_planner_loads_a_local_model_and_renders_tools(tiny_chat_dir):
-    from tools import make_tools
 
     model = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=4)
-    tools = make_tools(lambda *a: None)
+    tools = registry.langchain_tools()
     schemas = model.bind_tools(tools).kwargs["tool_schemas"]
     ids = model.prompt_ids([HumanMessage("a tune")], schemas)
     prompt = model._tok.decode(ids)
@@ -123,9 +123,8 @@ def test_hf_planner_loads_a_local_model_and_renders_tools(tiny_chat_dir):
 
 
 def test_hf_planner_reuses_the_prompt_prefix_cache(tiny_chat_dir):
-    from tools import make_tools
 
-    tools = make_tools(lambda *a: None)
+    tools = registry.langchain_tools()
     cached = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=6)
     bound = cached.bind_tools(tools)
     first = bound.invoke([HumanMessage("compose a waltz")])
@@ -138,9 +137,8 @@ def test_hf_planner_reuses_the_prompt_prefix_cache(tiny_chat_dir):
 
 
 def test_a_random_llm_falls_back_to_the_router(tiny_chat_dir, router_factory):
-    from tools import make_tools
 
-    model = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=6).bind_tools(make_tools(lambda *a: None))
+    model = HFChatModel.load(str(tiny_chat_dir), max_new_tokens=6).bind_tools(registry.langchain_tools())
     res = Planner(f"hf:{tiny_chat_dir}", model, router_factory, max_retries=1).plan([HumanMessage("a jig in D")])
     # gibberish has no tool calls: it is taken as a words-only answer, which is valid
     assert res.answered_by in (f"hf:{tiny_chat_dir}", "router")
@@ -183,10 +181,9 @@ def test_a_gguf_file_is_a_valid_planner(tiny_chat_dir, router_factory):
     pytest.importorskip("gguf")
     pytest.importorskip("accelerate")
     from tests.tiny import make_tiny_gguf
-    from tools import make_tools
 
     gguf_path = make_tiny_gguf(tiny_chat_dir)
-    planner = make_planner(f"hf:{tiny_chat_dir}#{gguf_path.name}", lambda: None, make_tools(lambda *a: None))
+    planner = make_planner(f"hf:{tiny_chat_dir}#{gguf_path.name}", lambda: None, registry.langchain_tools())
     hf = planner.model.bound if hasattr(planner.model, "bound") else planner.model
     assert type(hf._model).__name__ == "Qwen2ForCausalLM"
     assert "<|im_start|>" in hf._tok.decode(hf.prompt_ids([HumanMessage("a jig")], None))  # template from the GGUF

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from models import prosody
-from models.poetry_forms import FormError, plan_form, rhyme_groups, style_profile
+from models.poetry import prosody
+from models.poetry.forms import FormError, plan_form, rhyme_groups, style_profile
 
 
 # ---- prosody -------------------------------------------------------------------------------
@@ -77,13 +77,13 @@ def test_style_profiles():
 # ---- the poet on tiny real models ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def kit(tiny_weights, encoder, tmp_path_factory):
-    from models.poet import load_poet_kit
+    from models.poetry.kit import load_poet_kit
 
     return load_poet_kit(tiny_weights, None, encoder, tmp_path_factory.mktemp("cache"))
 
 
 def write(kit, form, seed=0, **kw):
-    from models.poet import SampleSettings
+    from models.poetry.poet import SampleSettings
 
     return kit.poet.write("a storm at sea", plan_form(form), seed=seed, settings=SampleSettings(candidates=8, **kw))
 
@@ -108,7 +108,7 @@ def test_syllable_forms_are_exact(kit, form):
 
 
 def test_sonnet_rhymes_on_its_scheme_with_ten_syllable_lines(kit):
-    from agent.critics import form_match
+    from tools.critics.poetry import form_match
 
     poem = write(kit, "sonnet", seed=3)
     plan = plan_form("sonnet")
@@ -132,7 +132,7 @@ def test_same_seed_same_poem_other_seed_other_poem(kit):
 
 
 def test_ngram_blocking_rejects_corpus_ngrams(kit):
-    from models.poetry_corpus import word_ids
+    from models.poetry.corpus import word_ids
 
     idx = kit.indexes[4]
     plain = [write(kit, "free", seed=s) for s in range(3)]
@@ -150,8 +150,8 @@ def test_ngram_blocking_rejects_corpus_ngrams(kit):
 
 
 def test_cancel_between_lines(kit):
-    from models.errors import Cancelled
-    from models.poet import SampleSettings
+    from models.common.errors import Cancelled
+    from models.poetry.poet import SampleSettings
 
     seen = []
     with pytest.raises(Cancelled):
@@ -163,7 +163,8 @@ def test_cancel_between_lines(kit):
 def test_any_causal_lm_directory_and_gguf_is_a_poet(tmp_path, encoder, tiny_weights):
     """A user's own model (here a tiny Qwen2 saved with save_pretrained, and the same as GGUF) writes
     through the same code, with a plain-text prompt instead of keyword conditioning."""
-    from models.poet import Poet, load_poet_kit
+    from models.poetry.kit import load_poet_kit
+    from models.poetry.poet import Poet
     from tests.tiny import make_tiny_chat_model, make_tiny_gguf
 
     d = make_tiny_chat_model(tmp_path / "qwen")
@@ -178,8 +179,8 @@ def test_any_causal_lm_directory_and_gguf_is_a_poet(tmp_path, encoder, tiny_weig
 def test_a_poet_served_by_an_openai_compatible_engine(tmp_path, encoder, tiny_weights):
     """--poet openai:URL#MODEL: lines come from the server's completions (n choices, seed,
     log-probabilities) and the form is kept by choosing among them; a dead server is one clear error."""
-    from models.errors import ModelFileError
-    from models.poet import load_poet_kit
+    from models.common.errors import ModelFileError
+    from models.poetry.kit import load_poet_kit
     from tests.tiny import make_tiny_chat_model, serve_completions
 
     url, server = serve_completions(make_tiny_chat_model(tmp_path / "qwen"))
@@ -195,7 +196,7 @@ def test_a_poet_served_by_an_openai_compatible_engine(tmp_path, encoder, tiny_we
         assert again.lines == poem.lines  # the seed goes to the server
         from agent.app import make_agent
         from agent.config import Config
-        from agent.revise import ReviseConfig
+        from tools.revise import ReviseConfig
 
         agent = make_agent(Config(data_dir=tmp_path / "d", weights_dir=tiny_weights, threads=1,
                                   poet=f"openai:{url}#tiny", revise=ReviseConfig(max_rounds=0)))
@@ -213,8 +214,8 @@ def test_a_poet_served_by_an_openai_compatible_engine(tmp_path, encoder, tiny_we
 
 
 def test_missing_or_bad_poet_model_is_one_clear_error(tmp_path, encoder, tiny_weights):
-    from models.errors import ModelFileError
-    from models.poet import load_poet_kit
+    from models.common.errors import ModelFileError
+    from models.poetry.kit import load_poet_kit
 
     with pytest.raises(ModelFileError, match="cannot load poet"):
         load_poet_kit(tiny_weights, f"hf:{tmp_path}/nothing-here", encoder, None)
@@ -224,7 +225,7 @@ def test_missing_or_bad_poet_model_is_one_clear_error(tmp_path, encoder, tiny_we
 
 # ---- critics -----------------------------------------------------------------------------------
 def test_critic_sees_copying_and_whole_copied_lines(kit, tiny_weights):
-    from agent.critics import PoemContext, poem_scores
+    from tools.critics.poetry import PoemContext, poem_scores
 
     from tests.tiny import tiny_verse_lines
 
@@ -243,8 +244,8 @@ def test_critic_sees_copying_and_whole_copied_lines(kit, tiny_weights):
 
 # ---- the page and the tool -----------------------------------------------------------------------
 def test_markdown_page_round_trip(kit):
-    from agent.artifacts import Scores
-    from models.poetry_page import poem_markdown, read_poem_lines, read_poem_title, scansion_text
+    from tools.artifacts import Scores
+    from models.poetry.page import poem_markdown, read_poem_lines, read_poem_title, scansion_text
 
     poem = write(kit, "limerick", seed=4)
     page = poem_markdown(poem, {"title": poem.title, "form": "limerick", "topic": "sea", "seed": 4}, Scores(0.5, 0.6, 0.7))
@@ -279,7 +280,7 @@ def test_write_poem_through_the_agent(tiny_weights, tmp_path):
     assert art2.revision["direction"] == "style:Dickinson"
     page2 = (agent.store.session_dir(sid) / art2.files["poem"]).read_text()
     assert yaml.safe_load(page2.split("---\n")[1])["scheme"] == "-A-A"
-    from models.poetry_page import read_poem_lines
+    from models.poetry.page import read_poem_lines
 
     assert [prosody.line_syllables(ln) for ln in read_poem_lines(page2)] == [8, 6, 8, 6]
 
@@ -317,7 +318,7 @@ def test_train_poetry_cli_resumes_and_installs(capsys, tmp_path):
     import pandas as pd
 
     from agent.cli import main
-    from models.poetry_train import PrepConfig, prepare
+    from models.poetry.training.train import PrepConfig, prepare
     from tests.tiny import tiny_verse_lines
 
     lines = tiny_verse_lines(400)
@@ -341,7 +342,7 @@ def test_train_poetry_cli_resumes_and_installs(capsys, tmp_path):
     "\U0001F30A" * 60, "x" * 2000, "   snow   ", "\x1b[31mred\x1b[0m terminal escapes", "<script>alert(1)</script>",
 ])
 def test_hostile_topics_still_give_a_haiku(kit, topic):
-    from models.poet import SampleSettings
+    from models.poetry.poet import SampleSettings
 
     poem = kit.poet.write(topic, plan_form("haiku"), seed=0, settings=SampleSettings(candidates=6))
     assert [prosody.line_syllables(ln) for ln in poem.lines] == [5, 7, 5]
@@ -368,7 +369,7 @@ def test_nucleus_sampling_follows_the_filtered_distribution():
     """_sample_nucleus draws from the same distribution as top-p filtering of the full vector."""
     import torch
 
-    from models.poet import _sample_nucleus
+    from models.poetry.poet import _sample_nucleus
 
     def top_p(probs, p):  # the textbook filter: sort everything, keep the smallest prefix with mass >= p
         sp, si = torch.sort(probs, descending=True)

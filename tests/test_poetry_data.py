@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
-from models.errors import InputFileError
-from models.poetry_data import load_gutenberg_lines
+from models.common.errors import InputFileError
+from models.poetry.training.data import load_gutenberg_lines
 
 pd = pytest.importorskip("pandas")
 

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agent.brief import BriefError, parse_brief
-from tools.schemas import SCHEMAS, validation_message
+from tools import registry
 
 yaml_ish = st.one_of(
     st.binary(max_size=300),
@@ -35,13 +35,13 @@ json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(sorted(SCHEMAS)),
+@given(st.sampled_from(sorted(registry.names())),
        st.dictionaries(st.sampled_from(["topic", "form", "lines", "prompt", "width", "steps", "key", "bars", "tempo",
                                         "meter", "instrument", "content_image", "style_image", "seed", "strength",
                                         "evil"]), json_values, max_size=6))
 def test_tool_arguments_validate_or_explain(tool, args):
     try:
-        SCHEMAS[tool].model_validate(args)
+        registry.spec(tool).schema.model_validate(args)
     except ValidationError as e:
-        msg = validation_message(tool, e)
+        msg = registry.validation_message(tool, e)
         assert msg.startswith(f"invalid arguments for {tool}: ")

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from agent.artifacts import Scores
-from agent.critics import MusicRequest, music_scores
-from agent.revise import ReviseConfig, revise
-from models.music_sample import SampleSpec
-from models.music_tokens import Key
-from models.music_train import TrainConfig, build_melody_index, train
+from tools.artifacts import Scores
+from tools.critics.music import MusicRequest, music_scores
+from tools.revise import ReviseConfig, revise
+from models.music.sample import SampleSpec
+from models.music.tokens import Key
+from models.music.training.train import TrainConfig, build_melody_index, train
 from tests.tiny import tiny_corpus
 
 CFG = TrainConfig(model={"kind": "transformer", "n_layer": 2, "n_head": 2, "n_embd": 48, "dropout": 0.0},
@@ -21,7 +21,7 @@ CFG = TrainConfig(model={"kind": "transformer", "n_layer": 2, "n_head": 2, "n_em
 @pytest.fixture(scope="module")
 def memorised(tmp_path_factory):
     """A tiny transformer trained until it reproduces the tiny corpus, and its generator."""
-    from models.music_generator import MusicGenerator
+    from models.music.generator import MusicGenerator
 
     corpus = tiny_corpus(16, distinct=2)
     out = tmp_path_factory.mktemp("run")

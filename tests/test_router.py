@@ -3,13 +3,13 @@
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from agent import slots
+from tools import slots
 from agent.router import RouterChatModel
 
 
 @pytest.fixture(scope="module")
 def router():
-    from models.encoder import load_encoder
+    from models.common.encoder import load_encoder
 
     return RouterChatModel(load_encoder())
 
@@ -103,7 +103,8 @@ def test_revise_direction_names_a_poet(router):
     history = [HumanMessage("a poem about rain"),
                AIMessage("", tool_calls=[{"name": "write_poem", "args": {"topic": "rain"}, "id": "c0"}])]
     _, msg = plan(router, "make the poem more like Dickinson", history)
-    assert msg.additional_kwargs["arsnova_revisions"][0]["direction"] == "style:Dickinson"
+    rev = msg.additional_kwargs["arsnova_revisions"][0]
+    assert rev["like"] == "Dickinson" and rev["direction"] == ""
 
 
 def test_router_is_deterministic(router):

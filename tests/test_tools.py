@@ -4,8 +4,9 @@ import pytest
 from langchain_core.messages import ToolMessage
 from pydantic import ValidationError
 
-from tools import make_tools
-from tools.schemas import SCHEMAS, validation_message
+from tools import registry
+from tools.base import ToolContext, TurnSettings
+from tools.host import ModelHost
 
 
 def compact(schema: dict) -> dict:
@@ -29,6 +30,7 @@ PINNED = {
         "prompt": ("string", None, None, ()), "negative_prompt": ("string", None, None, ()),
         "width": ("integer", 16, 2048, ()), "height": ("integer", 16, 2048, ()), "steps": ("integer", 1, 200, ()),
         "guidance": ("number", 0.0, 30.0, ()), "candidates": ("integer", 1, 8, ()),
+        "batch_seeds": ("array", None, None, ()),  # re-drawing a PNG: the batch it was drawn in
         "exemplar": ("boolean", None, None, ()), "variation": ("number", 0.1, 1.0, ()),
         "seed": ("integer", 0, 2**31 - 1, ()),
     },
@@ -51,7 +53,7 @@ REQUIRED = {"write_poem": ["topic"], "generate_image": ["prompt"], "style_transf
             "compose_music": []}
 
 
-@pytest.mark.parametrize("tool", make_tools(lambda *a: None), ids=lambda t: t.name)
+@pytest.mark.parametrize("tool", registry.langchain_tools(), ids=lambda t: t.name)
 def test_tool_schema_is_pinned(tool):
     schema = tool.tool_call_schema.model_json_schema()
     assert compact(schema) == PINNED[tool.name]
@@ -60,14 +62,19 @@ def test_tool_schema_is_pinned(tool):
     assert tool.description.startswith(("Write", "Generate", "Repaint", "Compose"))
 
 
-def test_tools_return_text_for_the_planner_and_keep_the_artifact():
+def test_tools_return_text_for_the_planner_and_keep_the_artifact(monkeypatch, tmp_path):
+    import tools.compose_music as tool
+
     class Art:
         summary = "Composed 8 bars"
 
     got = []
-    tools = {t.name: t for t in make_tools(lambda n, a, c: got.append((n, a)) or Art())}
-    msg = tools["compose_music"].invoke({"name": "compose_music", "args": {"bars": 8, "key": "d minor"}, "id": "c1",
-                                         "type": "tool_call"})
+    monkeypatch.setattr(tool, "run", lambda args, ctx: got.append((ctx.tool_name, args)) or Art())
+    ctx = ToolContext("c1", tmp_path, 1, emit=lambda e: None, should_stop=lambda: False, host=ModelHost({}),
+                      settings=TurnSettings())
+    msg = registry.spec("compose_music").tool.invoke(
+        {"name": "compose_music", "args": {"bars": 8, "key": "d minor"}, "id": "c1", "type": "tool_call"},
+        config={"configurable": {"arsnova_ctx": ctx}})
     assert isinstance(msg, ToolMessage) and msg.content == "Composed 8 bars" and isinstance(msg.artifact, Art)
     assert got == [("compose_music", {"bars": 8, "key": "D minor"})]
 
@@ -88,5 +95,5 @@ def test_tools_return_text_for_the_planner_and_keep_the_artifact():
 ])
 def test_bad_arguments_name_the_field_and_range(tool, args, fragment):
     with pytest.raises(ValidationError) as e:
-        SCHEMAS[tool].model_validate(args)
-    assert fragment in validation_message(tool, e.value)
+        registry.spec(tool).schema.model_validate(args)
+    assert fragment in registry.validation_message(tool, e.value)

@@ -349,7 +349,53 @@ async def test_palette_switches_the_planner(app_factory, tmp_path):
         app.set_planner(f"hf:{model}")
         await wait_for(pilot, lambda: app.planner_name == f"hf:{model}")
         assert f"planner: hf:{model}" in str(app.query_one("#status", Static).render())
-        assert app._get_agent().planner.name == f"hf:{model}"
+        assert app.settings.planner == f"hf:{model}"
+        assert app._get_agent().planners(app.settings.planner).name == f"hf:{model}"
+
+
+async def test_settings_reach_the_tool_call_as_arguments(app_factory, monkeypatch):
+    """Novelty target, threads and planner switched from the palette arrive in the tool call's
+    context: passed down with the turn, not poked onto the agent."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    import tools.compose_music as tool
+    from agent import planner as planners
+
+    seen = []
+    real = tool.run
+    monkeypatch.setattr(tool, "run", lambda args, ctx: seen.append(ctx.settings) or real(args, ctx))
+    real_make = planners.make_planner
+
+    def make(spec, encoder, tools=None):  # "scripted": a planner that always asks for 4 bars in G
+        if spec != "scripted":
+            return real_make(spec, encoder, tools)
+        call = AIMessage("", tool_calls=[{"name": "compose_music", "args": {"bars": 4, "key": "G major"}, "id": "x"}])
+        return planners.Planner("scripted", GenericFakeChatModel(messages=iter([call] * 4)))
+
+    monkeypatch.setattr(planners, "make_planner", make)
+    app = app_factory()
+    async with app.run_test(size=(110, 40)) as pilot:
+        await submit(pilot, app, "4 bars of calm music in D minor")
+        await wait_for(pilot, lambda: len(seen) == 1 and not app.busy)
+        for title, answer in (("Toggle novelty target", None), ("Threads", "2")):
+            await pilot.press("ctrl+p")
+            await pilot.press(*title)
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            if answer:
+                await wait_for(pilot, lambda: type(app.screen).__name__ == "AskScreen")
+                app.screen.query_one(Input).value = answer
+                await pilot.press("enter")
+            await pilot.pause(0.2)
+        app.set_planner("scripted")
+        await wait_for(pilot, lambda: app.settings.planner == "scripted")
+        agent = app._get_agent()
+        await submit(pilot, app, "something in G, please")
+        await wait_for(pilot, lambda: len(seen) == 2 and not app.busy)
+    assert (seen[0].novelty, seen[0].threads, seen[0].planner) == ("default", 1, "router")
+    assert (seen[1].novelty, seen[1].threads, seen[1].planner) == ("bold", 2, "scripted")
+    assert agent.settings.novelty == "default" and agent.settings.planner == "router"  # the agent's own: untouched
 
 
 async def test_progress_shows_elapsed_and_eta(tmp_path):

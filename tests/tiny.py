@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.music_tokens import Key, NoteEvent, Score
+from models.music.tokens import Key, NoteEvent, Score
 
 
 def scale_tune(key: Key, bars: int = 4, meter: str = "4/4", offset: int = 0) -> Score:
@@ -25,7 +25,7 @@ def scale_tune(key: Key, bars: int = 4, meter: str = "4/4", offset: int = 0) -> 
 
 def tiny_corpus(n: int = 12, distinct: int | None = None):
     """n pieces; with ``distinct`` only that many different tunes, repeated (easy to memorise)."""
-    from models.music_data import MusicCorpus
+    from models.music.training.data import MusicCorpus
 
     keys = [Key(0, "major"), Key(2, "minor"), Key(7, "major"), Key(9, "minor")]
     d = distinct or n
@@ -35,9 +35,9 @@ def tiny_corpus(n: int = 12, distinct: int | None = None):
 def make_tiny_weights(out: Path, seed: int = 0) -> Path:
     import torch
 
-    from models.music_model import build_music_model, save_music_model
-    from models.music_tokens import Vocab
-    from models.music_train import build_melody_index
+    from models.music.model import build_music_model, save_music_model
+    from models.music.tokens import Vocab
+    from models.music.training.train import build_melody_index
 
     torch.manual_seed(seed)
     v = Vocab()
@@ -77,7 +77,9 @@ def make_tiny_chat_model(out: Path) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     texts = [SYSTEM_PROMPT, '<tool_call>{"name": "compose_music", "arguments": {"key": "D minor"}}</tool_call>']
-    texts += [e for ex in ROUTER_EXAMPLES.values() for e in ex]
+    from tools import registry
+
+    texts += [e for s in registry.TOOLS for e in s.router_examples] + [e for ex in ROUTER_EXAMPLES.values() for e in ex]
     tok.train_from_iterator(texts * 3, trainers.BpeTrainer(vocab_size=400, special_tokens=special,
                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
@@ -159,7 +161,7 @@ def slow_music(agent, seconds_per_bar: float = 0.05):
     """Make the agent's music sampler pause at every bar, so a cancel lands mid-piece on any machine."""
     import time
 
-    gen = agent.studio.music
+    gen = agent.host.get("music")
     real = gen.compose
 
     def compose(kind, spec, primer=None, block=False, progress=None, should_stop=None):
@@ -203,8 +205,8 @@ def make_tiny_poet(weights: Path, work: Path) -> Path:
     indexes) -> train a 2-layer GPT-2 for 200 steps -> install into ``weights/poet``."""
     import pandas as pd
 
-    from models import prosody
-    from models.poetry_train import PoetryTrainConfig, PrepConfig, install_poet, prepare, train
+    from models.poetry import prosody
+    from models.poetry.training.train import PoetryTrainConfig, PrepConfig, install_poet, prepare, train
 
     lines = tiny_verse_lines()
     df = pd.DataFrame({"text": lines, "meter": ["iambic"] * len(lines),
@@ -264,7 +266,7 @@ def make_tiny_image_model(weights_dir: Path) -> Path:
     import torch
     from diffusers import DDIMScheduler
 
-    from models.image_pipeline import ArsNovaImagePipeline, make_unet
+    from models.image.pipeline import ArsNovaImagePipeline, make_unet
 
     torch.manual_seed(0)
     unet = make_unet(16, (32, 32), 384, 1, 8, patch=2)
@@ -326,3 +328,13 @@ def serve_completions(model_dir: Path):
     server.requests = seen
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/v1", server
+
+
+def run_tool(name: str, args: dict, out_dir, host, emit=None, **settings):
+    """One tool call as the agent makes it (schema, threads, error mapping), outside a plan."""
+    from tools import registry
+    from tools.base import ToolContext, TurnSettings
+
+    ctx = ToolContext("c", out_dir, 1, emit=emit or (lambda e: None), should_stop=lambda: False, host=host,
+                      settings=TurnSettings(**{"threads": 1, **settings}))
+    return registry.invoke(name, args, ctx)

@@ -1,25 +1,262 @@
-"""generate_image: a picture from a text prompt, by diffusion."""
+"""generate_image: a picture from a text prompt, with the embedded model or a Stable Diffusion one.
+
+The pipeline, in order: 1. defaults and checks (size, steps, guidance; the embedded model
+starts from the training picture closest to the prompt, redrawn ``variation`` of the way),
+2. round 0 (``candidates`` pictures drawn as one batch), 3. critique (quality floors of the
+training pictures, distance to the nearest one, the asked colours), 4. revise within bounds
+(new seeds, more guidance, more of the exemplar redrawn, stray colours as the negative
+prompt), 5. the PNG with every parameter needed to draw it again, 6. the summary.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import tool
+from pydantic import Field, field_validator
 
-from tools.schemas import GenerateImageArgs
+from tools import slots
+from tools.artifacts import Artifact
+from tools.base import ToolContext, ToolSpec, call_tool, limits_of, novelty_trail, revision_record
+from tools.revise import revise
+from tools.schemas import SEED, Strict, no_nul
+
+# with the embedded model's exemplars: the share of the schedule an exemplar is redrawn from
+# in round 0, and how much more each revision round redraws (measured: IMAGE_CARD.md)
+DEFAULT_VARIATION = 0.6
+VARIATION_STEP = 0.1
 
 
-def make_generate_image(runner: Callable) -> BaseTool:
-    @tool("generate_image", args_schema=GenerateImageArgs, response_format="content_and_artifact")
-    def generate_image(config: RunnableConfig, **kwargs):
-        """Generate a picture from a text description.
+class GenerateImageArgs(Strict):
+    prompt: str = Field(min_length=1, max_length=2000, description="what to draw")
+    negative_prompt: str | None = Field(default=None, max_length=2000, description="what to avoid")
+    width: int | None = Field(default=None, ge=16, le=2048, description="pixels")
+    height: int | None = Field(default=None, ge=16, le=2048, description="pixels")
+    steps: int | None = Field(default=None, ge=1, le=200, description="denoising steps")
+    guidance: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False,
+                                   description="classifier-free guidance scale")
+    candidates: int | None = Field(default=None, ge=1, le=8, description="pictures drawn in the first round (one batch)")
+    exemplar: bool | None = Field(default=None, description="embedded model: start from the training picture closest "
+                                                           "to the prompt (default) or, false, from pure noise")
+    variation: float | None = Field(default=None, ge=0.1, le=1.0, allow_inf_nan=False,
+                                    description="embedded model: how much of the exemplar is redrawn (1 = all of it)")
+    batch_seeds: list[int] | None = Field(default=None, min_length=1, max_length=8,
+                                          description="re-drawing a picture: the seeds it was drawn together with")
+    seed: int | None = SEED
 
-        Use for pictures, drawings, paintings, illustrations. prompt says what to draw,
-        negative_prompt what to avoid; width/height in pixels, steps and guidance tune the
-        diffusion, seed makes it repeatable.
-        """
-        art = runner("generate_image", {k: v for k, v in kwargs.items() if v is not None}, config)
-        return art.summary, art
+    _t = field_validator("prompt", "negative_prompt")(no_nul)
 
-    return generate_image
+    @field_validator("batch_seeds")
+    @classmethod
+    def _seeds(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and any(not 0 <= s < 2**31 + 8 for s in v):  # a batch is seed, seed+1, … seed+7
+            raise ValueError(f"seeds must be whole numbers from 0 to {2**31 + 7}")
+        return v
+
+
+@tool("generate_image", args_schema=GenerateImageArgs, response_format="content_and_artifact")
+def generate_image(config: RunnableConfig, **kwargs):
+    """Generate a picture from a text description.
+
+    Use for pictures, drawings, paintings, illustrations. prompt says what to draw,
+    negative_prompt what to avoid; width/height in pixels, steps and guidance tune the
+    diffusion, seed makes it repeatable.
+    """
+    return call_tool("generate_image", run, kwargs, config)
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    """One picture of a round and what it was drawn with."""
+
+    pixels: object  # uint8 (H, W, 3)
+    seed: int
+    guidance: float
+    negative: str | None
+    batch: tuple[int, ...] | None  # the seeds drawn together with it (re-draws need the same batch)
+    exemplar: int | None  # the exemplar it started from
+    variation: float | None  # how much of the exemplar was redrawn
+
+
+def run(args: dict, ctx: ToolContext) -> Artifact:
+    import numpy as np
+    from PIL import Image
+
+    from models.common.errors import UserFixableError
+    from models.image.image_io import save_png
+    from models.image.metrics import features
+    from models.common.runtime import app_version
+    from tools.critics.image import ImageContext, image_scores, stray_colours
+
+    # 1. defaults and checks
+    kit = ctx.model("image", "the image model", ctx.settings.image_model)
+    default = 256 if kit.kind == "embedded" else 512
+    w, h = int(args.get("width") or default), int(args.get("height") or default)
+    if kit.kind == "sd" and (w % 8 or h % 8 or max(w, h) > 1024):
+        raise UserFixableError(f"width and height must be multiples of 8 up to 1024 for this model (got {w}x{h})")
+    if kit.kind == "embedded" and max(w, h) > 1024:
+        raise UserFixableError(f"width and height go up to 1024 (got {w}x{h}); the model draws "
+                               f"{kit.native}x{kit.native} and the result is upscaled")
+    steps = int(args.get("steps") or 25)
+    guidance = float(args["guidance"]) if args.get("guidance") is not None else (3.0 if kit.kind == "embedded" else 7.0)
+    seed = ctx.seed(args)
+    prompt, negative = args["prompt"], args.get("negative_prompt")
+    # start from the closest exemplar (embedded model with a library), redrawn this much
+    use_exemplar = kit.exemplars is not None and args.get("exemplar", True) is not False
+    variation = float(args["variation"]) if args.get("variation") is not None else DEFAULT_VARIATION
+    earlier = []
+    for p in ctx.earlier_files("image", "image"):
+        with Image.open(p) as im:
+            earlier.append(features(np.asarray(im.convert("RGB"))))
+    ictx = ImageContext(kit.index, tuple(earlier))
+
+    def draw(seeds: list[int], g: float, stage: str, negative: str | None, v: float):
+        starts = kit.pick_exemplars(prompt, seeds) if use_exemplar and v < 1.0 else None
+        arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
+                            progress=ctx.progress("steps", stage), exemplars=starts, strength=v)
+        batch = tuple(seeds) if kit.batch_size > 1 and len(seeds) > 1 else None  # drawn together
+        return [_Drawing(a, sd, g, negative, batch, starts[k] if starts else None, v if starts else None)
+                for k, (a, sd) in enumerate(zip(arrs, seeds))]
+
+    def critic(item):
+        return image_scores(item.pixels, prompt, ictx)
+
+    kept: list = []  # the best scores so far, for the next round's negative prompt
+
+    def on_round(rec) -> None:
+        if rec.chosen:
+            kept.append(rec.scores)
+        ctx.report_round(rec)
+
+    steer = negative  # the negative prompt of the rounds to come: the user's, or the last stray colours
+
+    def propose(r: int, n: int):
+        nonlocal steer
+        g = guidance + 1.0 * r  # follow the prompt harder as the seeds move away from round 0
+        seeds = [seed + 7919 * r + k for k in range(n)]
+        # redraw more of the exemplar each round: away from the training picture, toward novelty
+        v = min(1.0, variation + VARIATION_STEP * r)
+        params = {"seeds": seeds, "guidance": g, "steps": steps, **({"variation": v} if use_exemplar else {})}
+        stray = stray_colours(kept[-1]) if kept and not negative else []
+        if stray:  # steer away from the colours that came out instead of the ones asked for
+            steer = params["negative_prompt"] = " ".join(stray)
+        return draw(seeds, g, f"round {r} ({n} candidates)", steer, v), params
+
+    # 2. round 0 (or, re-drawing a PNG, the batch it was drawn in); 3.-4. critique and revise
+    direction = ctx.direction()
+    cfg = ctx.revise_config()
+    first_seeds = [seed + k for k in range(int(args.get("candidates") or 1))]
+    redraw = [int(x) for x in args.get("batch_seeds") or ()]  # `arsnova image --from-png`: that batch
+    if redraw and seed in redraw:
+        first = [it for it in draw(redraw, guidance, "redraw", negative, variation) if it.seed == seed]
+    else:
+        first = draw(first_seeds, guidance, "round 0" + (f" ({len(first_seeds)} candidates)" if len(first_seeds) > 1 else ""),
+                     negative, variation)
+    result = revise(first, {"seeds": first_seeds, "guidance": guidance, "steps": steps,
+                            **({"variation": variation} if use_exemplar else {})},
+                    propose, critic, cfg, on_round=on_round)
+    best = result.best
+
+    # 5. the PNG, carrying what it takes to draw it again
+    im = Image.fromarray(best.pixels)
+    upscale = None
+    if im.size != (w, h):
+        upscale = f"lanczos {im.size[0]}x{im.size[1]} -> {w}x{h}"
+        im = im.resize((w, h), Image.Resampling.LANCZOS)
+    stem = ctx.stem("image")
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"image": f"{stem}.png"}
+    exemplar = best.exemplar
+    save_png(im, ctx.out_dir / files["image"], {
+        "tool": "generate_image", "prompt": prompt, "negative_prompt": best.negative, "seed": best.seed,
+        "batch_seeds": list(best.batch) if best.batch else None, "steps": steps, "guidance": best.guidance,
+        "scheduler": kit.scheduler, "model": kit.model_id,
+        "exemplar": exemplar, "exemplar_caption": kit.exemplar_caption(exemplar) if exemplar is not None else None,
+        "exemplar_recoloured": kit.exemplar_recolour(exemplar, prompt) if exemplar is not None else None,
+        "variation": best.variation,
+        "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
+
+    # 6. summary
+    s = result.best_scores
+    started = (f" from the exemplar \"{kit.exemplar_caption(exemplar)}\" redrawn {best.variation:.0%}"
+               if exemplar is not None else "")
+    summary = (f"Drew \"{prompt[:60]}\"{started} at {w}x{h}{' (upscaled from ' + str(kit.native) + ' px)' if upscale else ''}; "
+               f"quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; palette "
+               f"{', '.join(s.metrics['palette']) or '-'}; novelty by round {novelty_trail(result)}; file {files['image']}")
+    return Artifact(
+        kind="image", tool="generate_image", args=dict(args), seed=best.seed, model=kit.model_id,
+        round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
+        limits_hit=limits_of(result), id=stem, turn=ctx.turn, revision=revision_record(direction, cfg, result),
+    )
+
+
+# ---- drawing a picture again from its PNG (`arsnova image --from-png`) ---------------------
+REDRAW_NEEDED = ("tool", "prompt", "seed", "steps", "guidance")
+
+
+def redraw_args(png: Path) -> tuple[dict, str | None]:
+    """The call that drew ``png`` (its arguments, not yet validated) and the model it names."""
+    from models.common.errors import UserFixableError
+    from models.image.image_io import load_rgb, png_params
+
+    im = load_rgb(png)
+    p = png_params(png)
+    if p.get("tool") != "generate_image" or any(p.get(k) is None for k in REDRAW_NEEDED):
+        raise UserFixableError(f"{png} has no generate_image parameters; only pictures drawn by Ars Nova can be re-run")
+    args = {"prompt": p["prompt"], "negative_prompt": p.get("negative_prompt"), "seed": p["seed"],
+            "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1],
+            "batch_seeds": p.get("batch_seeds"), "exemplar": p.get("exemplar") is not None,
+            "variation": p.get("variation")}
+    return {k: v for k, v in args.items() if v is not None}, p.get("model")
+
+
+# ---- how the router knows it --------------------------------------------------------------
+def fill_args(seg: str, text: str, history: dict) -> dict:
+    """What to draw (the request minus its verbs, sizes, steps and seed), a negative prompt from
+    "without …", the size, steps and seed; "a matching picture" takes the last poem's topic."""
+    prompt = re.sub(r"^(?:please\s+)?(?:paint|draw|sketch|make|create|generate|render|illustrate|show me|give me)\s+(?:me\s+)?",
+                    "", seg.strip(), flags=re.IGNORECASE)
+    prompt = re.sub(r"^(?:a\s+|an\s+)?(?:picture|image|drawing|painting|illustration)\s+(?:of\s+)?", "", prompt, flags=re.IGNORECASE)
+    ref = re.match(r"^(?:(it|this|that|the poem|the music)\b\s*(?:as\s+)?|(?:a\s+|an\s+)?matching\s+(?:picture|image|illustration)?|"
+                   r"(?:a\s+|an\s+)?(?:picture|image|illustration)?\s*(?:to go with|for)\s+(?:it|the poem|this)\b)",
+                   prompt, re.IGNORECASE)
+    if ref:
+        rest = prompt[ref.end():].strip(" ,.")
+        poem = slots.last_args(history, "write_poem")
+        prompt = f"{poem['topic']}, {rest}".strip(", ") if poem and poem.get("topic") else rest
+    # the numbers are arguments, not part of what to draw
+    prompt = re.sub(r"[,;]?\s*\b\d{2,6}\s*[x\u00d7]\s*\d{2,6}\b(?:\s*(?:px|pixels))?", "", prompt)
+    prompt = re.sub(r"[,;]?\s*\b\d+\s*(?:steps?|denoising steps)\b", "", prompt, flags=re.IGNORECASE)
+    prompt = re.sub(r"[,;]?\s*\b(?:with\s+)?seed\s*(?:=|:|of)?\s*\d+", "", prompt, flags=re.IGNORECASE)
+    args: dict[str, Any] = {"prompt": prompt.strip(" .,") or seg}
+    neg = re.search(r"\b(?:without|no)\s+([\w ,]+)$", seg, re.IGNORECASE)
+    if neg:
+        args["negative_prompt"] = neg.group(1).strip()
+    if wh := slots.size(seg):
+        args["width"], args["height"] = wh
+    if st := slots.steps(seg):
+        args["steps"] = st
+    if (s := slots.seed(text)) is not None:
+        args["seed"] = s
+    return args
+
+
+SPEC = ToolSpec(
+    name="generate_image", tool=generate_image, schema=GenerateImageArgs, kind="image", bundle_dir="images",
+    main_file="image",
+    router_examples=(
+        "paint a picture of a red apple", "draw a yellow star", "an image of a blue car",
+        "make a picture of a green tree", "illustrate a lighthouse at dusk", "a watercolour of a harbour",
+        "show me what a dragon looks like", "generate an image of mountains at sunrise",
+        "sketch a cat sleeping on a chair", "create artwork of a forest in the fog",
+        "a drawing of a bicycle", "render a clip-art icon of a house", "picture a bowl of fruit",
+        "visualise a stormy sky", "an illustration to go with the poem", "a matching picture",
+        "paint it as a watercolour", "a picture to go with it", "an image for the poem",
+    ),
+    revise_words=("picture", "image", "painting", "drawing", "illustration", "watercolour", "photo"),
+    fill_args=fill_args,
+)

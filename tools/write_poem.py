@@ -1,25 +1,164 @@
-"""write_poem: a poem in a given form about a topic."""
+"""write_poem: a poem in a given form about a topic.
+
+The pipeline, in order: 1. defaults and checks (English only, the form's plan, the topic's
+vector), 2. the round-0 poem, 3. critique (form, fluency, corpus copy rates, topic), 4. revise
+within bounds (corpus n-gram blocking and a little more temperature each round), 5. the poem
+page, 6. the summary. "More like Dickinson" takes the poet's form, scheme and meter.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import tool
+from pydantic import Field, field_validator
 
-from tools.schemas import WritePoemArgs
+from tools import slots
+from tools.artifacts import Artifact
+from tools.base import ToolContext, ToolSpec, call_tool, limits_of, novelty_trail, revision_record
+from tools.revise import revise
+from tools.schemas import SEED, Strict, no_nul
+
+POEM_FORMS = ("free", "haiku", "sonnet", "limerick", "quatrain", "couplet", "tanka", "cinquain", "villanelle")
 
 
-def make_write_poem(runner: Callable) -> BaseTool:
-    @tool("write_poem", args_schema=WritePoemArgs, response_format="content_and_artifact")
-    def write_poem(config: RunnableConfig, **kwargs):
-        """Write a poem about a topic in a given form.
+class WritePoemArgs(Strict):
+    topic: str = Field(min_length=1, max_length=2000, description="what the poem is about")
+    form: Literal[POEM_FORMS] = Field(default="free", description="poetic form")  # type: ignore[valid-type]
+    lines: int | None = Field(default=None, ge=1, le=60, description="number of lines (free verse; stanzas of couplets/quatrains)")
+    language: str | None = Field(default=None, max_length=40, description="language, default English")
+    seed: int | None = SEED
 
-        Use for poems, verses, haiku, sonnets, limericks, quatrains. form is one of free,
-        haiku, sonnet, limerick, quatrain, couplet, tanka, cinquain, villanelle; lines sets
-        the length of free verse; language defaults to English.
-        """
-        art = runner("write_poem", {k: v for k, v in kwargs.items() if v is not None}, config)
-        return art.summary, art
+    _t = field_validator("topic", "language")(no_nul)
 
-    return write_poem
+
+@tool("write_poem", args_schema=WritePoemArgs, response_format="content_and_artifact")
+def write_poem(config: RunnableConfig, **kwargs):
+    """Write a poem about a topic in a given form.
+
+    Use for poems, verses, haiku, sonnets, limericks, quatrains. form is one of free,
+    haiku, sonnet, limerick, quatrain, couplet, tanka, cinquain, villanelle; lines sets
+    the length of free verse; language defaults to English.
+    """
+    return call_tool("write_poem", run, kwargs, config)
+
+
+def run(args: dict, ctx: ToolContext) -> Artifact:
+    import numpy as np
+
+    from models.common.errors import UserFixableError
+    from models.poetry.poet import SampleSettings
+    from models.poetry.forms import plan_form, style_profile
+    from models.poetry.page import poem_markdown, read_poem_lines
+    from models.common.files import write_atomic
+    from tools.critics.poetry import PoemContext, poem_scores
+
+    # 1. defaults and checks
+    lang = (args.get("language") or "english").strip().lower()
+    if lang not in ("english", "en", "en-us", "en-gb"):
+        raise UserFixableError(f"language {args['language']!r}: the poets here write English only; omit language")
+    seed = ctx.seed(args)
+    topic = args["topic"]
+    direction = ctx.direction()
+    style = style_profile(ctx.ask.like) if ctx.ask.like else None
+    form = style.form if style else (args.get("form") or "free")  # "more like X" takes X's form
+    plan = plan_form(form, args.get("lines"), np.random.default_rng(seed), scheme=style.scheme if style else None,
+                     meter=style.meter if style else None)
+    kit = ctx.model("poet", "the poet", ctx.settings.poet)
+    q = kit.embed([topic])[0]
+    earlier = [kit.embed(["\n".join(read_poem_lines(p.read_text(encoding="utf-8")))])[0]
+               for p in ctx.earlier_files("poem", "poem")]
+    pctx = PoemContext(plan, kit.indexes, kit.baseline_vecs @ q, tuple(earlier), kit.val_nll)
+    total = len(plan.lines)
+
+    def progress(stage: str):
+        return lambda i, line: ctx.progress("lines", f"{stage}: {line[:60]}")(i + 1, total)
+
+    def write(settings: SampleSettings, s: int, stage: str):
+        poem = kit.poet.write(topic + (f", in the manner of {style.name}" if style else ""), plan, seed=s,
+                              settings=settings, on_line=progress(stage), cancelled=ctx.should_stop)
+        return poem, settings, s
+
+    def critic(item):
+        poem, _, _ = item
+        vec = kit.embed([poem.text])[0]
+        nll = kit.poet.lm.nll(kit.poet.lm.prompt(topic, poem.keywords, plan.form), poem.text)
+        return poem_scores(poem.lines, nll, float(vec @ q), vec, pctx)
+
+    # 2. the round-0 poem's settings
+    base = SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
+    if style:
+        base = replace(base, meter_weight=style.meter_weight)
+
+    def propose(r: int, n: int):
+        # corpus n-gram blocking does the pushing; a little more temperature widens the search
+        sets = replace(base, temperature=base.temperature + 0.05 * r, top_p=0.95, block_n=5 if r == 1 else 4)
+        seeds = [seed + 7919 * r + k for k in range(n)]
+        return [write(sets, sd, f"round {r}") for sd in seeds], _params(sets, seeds[0])
+
+    # 3.-4. critique, and revise within bounds
+    cfg = ctx.revise_config()
+    cfg = replace(cfg, candidates=min(cfg.candidates, 2))
+    result = revise([write(base, seed, "round 0")], _params(base, seed), propose, critic, cfg,
+                    on_round=ctx.report_round)
+    poem, used, used_seed = result.best
+    s = result.best_scores
+
+    # 5. the poem page
+    stem = ctx.stem("poem")
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"poem": f"{stem}.md"}
+    meta = {"title": poem.title, "form": plan.form, "scheme": plan.scheme, "topic": topic, "seed": used_seed,
+            "model": kit.model_id, "keywords": poem.keywords, "round": result.best_round}
+    write_atomic(ctx.out_dir / files["poem"], poem_markdown(poem, meta, s).encode("utf-8"))
+
+    # 6. summary
+    misses = [i + 1 for i, r in enumerate(poem.line_results) if not r.ok]
+    limits = limits_of(result) + ((f"form missed on line(s) {', '.join(map(str, misses))}",) if misses else ())
+    summary = (f"Wrote a {plan.form} \"{poem.title}\" ({len(poem.lines)} lines"
+               f"{', ' + plan.scheme if any(c != '-' for c in plan.scheme) else ''}); quality {s.quality:.2f}, "
+               f"novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; 5-gram copy rate "
+               f"{s.metrics['copy_rate_5']:.1%}; novelty by round {novelty_trail(result)}; file {files['poem']}")
+    return Artifact(
+        kind="poem", tool="write_poem", args=dict(args), seed=used_seed, model=kit.model_id,
+        round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
+        limits_hit=limits, id=stem, turn=ctx.turn, revision=revision_record(direction, cfg, result),
+    )
+
+
+def _params(s, seed: int) -> dict:
+    return {"temperature": round(s.temperature, 3), "top_p": s.top_p, "block_n": s.block_n,
+            "candidates_per_line": s.candidates, "seed": seed}
+
+
+# ---- how the router knows it --------------------------------------------------------------
+def fill_args(seg: str, text: str, history: dict) -> dict:
+    """The arguments a request segment states: form, lines, language, seed; the topic."""
+    form, lines = slots.poem_form(seg)
+    args: dict[str, Any] = {"topic": slots.topic(seg)}
+    if form:
+        args["form"] = form
+    if lines:
+        args["lines"] = lines
+    if lang := slots.language(seg):
+        args["language"] = lang
+    if (s := slots.seed(text)) is not None:
+        args["seed"] = s
+    return args
+
+
+SPEC = ToolSpec(
+    name="write_poem", tool=write_poem, schema=WritePoemArgs, kind="poem", bundle_dir="poems", main_file="poem",
+    router_examples=(
+        "write a poem about the sea", "a haiku about first snow", "compose a sonnet on lost love",
+        "give me a limerick about a cat", "verses about autumn rain", "a short poem for my mother",
+        "rhyme something about the moon", "pen a few lines of verse about city nights",
+        "a quatrain on the passing of time", "write me some poetry about hope", "an ode to coffee",
+        "twelve lines of free verse about the river", "a poem in Chinese about mountains",
+        "I'd like some lyrical lines about winter", "could you versify the feeling of leaving home",
+    ),
+    revise_words=("poem", "verse", "haiku", "sonnet", "limerick", "lines", "words", "quatrain"),
+    fill_args=fill_args,
+)

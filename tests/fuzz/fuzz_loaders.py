@@ -89,17 +89,17 @@ def mutate_brief(data: bytes, rng: random.Random) -> bytes:
 
 
 def loader(target: str):
-    from models.errors import InputFileError
+    from models.common.errors import InputFileError
 
     if target == "brief":
         from agent.brief import BriefError, load_brief
 
         return load_brief, BriefError, ".yaml"
     if target == "midi":
-        from models.midi_io import read_midi
+        from models.music.midi_io import read_midi
 
         return read_midi, InputFileError, ".mid"
-    from models.image_io import load_rgb
+    from models.image.image_io import load_rgb
 
     return load_rgb, InputFileError, ".png"
 

@@ -1,0 +1,216 @@
+"""Sampling music from either model: a batch of candidates decoded in lockstep.
+
+Per step, each row's logits pass through (1) the REMI grammar mask, so every result decodes,
+(2) a key prior that lowers out-of-scale pitches by ``key_strictness`` nats, (3) optional
+corpus n-gram blocking: a melody note whose (interval, inter-onset) 6-gram with the previous
+notes occurs in the training corpus is lowered by ``block_strength`` nats, then temperature and
+nucleus (top-p) sampling with an explicit ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.common.errors import Cancelled
+from models.music.tokens import MIN_PITCH, Grammar, Key, Score, Vocab, meter_sixteenths
+from models.common.ngram_index import NgramIndex, hash_windows
+
+MELODY_N = 6  # joint (interval, ioi) n-gram length used for copy detection and blocking
+
+
+def melody_tokens(intervals: np.ndarray, iois: np.ndarray) -> np.ndarray:
+    """Joint symbols for melody n-grams: interval clipped to ±24, inter-onset 0..32."""
+    return (np.clip(intervals, -24, 24) + 24) * 33 + np.clip(iois, 0, 32)
+
+
+def score_melody(score: Score) -> np.ndarray:
+    """Joint melody symbols of the top line of ``score``."""
+    top: dict[int, int] = {}
+    for n in score.notes:
+        top[n.start] = max(top.get(n.start, 0), n.pitch)
+    onsets = np.array(sorted(top), dtype=np.int64)
+    pitches = np.array([top[t] for t in onsets], dtype=np.int64)
+    return melody_tokens(np.diff(pitches), np.diff(onsets))
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    key: Key
+    meter: str = "4/4"
+    bars: int = 16
+    style: str = "folk"
+    density: str = "moderate"
+    temperature: float = 1.0
+    top_p: float = 0.95
+    key_strictness: float = 4.0
+    block_strength: float = 0.0  # 0 = no corpus n-gram blocking
+    candidates: int = 1
+    seed: int = 0
+    max_chord: int = 4
+    max_bar_tokens: int = 64  # per-bar token budget: bounds every loop
+
+
+@dataclass(frozen=True)
+class SampledPiece:
+    score: Score
+    tokens: tuple[int, ...]
+    nll: float  # mean negative log-likelihood per sampled token under the model (nats)
+    hit_limit: bool  # a token budget ended the piece early
+
+
+def sample(
+    model,
+    vocab: Vocab,
+    spec: SampleSpec,
+    primer: Score | None = None,
+    index: NgramIndex | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[SampledPiece]:
+    import torch
+
+    B = spec.candidates
+    gen = torch.Generator().manual_seed(spec.seed)
+    header = vocab.header(spec.style, spec.key, spec.meter, spec.density)
+    primer_body: list[int] = []
+    primer_bars = 0
+    if primer is not None:
+        ptoks = vocab.encode(Score(primer.notes, spec.meter, spec.key, spec.style, spec.density, primer.n_bars), eos=False)
+        primer_body = ptoks[len(header):]
+        primer_bars = primer.bars
+    grammars = [Grammar(vocab, spec.meter, primer_bars + spec.bars, spec.max_chord) for _ in range(B)]
+    for g in grammars:
+        for t in primer_body:
+            g.step(t)
+    seqs = [list(header) + list(primer_body) for _ in range(B)]
+    melodies = [_Melody.from_tokens(vocab, s, meter_sixteenths(spec.meter)) for s in seqs]
+    scale_mask = np.zeros(len(vocab), bool)
+    pitch_ids = vocab.ids_with_prefix("PITCH_")
+    for pid in pitch_ids:
+        if (int(vocab.names[pid][6:]) % 12) not in spec.key.scale():
+            scale_mask[pid] = True
+    nll = np.zeros(B)
+    counts = np.zeros(B)
+    bar_tokens = np.zeros(B, int)
+    hit = [False] * B
+    budget = (primer_bars + spec.bars) * spec.max_bar_tokens + 8
+    limit = getattr(model, "context_limit", 1 << 30)
+    model.eval()
+    with torch.inference_mode():
+        logits, state = model.start(torch.tensor(seqs))
+        length = len(seqs[0])
+        for _ in range(budget):
+            if all(g.done for g in grammars):
+                break
+            if should_stop and should_stop():
+                raise Cancelled("music generation cancelled")
+            masks = np.stack([g.allowed() for g in grammars])
+            for b, g in enumerate(grammars):
+                if bar_tokens[b] >= spec.max_bar_tokens and not g.done:
+                    hit[b] = True
+                    keep = masks[b] & np.isin(np.arange(len(vocab)), [vocab.id("BAR"), vocab.id("EOS")])
+                    masks[b] = keep if keep.any() else masks[b]
+            lp = torch.log_softmax(logits.float(), -1)
+            lp = lp.masked_fill(~torch.from_numpy(masks), float("-inf"))
+            adj = lp.clone()
+            adj[:, torch.from_numpy(scale_mask)] -= spec.key_strictness
+            if index is not None and spec.block_strength > 0:
+                for b in range(B):
+                    if grammars[b].last == "POS":
+                        pen = melodies[b].blocked_pitches(index, grammars[b].pos)
+                        if pen is not None:
+                            adj[b, torch.from_numpy(pitch_ids)] -= spec.block_strength * torch.from_numpy(pen)
+            tok = _nucleus(adj / max(spec.temperature, 1e-3), spec.top_p, gen)
+            for b in range(B):
+                t = int(tok[b])
+                if not grammars[b].done:
+                    nll[b] -= float(lp[b, t])
+                    counts[b] += 1
+                    bar_tokens[b] = 0 if vocab.names[t] == "BAR" else bar_tokens[b] + 1
+                    melodies[b].observe(vocab, t)
+                    if progress and vocab.names[t] == "BAR" and b == 0:
+                        progress(grammars[0].bar - primer_bars, spec.bars)
+                grammars[b].step(t)
+                seqs[b].append(t)
+            length += 1
+            if length >= limit:
+                logits, state, length = _reprime(model, seqs, len(header), limit)
+                continue
+            logits, state = model.step(tok, state)
+    out = []
+    for b in range(B):
+        if not grammars[b].done:
+            hit[b] = True
+        score = vocab.decode(seqs[b])
+        out.append(SampledPiece(score, tuple(seqs[b]), float(nll[b] / max(counts[b], 1)), hit[b]))
+    if progress:
+        progress(spec.bars, spec.bars)
+    return out
+
+
+def _nucleus(logits, top_p: float, gen):
+    import torch
+
+    probs = torch.softmax(logits, -1)
+    sp, si = probs.sort(-1, descending=True)
+    cum = sp.cumsum(-1)
+    drop = cum - sp > top_p
+    sp = sp.masked_fill(drop, 0.0)
+    choice = torch.multinomial(sp / sp.sum(-1, keepdim=True), 1, generator=gen)
+    return si.gather(-1, choice).squeeze(-1)
+
+
+def _reprime(model, seqs: list[list[int]], header_len: int, limit: int):
+    """Past the context limit: keep the header and the most recent half window, re-run it."""
+    import torch
+
+    windows = [s[:header_len] + s[-(limit // 2):] for s in seqs]
+    logits, state = model.start(torch.tensor(windows))
+    return logits, state, len(windows[0])
+
+
+class _Melody:
+    """Running top-line history of one row: recent pitches and onsets for n-gram blocking."""
+
+    def __init__(self, bar_len: int) -> None:
+        self.bar_len = bar_len
+        self.pitches: list[int] = []
+        self.onsets: list[int] = []
+        self.bar = 0
+        self._pending_onset: int | None = None
+
+    @classmethod
+    def from_tokens(cls, vocab: Vocab, tokens: list[int], bar_len: int) -> "_Melody":
+        m = cls(bar_len)
+        for t in tokens[5:]:  # after the header
+            m.observe(vocab, t)
+        return m
+
+    def observe(self, vocab: Vocab, t: int) -> None:
+        name = vocab.names[t]
+        if name == "BAR":
+            self.bar += 1
+        elif name.startswith("POS_"):
+            self._pending_onset = (self.bar - 1) * self.bar_len + int(name[4:])
+        elif name.startswith("PITCH_") and self._pending_onset is not None:
+            # first pitch after POS is the top line (encode sorts pitches high to low)
+            self.onsets.append(self._pending_onset)
+            self.pitches.append(int(name[6:]))
+            self._pending_onset = None
+
+    def blocked_pitches(self, index: NgramIndex, pos: int) -> np.ndarray | None:
+        """1.0 for each pitch (MIN_PITCH..) whose melody n-gram is in the corpus, else 0."""
+        need = MELODY_N  # n symbols need n+1 notes: n previous + the candidate
+        if len(self.pitches) < need:
+            return None
+        onset = (self.bar - 1) * self.bar_len + pos
+        p = np.array(self.pitches[-need:])
+        o = np.array(self.onsets[-need:] + [onset])
+        prev = melody_tokens(np.diff(p), np.diff(o[:-1]))  # need-1 symbols
+        cands = np.arange(MIN_PITCH, MIN_PITCH + 88)
+        last = melody_tokens(cands - p[-1], np.full(88, o[-1] - o[-2]))
+        grams = np.concatenate([np.tile(prev, (88, 1)), last[:, None]], axis=1)
+        return index.contains(hash_windows(grams)).astype(np.float32)

@@ -1,0 +1,178 @@
+"""The music training corpus: music21's bundled Bach chorales and ABC folk collections.
+
+Parsing is slow (music21 takes ~30–130 ms a piece), so the corpus is parsed once into flat
+numpy arrays (``MusicCorpus``) and cached as ``.npz``. Each piece is quantised to sixteenths,
+its key estimated with Krumhansl–Schmuckler, its meter taken from the first time signature
+(pieces that change meter are dropped) and its pickup bar aligned to the bar grid.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.music.metrics import estimate_key
+from models.music.tokens import DENSITIES, METERS, STYLES, Key, NoteEvent, Score, density_bin
+
+# collection folder inside music21/corpus -> style token
+ABC_COLLECTIONS = {
+    "essenFolksong": "folk",
+    "oneills1850": "irish",
+    "ryansMammoth": "irish",
+    "airdsAirs": "scottish",
+    "nottingham-dataset": "english",
+}
+
+
+@dataclass(frozen=True)
+class MusicCorpus:
+    """All pieces as flat arrays: notes[offsets[i]:offsets[i+1]] belong to piece i."""
+
+    notes: np.ndarray  # (N, 3) int32: start, duration (sixteenths), pitch
+    offsets: np.ndarray  # (P + 1,) int64
+    meter: np.ndarray  # (P,) index into METERS
+    key: np.ndarray  # (P,) Key.index
+    style: np.ndarray  # (P,) index into STYLES
+    density: np.ndarray  # (P,) index into DENSITIES
+    bars: np.ndarray  # (P,)
+
+    def __len__(self) -> int:
+        return len(self.meter)
+
+    def score(self, i: int, transpose: int = 0) -> Score:
+        rows = self.notes[self.offsets[i] : self.offsets[i + 1]]
+        notes = tuple(NoteEvent(int(s), int(d), int(p) + transpose) for s, d, p in rows)
+        k = int(self.key[i])
+        key = Key(k % 12, ("major", "minor")[k // 12]).transpose(transpose)
+        return Score(notes, METERS[self.meter[i]], key, STYLES[self.style[i]], DENSITIES[self.density[i]], int(self.bars[i]))
+
+    def split(self, val_fraction: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Deterministic train/validation piece indices."""
+        order = np.random.default_rng(seed).permutation(len(self))
+        n_val = max(1, int(len(self) * val_fraction))
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def save(self, path: Path) -> None:
+        import io
+
+        from models.common.files import write_atomic
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **{k: getattr(self, k) for k in self.__dataclass_fields__})
+        write_atomic(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> "MusicCorpus":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(**{k: z[k] for k in cls.__dataclass_fields__})
+
+    @classmethod
+    def from_scores(cls, scores: list[Score]) -> "MusicCorpus":
+        rows = [np.array([(n.start, n.duration, n.pitch) for n in s.notes], np.int32).reshape(-1, 3) for s in scores]
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+        return cls(
+            notes=np.concatenate(rows) if rows else np.zeros((0, 3), np.int32),
+            offsets=offsets,
+            meter=np.array([METERS.index(s.meter) for s in scores], np.int64),
+            key=np.array([s.key.index for s in scores], np.int64),
+            style=np.array([STYLES.index(s.style) for s in scores], np.int64),
+            density=np.array([DENSITIES.index(s.density) for s in scores], np.int64),
+            bars=np.array([s.bars for s in scores], np.int64),
+        )
+
+
+def score_from_music21(m21score, style: str) -> Score | None:
+    """Quantise a music21 Score; None when it cannot be represented (meter, empty)."""
+    sigs = m21score.recurse().getElementsByClass("TimeSignature")
+    meters = [ts.ratioString for ts in sigs if ts.ratioString in METERS]
+    if not meters or len(set(meters)) > 1:
+        return None
+    meter = meters[0]
+    bar_len = int(m21score.recurse().getElementsByClass("TimeSignature")[0].barDuration.quarterLength * 4)
+    shift = 0
+    parts = list(m21score.parts) or [m21score]
+    measures = parts[0].getElementsByClass("Measure")
+    if measures and measures[0].paddingLeft:
+        shift = int(round(float(measures[0].paddingLeft) * 4))
+    notes = []
+    for el in m21score.stripTies().flatten().notes:
+        dur = int(round(float(el.quarterLength) * 4))
+        if dur <= 0:
+            continue  # grace notes
+        start = int(round(float(el.offset) * 4)) + shift
+        for p in el.pitches:
+            notes.append(NoteEvent(start, dur, int(p.midi)))
+    if len(notes) < 8 or bar_len != Score((), meter, Key(0, "major")).bar_length:
+        return None
+    notes.sort(key=lambda n: (n.start, -n.pitch))
+    span_q = (max(n.start + n.duration for n in notes) - notes[0].start) / 4
+    density = density_bin(len({n.start for n in notes}) / max(span_q, 1.0))
+    draft = Score(tuple(notes), meter, Key(0, "major"), style, density)
+    key, _ = estimate_key(draft)
+    return Score(draft.notes, meter, key, style, density, n_bars=draft.bars)
+
+
+def corpus_jobs(root: Path | None = None) -> list[tuple[str, str]]:
+    """(path or 'chorales:i', style) jobs; each ABC file is one job."""
+    if root is None:
+        import music21
+
+        root = Path(music21.__file__).parent / "corpus"
+    jobs = [("chorales", "chorale")]
+    for folder, style in ABC_COLLECTIONS.items():
+        jobs += [(p, style) for p in sorted(glob.glob(str(root / folder / "*.abc")))]
+    return jobs
+
+
+def parse_job(job: tuple[str, str]) -> list[Score]:
+    """Parse one job; unparseable pieces are skipped (bwv277's repeats, malformed ABC)."""
+    import warnings
+
+    from music21 import converter, corpus
+
+    src, style = job
+    out: list[Score] = []
+    warnings.simplefilter("ignore")
+    if src == "chorales":
+        pieces: Iterator = corpus.chorales.Iterator(returnType="stream")
+    else:
+        try:
+            opus = converter.parse(src)
+        except Exception:  # a malformed file loses only itself
+            return out
+        pieces = iter(getattr(opus, "scores", [opus]))
+    while True:
+        try:
+            s = next(pieces)
+        except StopIteration:
+            break
+        except Exception:
+            continue
+        try:
+            sc = score_from_music21(s, style)
+        except Exception:
+            sc = None
+        if sc is not None:
+            out.append(sc)
+    return out
+
+
+def build_corpus(
+    jobs: list[tuple[str, str]], workers: int = 2, progress: Callable[[int, int], None] | None = None
+) -> MusicCorpus:
+    """Parse jobs in ``workers`` processes (music21 holds the GIL) and flatten the result."""
+    from multiprocessing import get_context
+
+    scores: list[Score] = []
+    # the chorale iterator is the longest job: start it first
+    with get_context("spawn").Pool(workers) as pool:
+        for i, part in enumerate(pool.imap(parse_job, jobs)):
+            scores.extend(part)
+            if progress:
+                progress(i + 1, len(jobs))
+    return MusicCorpus.from_scores(scores)

@@ -1,0 +1,210 @@
+"""Training for the music models: random windows of random transpositions, AdamW, cosine LR.
+
+Resumable: every ``ckpt_every`` steps the model, optimizer moments and step counter are
+written as safetensors + JSON into ``out_dir``; calling ``train`` again continues from there.
+Validation NLL per token is measured on fixed windows of held-out pieces (no transposition).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.music.training.data import MusicCorpus
+from models.music.tokens import MAX_PITCH, MIN_PITCH, Vocab
+from models.common.runtime import use_threads
+from models.common.training import checkpoint, lr_at, restore_adam
+
+HEADER_LEN = 5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: dict = field(default_factory=lambda: {"kind": "transformer"})
+    steps: int = 2000
+    batch_size: int = 8
+    block_size: int = 384
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 0.05
+    eval_every: int = 100
+    ckpt_every: int = 50
+    val_windows: int = 64
+    seed: int = 0
+    threads: int = 1
+    transpose: bool = True  # random transposition of every training piece (key conditioning for all keys)
+    max_seconds: float = 0.0  # 0 = no wall-clock limit
+
+
+def piece_tokens(corpus: MusicCorpus, vocab: Vocab, i: int, transpose: int) -> np.ndarray:
+    return np.array(vocab.encode(corpus.score(i, transpose)), dtype=np.int64)
+
+
+def valid_transpositions(corpus: MusicCorpus, i: int) -> list[int]:
+    p = corpus.notes[corpus.offsets[i] : corpus.offsets[i + 1], 2]
+    return [t for t in range(-5, 7) if p.min() + t >= MIN_PITCH and p.max() + t <= MAX_PITCH]
+
+
+def window(tokens: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Header + a random stretch of the body starting at a bar, padded to ``length``."""
+    if len(tokens) > length:
+        body = tokens[HEADER_LEN:]
+        bar_starts = np.flatnonzero(body == 3)  # BAR id
+        bar_starts = bar_starts[bar_starts <= len(body) - (length - HEADER_LEN) // 2] if len(bar_starts) else bar_starts
+        s = int(rng.choice(bar_starts)) if len(bar_starts) else 0
+        tokens = np.concatenate([tokens[:HEADER_LEN], body[s : s + length - HEADER_LEN]])
+    out = np.zeros(length, dtype=np.int64)  # PAD = 0
+    out[: len(tokens)] = tokens
+    return out
+
+
+def packed_window(corpus: MusicCorpus, vocab: Vocab, pieces: np.ndarray, length: int,
+                  rng: np.random.Generator, transpose: bool = True) -> np.ndarray:
+    """Whole pieces (random transposition each) end to end, as GPT training packs documents;
+    a piece longer than the window contributes its header + a random bar-aligned stretch."""
+    parts: list[np.ndarray] = []
+    filled = 0
+    while filled < length:
+        i = int(rng.choice(pieces))
+        ts = (valid_transpositions(corpus, i) or [0]) if transpose else [0]
+        toks = piece_tokens(corpus, vocab, i, int(rng.choice(ts)))
+        if len(toks) > length:
+            toks = window(toks, length, rng)
+        parts.append(toks)
+        filled += len(toks)
+    return np.concatenate(parts)[:length]
+
+
+def evaluate(model, batches: list) -> float:
+    """Mean NLL (nats) per predicted non-pad body token."""
+    import torch
+    from torch.nn import functional as F
+
+    model.eval()
+    tot, n = 0.0, 0
+    with torch.inference_mode():
+        for x in batches:
+            logits, _ = model(x[:, :-1])
+            y = x[:, 1:].clone()
+            y[:, : HEADER_LEN - 1] = 0  # header tokens are given, not predicted
+            mask = y != 0
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
+            tot += float(loss[mask.reshape(-1)].sum())
+            n += int(mask.sum())
+    model.train()
+    return tot / max(n, 1)
+
+
+def train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig,
+          log: Callable[[str], None] = print) -> dict:
+    """Train (or resume) and return the final state dict written to ``state.json``."""
+    import torch
+
+    # initialisation and dropout draw from torch's global generator: seed it without leaking
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        return _train(corpus, out_dir, config, log)
+
+
+def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callable[[str], None]) -> dict:
+    import torch
+    from torch.nn import functional as F
+
+    from models.common.checkpoint import load_safetensors
+    from models.music.model import build_music_model, save_music_model
+
+    use_threads(config.threads)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    vocab = Vocab()
+    mcfg = {**config.model, "vocab_size": len(vocab), "block_size": config.block_size}
+    model = build_music_model(mcfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
+    state = {"step": 0, "tokens_seen": 0, "seconds": 0.0, "history": [], "config": asdict(config)}
+    if (out_dir / "state.json").exists():
+        state = json.loads((out_dir / "state.json").read_text())
+        tensors, _ = load_safetensors(out_dir / "model.safetensors")
+        model.load_state_dict(tensors)
+        moments, _ = load_safetensors(out_dir / "optim.safetensors")
+        restore_adam(opt, moments, state["step"])
+        log(f"resumed at step {state['step']}")
+    train_idx, val_idx = corpus.split(seed=config.seed)
+    vrng = np.random.default_rng(1234)
+    val_batches = []
+    pick = val_idx[: config.val_windows]
+    for j in range(0, len(pick), config.batch_size):
+        rows = [window(piece_tokens(corpus, vocab, int(i), 0), config.block_size + 1, vrng) for i in pick[j : j + config.batch_size]]
+        val_batches.append(torch.from_numpy(np.stack(rows)))
+    rng = np.random.default_rng(config.seed + state["step"])
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"{mcfg['kind']}: {n_params / 1e6:.2f}M params, {len(train_idx)} train / {len(val_idx)} val pieces")
+    model.train()
+    t0 = time.time() - state["seconds"]
+    while state["step"] < config.steps:
+        if config.max_seconds and time.time() - t0 > config.max_seconds:
+            log("time limit reached")
+            break
+        rows = [packed_window(corpus, vocab, train_idx, config.block_size + 1, rng, config.transpose)
+                for _ in range(config.batch_size)]
+        x = torch.from_numpy(np.stack(rows))
+        for g in opt.param_groups:
+            g["lr"] = lr_at(state["step"], config)
+        logits, _ = model(x[:, :-1])
+        y = x[:, 1:].clone()
+        y[:, : HEADER_LEN - 1] = 0
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state["step"] += 1
+        state["tokens_seen"] += int((y != 0).sum())
+        state["seconds"] = time.time() - t0
+        if state["step"] % config.eval_every == 0 or state["step"] == config.steps:
+            val = evaluate(model, val_batches)
+            state["history"].append({"step": state["step"], "train_loss": float(loss.detach()), "val_nll": val,
+                                     "seconds": round(state["seconds"], 1)})
+            log(f"step {state['step']} loss {float(loss.detach()):.3f} val {val:.3f} ({state['seconds']:.0f}s)")
+        if state["step"] % config.ckpt_every == 0 or state["step"] == config.steps:
+            checkpoint(model, opt, state, out_dir, save_music_model)
+    checkpoint(model, opt, state, out_dir, save_music_model)
+    state["val_nll"] = evaluate(model, val_batches)
+    state["params"] = n_params
+    (out_dir / "state.json").write_text(json.dumps(state, indent=1))
+    return state
+
+
+# The shipped checkpoints were trained with these presets (see models/weights/MUSIC_CARD.md).
+PRESETS = {
+    "transformer": TrainConfig(model={"kind": "transformer", "n_layer": 4, "n_head": 6, "n_embd": 192, "dropout": 0.1},
+                               steps=4000, batch_size=8, block_size=384, lr=2e-3),
+    "rnn": TrainConfig(model={"kind": "rnn", "n_embd": 256, "hidden": 512, "n_layer": 2, "dropout": 0.1},
+                       steps=2500, batch_size=8, block_size=384, lr=2e-3),
+}
+
+
+def build_melody_index(corpus: MusicCorpus):
+    """The corpus n-gram index the novelty critic and n-gram blocking use (all pieces)."""
+    from models.music.sample import MELODY_N, score_melody
+    from models.common.ngram_index import NgramIndex
+
+    return NgramIndex.build((score_melody(corpus.score(i)) for i in range(len(corpus))), MELODY_N)
+
+
+def install_music_model(run_dir: Path, weights_dir: Path, kind: str) -> Path:
+    """Copy a finished run into the weights directory, with its measured figures in the header."""
+    from models.common.checkpoint import half_floats, load_safetensors, save_safetensors
+    from models.music.generator import MODEL_FILES
+
+    state = json.loads((run_dir / "state.json").read_text())
+    tensors, meta = load_safetensors(run_dir / "model.safetensors")
+    meta.update(train_step=state["step"], tokens_seen=state["tokens_seen"], train_seconds=round(state["seconds"]),
+                val_nll=state.get("val_nll") or state["history"][-1]["val_nll"], params=state.get("params"))
+    dest = weights_dir / MODEL_FILES[kind]
+    save_safetensors(half_floats(tensors), dest, {**meta, "stored_dtype": "float16"})
+    return dest

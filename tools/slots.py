@@ -1,0 +1,174 @@
+"""Slot extraction: the arguments a request states in words (each tool's ``fill_args`` uses these).
+
+Each function takes one request segment and returns only what the text says; the tools
+supply defaults. Patterns cover the ways people write keys ("D minor", "in f#", "B-flat
+major", "Dm"), tempi ("96 bpm", "slow", "allegro"), lengths ("16 bars", "sixteen measures"),
+meters ("3/4", "waltz"), counts, sizes ("512x512") and file paths.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "eighteen": 18, "twenty": 20, "twenty-four": 24, "thirty-two": 32, "forty": 40, "forty-eight": 48,
+    "sixty-four": 64, "a dozen": 12, "a couple of": 2, "a few": 3,
+}
+_NUM = r"(\d+|" + "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True)) + r")"
+
+TEMPO_WORDS = {
+    "largo": 50, "lento": 55, "adagio": 70, "very slow": 55, "slow": 72, "slowly": 72, "andante": 84,
+    "moderato": 104, "moderate": 104, "walking pace": 96, "allegretto": 112, "allegro": 132, "lively": 132,
+    "upbeat": 128, "fast": 144, "quick": 144, "vivace": 160, "presto": 176, "very fast": 176,
+}
+METER_WORDS = {"waltz": "3/4", "jig": "6/8", "slip jig": "9/8", "march": "2/4", "reel": "4/4", "hornpipe": "4/4",
+               "polka": "2/4", "minuet": "3/4", "mazurka": "3/4", "siciliano": "6/8", "barcarolle": "6/8",
+               "common time": "4/4", "cut time": "2/2", "alla breve": "2/2"}
+STYLE_WORDS = {"chorale": "chorale", "bach": "chorale", "hymn": "chorale", "four-part": "chorale",
+               "church": "chorale", "irish": "irish", "reel": "irish", "jig": "irish", "hornpipe": "irish",
+               "celtic": "irish", "scottish": "scottish", "strathspey": "scottish", "highland": "scottish",
+               "english": "english", "german": "folk", "folk": "folk", "folk song": "folk", "lullaby": "folk"}
+FORMS = {"haiku": "haiku", "sonnet": "sonnet", "limerick": "limerick", "quatrain": "quatrain",
+         "free verse": "free", "free-verse": "free", "couplet": "couplet", "tanka": "tanka", "ode": "free",
+         "ballad": "quatrain", "villanelle": "villanelle", "cinquain": "cinquain"}
+LANGUAGES = ("english", "chinese", "french", "german", "spanish", "italian", "latin", "japanese")
+
+_NOTE = r"([a-gA-G])(\s*(?:#|♯|-?sharp|-?flat|♭|b(?=m(?![a-z])|(?![a-z]))))?"
+_KEY_RE = re.compile(
+    r"(?<![\w])(?:in\s+(?:the\s+key\s+of\s+)?|key\s+(?:of\s+)?)?" + _NOTE + r"(?:\s*(major|minor|maj|min|m(?![a-z])))?(?![\w#♯])",
+    re.IGNORECASE,
+)
+_PATH_RE = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(?<![\w@])((?:~|\.{1,2})?/?[\w.\-~/\\]+\.(?:png|jpe?g|webp|gif|bmp|tiff?|mid|midi)))""", re.IGNORECASE)
+_LAST_RE = re.compile(r"(@last\b|\b(?:the\s+)?(?:last|latest|previous|same|that|this)\s+(?:image|picture|painting|drawing|photo|one)\b|\bit\b)", re.IGNORECASE)
+
+
+def number(text: str) -> int | None:
+    t = text.strip().lower()
+    if t.isdigit():
+        return int(t)
+    return NUMBER_WORDS.get(t)
+
+
+def music_key(text: str) -> str | None:
+    """'D minor', 'in f#', 'B-flat major', 'in Ebm' -> 'D minor', 'F# major', 'Bb major', 'Eb minor'."""
+    for m in _KEY_RE.finditer(text):
+        letter, acc, mode = m.group(1), (m.group(2) or "").strip().lower(), (m.group(3) or "").lower()
+        prefixed = m.group(0).lower().startswith(("in ", "key"))
+        if not (mode or prefixed):
+            continue
+        if letter == "a" and not acc and not mode and re.match(r"\s+[a-z]", text[m.end():]):
+            continue  # "in a dreamy mood": the article, not the key of A
+        name = letter.upper()
+        if acc.lstrip("-") in ("#", "♯", "sharp"):
+            name += "#"
+        elif acc.lstrip("-") in ("b", "♭", "flat"):
+            name += "b"
+        return f"{name} {'minor' if mode in ('minor', 'min', 'm') else 'major'}"
+    return None
+
+
+def tempo(text: str) -> int | None:
+    m = re.search(r"(\d{2,3})\s*(?:bpm|beats per minute|qpm)", text, re.IGNORECASE)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"tempo\s*(?:of\s*)?(\d{2,3})\b", text, re.IGNORECASE)
+    if m:
+        return int(m.group(1))
+    low = text.lower()
+    for word in sorted(TEMPO_WORDS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}\b", low):
+            return TEMPO_WORDS[word]
+    return None
+
+
+def bars(text: str) -> int | None:
+    m = re.search(_NUM + r"[\s-]*(?:bars?|measures?)\b", text, re.IGNORECASE)
+    return number(m.group(1)) if m else None
+
+
+def meter(text: str) -> str | None:
+    m = re.search(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b(?!\s*(?:bpm|px))", text)
+    if m:
+        return f"{m.group(1)}/{m.group(2)}"
+    low = text.lower()
+    for word in sorted(METER_WORDS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}\b", low):
+            return METER_WORDS[word]
+    return None
+
+
+def instrument(text: str, names: list[str]) -> str | None:
+    low = text.lower()
+    for name in sorted(names, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(name)}s?\b", low):
+            return name
+    return None
+
+
+def music_style(text: str) -> str | None:
+    low = text.lower()
+    for word in sorted(STYLE_WORDS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}\b", low):
+            return STYLE_WORDS[word]
+    return None
+
+
+def poem_form(text: str) -> tuple[str | None, int | None]:
+    """(form, lines): '12-line poem' -> ('free', 12); 'a sonnet' -> ('sonnet', None)."""
+    low = text.lower()
+    m = re.search(_NUM + r"[\s-]*lines?\b", low)
+    lines = number(m.group(1)) if m else None
+    for word in sorted(FORMS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}s?\b", low):
+            return FORMS[word], lines
+    return ("free" if lines else None), lines
+
+
+def language(text: str) -> str | None:
+    m = re.search(r"\bin\s+(" + "|".join(LANGUAGES) + r")\b", text, re.IGNORECASE)
+    return m.group(1).lower() if m and m.group(1).lower() != "english" else None
+
+
+def seed(text: str) -> int | None:
+    m = re.search(r"\bseed\s*(?:=|:|of)?\s*(\d+)", text, re.IGNORECASE)
+    return int(m.group(1)) if m else None
+
+
+def size(text: str) -> tuple[int, int] | None:
+    m = re.search(r"\b(\d{2,6})\s*[x×]\s*(\d{2,6})\b", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def steps(text: str) -> int | None:
+    m = re.search(r"\b(\d+)\s*(?:steps|iterations)\b", text, re.IGNORECASE)
+    return int(m.group(1)) if m else None
+
+
+def paths(text: str) -> list[str]:
+    out = []
+    for m in _PATH_RE.finditer(text):
+        p = next(g for g in m.groups() if g)
+        if re.search(r"\.(png|jpe?g|webp|gif|bmp|tiff?|mid|midi)$", p, re.IGNORECASE):
+            out.append(p)
+    return out
+
+
+def mentions_last_image(text: str) -> bool:
+    return bool(_LAST_RE.search(text))
+
+
+def topic(text: str) -> str:
+    """What a poem or picture is about: the words after about/of/on, else the cleaned request."""
+    m = re.search(r"\b(?:about|on the (?:theme|subject) of|on|of|describing|celebrating)\s+(.+)", text, re.IGNORECASE)
+    t = m.group(1) if m else text
+    t = re.sub(r"\b(?:please|thanks?|thank you)\b", "", t, flags=re.IGNORECASE)
+    t = re.sub(r"[,;]?\s*\b(?:with\s+|using\s+)?(?:the\s+)?seed\s*(?:=|:|of)?\s*\d+", "", t, flags=re.IGNORECASE)
+    t = re.sub(r"\s*\b(?:in|rhymed|rhyming)?\s*\b(?:ABAB|AABB|ABBA|ABCB)\b", "", t)
+    return t.strip(" .,!?;:\"'") or text.strip(" .,!?")
+
+
+def last_args(history: dict, name: str) -> dict | None:
+    """The arguments of the conversation's last call to ``name`` (history as the router keeps it)."""
+    return next((a for n, a in reversed(history.get("calls", [])) if n == name), None)
