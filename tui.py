@@ -260,7 +260,7 @@ class StudioApp(App):
         is reported and ignored; the defaults stay."""
         import yaml
 
-        path = Path(self.data_dir) / "keymap.yaml"
+        path = self.store.keymap_file
         if not path.exists():
             return
         ids = {b.id for b in self.BINDINGS if b.id}
@@ -450,7 +450,7 @@ class StudioApp(App):
         if not self.session_id:
             self.notify("Nothing to export yet.", severity="warning")
             return
-        self.export_bundle(self.session_id, Path(self.data_dir) / "exports" / self.session_id)
+        self.export_bundle(self.session_id, self.store.export_dir(self.session_id))
 
     @work(thread=True, group="export")
     def export_bundle(self, sid: str, out: Path) -> None:
@@ -555,7 +555,7 @@ class StudioApp(App):
         self.push_screen(AskScreen("Threads for the generators (1-256):", str(self.settings.threads)), done)
 
     def _show_logs(self) -> None:
-        log = Path(self.data_dir) / "logs" / "errors.log"
+        log = self.store.error_log
         text = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log.exists() else "No errors logged."
         self._say(text, "notice")
 

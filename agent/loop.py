@@ -181,7 +181,7 @@ class Agent:
         if not isinstance(err, Exception):
             raise err  # KeyboardInterrupt, SystemExit: not ours to swallow
         # a bug: the other tools' results stand; the traceback goes to the log, the event names it
-        log_path = self.store.data_dir / "logs" / "errors.log"
+        log_path = self.store.error_log
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a", encoding="utf-8") as f:
             f.write(f"--- {call['name']} {call['args']}\n")

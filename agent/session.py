@@ -119,6 +119,19 @@ class SessionStore:
             self._db.execute("COMMIT")
         shutil.rmtree(self.session_dir(sid), ignore_errors=True)
 
+    @property
+    def error_log(self) -> Path:
+        """Where a tool's internal errors are written with their tracebacks."""
+        return self.data_dir / "logs" / "errors.log"
+
+    @property
+    def keymap_file(self) -> Path:
+        return self.data_dir / "keymap.yaml"
+
+    def export_dir(self, sid: str) -> Path:
+        """The chat's Export button writes the session's bundle here."""
+        return self.data_dir / "exports" / self.session_dir(sid).name
+
     def session_dir(self, sid: str) -> Path:
         if not _ID.match(sid):
             raise UserFixableError(f"session id {sid!r} is not valid")
