@@ -128,6 +128,8 @@ class RouterChatModel(BaseChatModel):
             if label == "none" or label not in tool_names:
                 continue
             args = registry.spec(label).fill_args(seg, text, history)
+            if (seed := slots.seed(text)) is not None:  # every tool takes a seed; the message names it once
+                args["seed"] = seed
             calls.append({"name": label, "args": args, "id": f"call_{len(calls)}_{label}", "type": "tool_call"})
             history.setdefault("calls", []).append((label, args))
         if not calls:

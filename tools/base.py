@@ -145,6 +145,7 @@ class ToolSpec:
     router_examples: tuple[str, ...]  # phrasings the semantic router learns the tool from
     revise_words: tuple[str, ...]  # words that name its results in "make the X less conventional"
     fill_args: Callable[[str, str, dict], dict]  # router slot filling: (segment, message, history) -> args
+    # (the seed, which every tool takes, the router adds itself)
 
 
 def call_tool(name: str, run: Callable[[dict, ToolContext], Artifact], kwargs: dict, config) -> tuple[str, Artifact]:

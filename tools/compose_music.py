@@ -195,8 +195,6 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         args["model"] = "rnn"
     elif re.search(r"\btransformer\b", seg, re.IGNORECASE):
         args["model"] = "transformer"
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
     return args
 
 

@@ -240,8 +240,6 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         args["width"], args["height"] = wh
     if st := slots.steps(seg):
         args["steps"] = st
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
     return args
 
 

@@ -179,8 +179,6 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         args["size"] = int(px.group(1))
     if st := slots.steps(seg):
         args["steps"] = st
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
     return args
 
 

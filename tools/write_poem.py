@@ -144,8 +144,6 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         args["lines"] = lines
     if lang := slots.language(seg):
         args["language"] = lang
-    if (s := slots.seed(text)) is not None:
-        args["seed"] = s
     return args
 
 
