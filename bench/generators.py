@@ -16,7 +16,7 @@ def naive_sample(model, vocab, spec) -> int:
     import numpy as np
     import torch
 
-    from models.music.sample import _nucleus
+    from models.music.sample import nucleus
     from models.music.tokens import Grammar
 
     g = Grammar(vocab, spec.meter, spec.bars)
@@ -29,7 +29,7 @@ def naive_sample(model, vocab, spec) -> int:
             x = torch.tensor([seq[-(limit - 1):] if len(seq) >= limit else seq])
             logits = model(x)[0][:, -1]
             lp = torch.log_softmax(logits, -1).masked_fill(~torch.from_numpy(np.asarray(g.allowed())), float("-inf"))
-            t = int(_nucleus(lp / spec.temperature, spec.top_p, gen)[0])
+            t = int(nucleus(lp / spec.temperature, spec.top_p, gen)[0])
             g.step(t)
             seq.append(t)
             n += 1

@@ -366,10 +366,10 @@ def test_context_cache_matches_a_full_forward(kit, tmp_path):
 
 
 def test_nucleus_sampling_follows_the_filtered_distribution():
-    """_sample_nucleus draws from the same distribution as top-p filtering of the full vector."""
+    """sample_nucleus draws from the same distribution as top-p filtering of the full vector."""
     import torch
 
-    from models.poetry.poet import _sample_nucleus
+    from models.poetry.poet import sample_nucleus
 
     def top_p(probs, p):  # the textbook filter: sort everything, keep the smallest prefix with mass >= p
         sp, si = torch.sort(probs, descending=True)
@@ -381,6 +381,6 @@ def test_nucleus_sampling_follows_the_filtered_distribution():
     want = top_p(probs, 0.8)
     counts = torch.zeros(2, 300)
     for _ in range(4000):
-        counts[torch.arange(2), _sample_nucleus(probs, 0.8, g, k=16)] += 1  # row 2 needs the fallback
+        counts[torch.arange(2), sample_nucleus(probs, 0.8, g, k=16)] += 1  # row 2 needs the fallback
     assert ((counts > 0) <= (want > 0)).all()  # never outside the nucleus
     assert torch.allclose(counts / 4000, want, atol=0.03)

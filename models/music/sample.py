@@ -123,7 +123,7 @@ def sample(
                         pen = melodies[b].blocked_pitches(index, grammars[b].pos)
                         if pen is not None:
                             adj[b, torch.from_numpy(pitch_ids)] -= spec.block_strength * torch.from_numpy(pen)
-            tok = _nucleus(adj / max(spec.temperature, 1e-3), spec.top_p, gen)
+            tok = nucleus(adj / max(spec.temperature, 1e-3), spec.top_p, gen)
             for b in range(B):
                 t = int(tok[b])
                 if not grammars[b].done:
@@ -151,7 +151,7 @@ def sample(
     return out
 
 
-def _nucleus(logits, top_p: float, gen):
+def nucleus(logits, top_p: float, gen):
     import torch
 
     probs = torch.softmax(logits, -1)

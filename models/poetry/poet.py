@@ -390,7 +390,7 @@ class Poet:
                             logits[r, newline] = -float("inf")
                     else:
                         logits[r, newline] = -float("inf")
-                nxt = _sample_nucleus(torch.softmax(logits, -1), s.top_p, gen)
+                nxt = sample_nucleus(torch.softmax(logits, -1), s.top_p, gen)
                 nxt[torch.from_numpy(done | dead)] = lm.newline_id  # finished rows just idle
                 for r in range(B):
                     if done[r] or dead[r]:
@@ -530,7 +530,7 @@ def copies(prev_words: list[str], text: str, index, closed_only: bool) -> bool:
     return bool(index.copied(word_ids(" ".join(seq))).any())
 
 
-def _sample_nucleus(probs, p: float, gen, k: int = 1024):
+def sample_nucleus(probs, p: float, gen, k: int = 1024):
     """One token per row from the top-p nucleus. The nucleus is found and sampled among the top
     ``k`` tokens (a partial sort, and a multinomial over k instead of the vocabulary); rows whose
     top ``k`` hold less than ``p`` of the mass use the whole sorted vocabulary. Same distribution
