@@ -69,7 +69,7 @@ class Planner:
         if self.is_router:
             msg = self.model.invoke(history)
             calls, errors = check_calls(msg)
-            return PlanResult(_with_calls(msg, calls), "router", tuple(errors))
+            return PlanResult(_with_calls(msg, calls), "router", tuple(_notes(msg) + errors))
         convo = [SystemMessage(SYSTEM_PROMPT), *history]
         notices: list[str] = []
         base = getattr(self.model, "bound", self.model)
@@ -99,7 +99,12 @@ class Planner:
         notices.append("the router planner answered instead")
         msg = self.router().invoke(history)
         calls, errors = check_calls(msg)
-        return PlanResult(_with_calls(msg, calls), "router", tuple(notices + errors))
+        return PlanResult(_with_calls(msg, calls), "router", tuple(notices + _notes(msg) + errors))
+
+
+def _notes(msg: AIMessage) -> list[str]:
+    """What the router says about a plan it made ("the poet has no sestina; …"), shown as notices."""
+    return [str(n) for n in msg.additional_kwargs.get("arsnova_notes", ())] if msg.tool_calls else []
 
 
 def _with_calls(msg: AIMessage, calls: list[dict]) -> AIMessage:

@@ -132,3 +132,135 @@ def test_tempo_slot(text, expected):
 def test_paths_and_last_image():
     assert slots.paths('style "my photos/cat.png" after ../art/wave.JPG') == ["my photos/cat.png", "../art/wave.JPG"]
     assert slots.mentions_last_image("restyle the last image")
+
+
+# ---- issue 22: the router does not drop requests ----------------------------------------------
+from langchain_core.messages import ToolMessage  # noqa: E402
+
+from tools.write_poem import POEM_FORMS  # noqa: E402
+
+
+def turn(text, *calls, failed=False, t=0):
+    """An earlier turn as the session stores it: the message, the plan, the tools' answers."""
+    ids = [f"call_{i}_{name}_{t}" for i, (name, _) in enumerate(calls)]
+    return [HumanMessage(text),
+            AIMessage("", tool_calls=[{"name": n, "args": a, "id": i, "type": "tool_call"} for i, (n, a) in zip(ids, calls)]),
+            *[ToolMessage("error: no image" if failed else "done", tool_call_id=i, status="error" if failed else "success")
+              for i in ids]]
+
+
+@pytest.mark.parametrize("form", [f for f in POEM_FORMS if f != "free"])
+def test_every_form_the_poet_knows_is_a_form_word(router, form):
+    """A clear winner runs however low its similarity ("villanelle" scored under the old 0.32
+    cut-off). Haiku, sonnet, limerick and quatrain passed before issue 22; the case pins them all."""
+    calls, _ = plan(router, f"Write a {form} about insomnia")
+    assert calls == [("write_poem", {"topic": "insomnia", "form": form})]
+
+
+@pytest.mark.parametrize("text,args", [
+    ("a quatrain about a library at closing time", {"topic": "a library at closing time", "form": "quatrain"}),
+    ("a villanelle about the lighthouse", {"topic": "the lighthouse", "form": "villanelle"}),
+    ("fourteen lines in iambic pentameter about a kite", {"topic": "a kite", "form": "sonnet"}),
+    ("a poem in iambic pentameter about the tide", {"topic": "the tide", "form": "sonnet"}),
+    ("a funny five-line rhyme about a goat", {"topic": "a goat", "form": "limerick"}),
+    ("three lines, 5-7-5, about a heron", {"topic": "a heron", "form": "haiku"}),
+    ("five lines of 5-7-5-7-7 syllables about the harvest", {"topic": "the harvest", "form": "tanka"}),
+])
+def test_forms_named_or_described(router, text, args):
+    calls, _ = plan(router, text)
+    assert calls == [("write_poem", args)]
+
+
+@pytest.mark.parametrize("text,asked,used", [
+    ("write a sestina about a garden", "sestina", "villanelle"),
+    ("a ghazal about distance", "ghazal", "couplet"),
+    ("an ode to the west wind", "ode", "free"),
+    ("an elegy for a lost glove", "elegy", "free"),
+    ("a ballad about a highwayman", "ballad", "quatrain"),
+])
+def test_an_unsupported_form_becomes_the_closest_and_the_plan_says_so(router, text, asked, used):
+    from agent.planner import Planner
+
+    res = Planner("router", router).plan([HumanMessage(text)])
+    assert [(c["name"], c["args"]["form"]) for c in res.message.tool_calls] == [("write_poem", used)]
+    assert any(asked in n and used in n for n in res.notices), res.notices
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("a poem and a picture about the ocean",
+     [("write_poem", {"topic": "the ocean"}), ("generate_image", {"prompt": "the ocean"})]),
+    ("a sonnet and a drawing, both about a heron",
+     [("write_poem", {"topic": "a heron", "form": "sonnet"}), ("generate_image", {"prompt": "a heron"})]),
+    ("poem plus picture: a lantern in the snow",
+     [("write_poem", {"topic": "a lantern in the snow"}), ("generate_image", {"prompt": "a lantern in the snow"})]),
+])
+def test_a_shared_topic_applies_to_every_request(router, text, expected):
+    calls, _ = plan(router, text)
+    assert calls == expected
+
+
+def test_a_song_about_something_keeps_its_subject(router):
+    calls, _ = plan(router, "a song about love")
+    assert [n for n, _ in calls] == ["write_poem", "compose_music"]
+    assert calls[0][1]["topic"] == "love"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("No music this time, just a quatrain about autumn leaves", [("write_poem", {"topic": "autumn leaves", "form": "quatrain"})]),
+    ("A lullaby for my daughter — words only, no melody", [("write_poem", {"topic": "A lullaby for my daughter"})]),
+    ("skip the picture and write a haiku about moss", [("write_poem", {"topic": "moss", "form": "haiku"})]),
+    ("draw a kite over the sea, but no poem", [("generate_image", {"prompt": "a kite over the sea"})]),
+    ("a haiku about rain and no picture please", [("write_poem", {"topic": "rain", "form": "haiku"})]),
+])
+def test_negations_remove_tools(router, text, expected):
+    calls, _ = plan(router, text)
+    assert calls == expected
+
+
+@pytest.mark.parametrize("text,args", [
+    ("a lively jig in G major with the transformer",
+     {"mood": "lively", "key": "G major", "tempo": 132, "meter": "6/8", "style": "irish", "model": "transformer"}),
+    ("a 32-bar piece with the transformer", {"bars": 32, "model": "transformer"}),
+    ("a piece in F# major with the transformer", {"key": "F# major", "model": "transformer"}),
+    ("a piece with the rnn", {"model": "rnn"}),
+])
+def test_a_model_choice_is_an_argument(router, text, args):
+    calls, _ = plan(router, text)
+    assert calls == [("compose_music", args)]
+
+
+@pytest.mark.parametrize("text,words", [
+    ("What's the difference between a sonnet and a villanelle?", ("sonnet", "14", "villanelle", "19")),
+    ("what is a tanka?", ("tanka", "5-7-5-7-7")),
+    ("can you tell me what a cinquain is?", ("cinquain", "2-4-6-8-2")),
+    ("which keys can you compose in?", ("major", "minor")),
+    ("what does 6/8 mean?", ("6/8",)),
+    ("can you restyle photos?", ("restyle",)),
+])
+def test_questions_are_answered_in_words(router, text, words):
+    calls, msg = plan(router, text)
+    assert calls == []
+    assert all(w in msg.content for w in words), msg.content
+
+
+def test_more_like_a_poet_after_a_failed_restyle_revises_the_poem(router):
+    history = [*turn("a poem about the moon", ("write_poem", {"topic": "the moon"}), t=1),
+               *turn("restyle the last image like starry night",
+                     ("style_transfer", {"content_image": "@last", "style_image": "starry night"}), failed=True, t=2)]
+    calls, msg = plan(router, "make it more like Dickinson", history)
+    assert calls == [("write_poem", {"topic": "the moon"})]
+    assert msg.additional_kwargs["arsnova_revisions"] == [{"tool": "write_poem", "direction": "", "like": "Dickinson"}]
+
+
+@pytest.mark.parametrize("before,slower", [
+    ({"key": "D minor", "tempo": 100}, lambda t: t < 100),
+    ({"mood": "lively"}, lambda t: t < 132),  # a lively piece is played at 132 bpm
+])
+def test_again_but_slower_reruns_the_last_music_slower(router, before, slower):
+    history = [*turn("a piece", ("compose_music", before), t=1),
+               *turn("a haiku about frost", ("write_poem", {"topic": "frost", "form": "haiku"}), t=2)]
+    calls, _ = plan(router, "again but slower", history)
+    assert [n for n, _ in calls] == ["compose_music"]
+    args = calls[0][1]
+    assert slower(args["tempo"])
+    assert {k: v for k, v in args.items() if k != "tempo"} == {k: v for k, v in before.items() if k != "tempo"}

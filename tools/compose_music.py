@@ -170,10 +170,12 @@ def _params(spec) -> dict:
 # ---- how the router knows it --------------------------------------------------------------
 def fill_args(seg: str, text: str, history: dict) -> dict:
     """The arguments a request segment states: mood, key, tempo, bars, meter, instrument, style,
-    a primer MIDI path, the model, the seed."""
+    a primer MIDI path, the model, the seed. A follow-up ("again but slower") starts from the
+    call it revises (``history["revising"]``): "slower"/"faster" scale the tempo it was played at."""
     from models.music.midi_io import INSTRUMENTS
 
-    args: dict[str, Any] = {}
+    base = history.get("revising")
+    args: dict[str, Any] = dict(base or {})
     if mood := _MOOD_RE.search(seg):
         args["mood"] = mood.group(1).lower()
     if k := slots.music_key(seg):
@@ -195,6 +197,13 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         args["model"] = "rnn"
     elif re.search(r"\btransformer\b", seg, re.IGNORECASE):
         args["model"] = "transformer"
+    change = re.search(r"\b(?:(a (?:bit|little|touch)|slightly)\s+)?(slower|faster|quicker)\b", seg, re.IGNORECASE)
+    if base is not None and change:
+        # the tempo the piece was played at: asked for, else its mood's, else the default 100
+        was = base.get("tempo") or MOODS.get(str(base.get("mood") or "").lower(), (None, 100))[1]
+        slower = change.group(2).lower() == "slower"
+        factor = (0.9 if slower else 1.1) if change.group(1) else (0.8 if slower else 1.25)
+        args["tempo"] = max(20, min(300, round(was * factor)))
     return args
 
 
@@ -208,6 +217,8 @@ SPEC = ToolSpec(
         "a happy reel at 120 bpm", "compose something for flute", "continue primer.mid for eight bars",
         "a short soundtrack for the picture", "some background music, calm and quiet",
     ),
-    revise_words=("music", "tune", "melody", "piece", "song", "chorale", "jig", "reel", "waltz"),
+    # "again but slower": only music has a tempo, so tempo words name it too
+    revise_words=("music", "tune", "melody", "piece", "song", "chorale", "jig", "reel", "waltz", "slower", "faster",
+                  "quicker", "tempo"),
     fill_args=fill_args,
 )

@@ -217,10 +217,27 @@ def redraw_args(png: Path) -> tuple[dict, str | None]:
 # ---- how the router knows it --------------------------------------------------------------
 def fill_args(seg: str, text: str, history: dict) -> dict:
     """What to draw (the request minus its verbs, sizes, steps and seed), a negative prompt from
-    "without …", the size, steps and seed; "a matching picture" takes the last poem's topic."""
-    prompt = re.sub(r"^(?:please\s+)?(?:paint|draw|sketch|make|create|generate|render|illustrate|show me|give me)\s+(?:me\s+)?",
-                    "", seg.strip(), flags=re.IGNORECASE)
-    prompt = re.sub(r"^(?:a\s+|an\s+)?(?:picture|image|drawing|painting|illustration)\s+(?:of\s+)?", "", prompt, flags=re.IGNORECASE)
+    "without …", the size, steps and seed; "a matching picture" takes the last poem's topic. A
+    follow-up starts from the call it revises (``history["revising"]``) and changes what it states."""
+    if (base := history.get("revising")) is not None:
+        args: dict[str, Any] = dict(base)
+        if wh := slots.size(seg):
+            args["width"], args["height"] = wh
+        if st := slots.steps(seg):
+            args["steps"] = st
+        return args
+    # "could I get …", "is it possible to get …": the asking is not what to draw
+    prompt = re.sub(r"^(?:(?:can|could|would|will|may)\s+(?:you|i|we)\s+|(?:is|would)\s+it\s+(?:be\s+)?possible\s+to\s+)"
+                    r"(?:please\s+)?(?:(?:get|have)\s+)?", "", seg.strip(), flags=re.IGNORECASE)
+    prompt = re.sub(r"^(?:please\s+)?(?:(?:now|then|also|and)\s+)?(?:paint|draw|sketch|make|create|generate|render|illustrate|show me|give me)\s+(?:me\s+)?",
+                    "", prompt, flags=re.IGNORECASE)
+    prompt = re.sub(r"^(?:(?:now|then|also|and)\s+)?", "", prompt, flags=re.IGNORECASE)
+    prompt = re.sub(r",?\s*\b(?:both|all|each)\s+(?=about\b|on the)", " ", prompt, flags=re.IGNORECASE)
+    prompt = re.sub(r"^(?:a\s+|an\s+)?(?:picture|image|drawing|painting|illustration)\s*(?:(?:of|about|on the (?:theme|subject|topic) of)\s+|:\s*)?",
+                    "", prompt, flags=re.IGNORECASE)
+    # "a watercolour about a koi pond": the medium stays, of what it is
+    prompt = re.sub(r"^((?:a\s+|an\s+)?[\w-]+)\s+(?:about|on the (?:theme|subject|topic) of)\s+", r"\1 of ", prompt,
+                    flags=re.IGNORECASE)
     ref = re.match(r"^(?:(it|this|that|the poem|the music)\b\s*(?:as\s+)?|(?:a\s+|an\s+)?matching\s+(?:picture|image|illustration)?|"
                    r"(?:a\s+|an\s+)?(?:picture|image|illustration)?\s*(?:to go with|for)\s+(?:it|the poem|this)\b)",
                    prompt, re.IGNORECASE)
@@ -232,7 +249,8 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
     prompt = re.sub(r"[,;]?\s*\b\d{2,6}\s*[x\u00d7]\s*\d{2,6}\b(?:\s*(?:px|pixels))?", "", prompt)
     prompt = re.sub(r"[,;]?\s*\b\d+\s*(?:steps?|denoising steps)\b", "", prompt, flags=re.IGNORECASE)
     prompt = re.sub(r"[,;]?\s*\b(?:with\s+)?seed\s*(?:=|:|of)?\s*\d+", "", prompt, flags=re.IGNORECASE)
-    args: dict[str, Any] = {"prompt": prompt.strip(" .,") or seg}
+    prompt = re.sub(r"[,\s]*\bplease\b[,\s]*", " ", prompt, flags=re.IGNORECASE).strip()
+    args = {"prompt": prompt.strip(" .,?!") or seg}
     neg = re.search(r"\b(?:without|no)\s+([\w ,]+)$", seg, re.IGNORECASE)
     if neg:
         args["negative_prompt"] = neg.group(1).strip()

@@ -30,9 +30,34 @@ STYLE_WORDS = {"chorale": "chorale", "bach": "chorale", "hymn": "chorale", "four
                "church": "chorale", "irish": "irish", "reel": "irish", "jig": "irish", "hornpipe": "irish",
                "celtic": "irish", "scottish": "scottish", "strathspey": "scottish", "highland": "scottish",
                "english": "english", "german": "folk", "folk": "folk", "folk song": "folk", "lullaby": "folk"}
+# every form the poet writes (tools/write_poem.py POEM_FORMS), by the words people use for it
 FORMS = {"haiku": "haiku", "sonnet": "sonnet", "limerick": "limerick", "quatrain": "quatrain",
-         "free verse": "free", "free-verse": "free", "couplet": "couplet", "tanka": "tanka", "ode": "free",
-         "ballad": "quatrain", "villanelle": "villanelle", "cinquain": "cinquain"}
+         "free verse": "free", "free-verse": "free", "couplet": "couplet", "tanka": "tanka",
+         "villanelle": "villanelle", "cinquain": "cinquain"}
+# forms the poet does not write -> (the closest it does, why); the plan says so in words
+NEAREST_FORMS = {
+    "sestina": ("villanelle", "a fixed form built on repeated lines"),
+    "rondeau": ("villanelle", "refrains on two rhymes"), "triolet": ("villanelle", "refrains on two rhymes"),
+    "ghazal": ("couplet", "a ghazal is made of couplets"), "epigram": ("couplet", "short and rhymed"),
+    "ballad": ("quatrain", "ballad stanzas are quatrains"), "pantoum": ("quatrain", "a pantoum is made of quatrains"),
+    "clerihew": ("quatrain", "four rhymed lines"), "senryu": ("haiku", "the same 5-7-5 shape"),
+    "renga": ("tanka", "the 5-7-5-7-7 shape"), "ode": ("free", "an ode has no fixed shape"),
+    "elegy": ("free", "an elegy has no fixed shape"), "blank verse": ("free", "unrhymed lines"),
+    "prose poem": ("free", "no fixed lines"), "acrostic": ("free", "the first letters are not planned"),
+    "terza rima": ("free", "chained tercet rhymes are not planned"),
+}
+# descriptions of a form, tried in order when no form is named
+FORM_DESCRIPTIONS = (
+    (r"\b5\s*[-,/ ]\s*7\s*[-,/ ]\s*5\s*[-,/ ]\s*7\s*[-,/ ]\s*7\b|\bthirty-one syllables\b", "tanka"),
+    (r"\b5\s*[-,/ ]\s*7\s*[-,/ ]\s*5\b|\bseventeen syllables\b", "haiku"),
+    (r"\b2\s*[-,/ ]\s*4\s*[-,/ ]\s*6\s*[-,/ ]\s*8\s*[-,/ ]\s*2\b", "cinquain"),
+    (r"\biambic pentameter\b|(?<![\w-])(?:14|fourteen)[\s-]*lines?\b", "sonnet"),
+    (r"(?<![\w-])(?:19|nineteen)[\s-]*lines?\b", "villanelle"),
+    (r"(?<![\w-])(?:5|five)[\s-]*lines?\b.*\b(?:funny|comic|humorous|silly|nonsense|rhym\w*)\b|"
+     r"\b(?:funny|comic|humorous|silly|nonsense)\b.*(?<![\w-])(?:5|five)[\s-]*lines?\b", "limerick"),
+    (r"(?<![\w-])(?:4|four)[\s-]*lines?\b", "quatrain"),  # not "twenty-four lines"
+    (r"(?<![\w-])(?:2|two)[\s-]*lines?\b|\brhyming pair\b", "couplet"),
+)
 LANGUAGES = ("english", "chinese", "french", "german", "spanish", "italian", "latin", "japanese")
 
 _NOTE = r"([a-gA-G])(\s*(?:#|♯|-?sharp|-?flat|♭|b(?=m(?![a-z])|(?![a-z]))))?"
@@ -40,7 +65,7 @@ _KEY_RE = re.compile(
     r"(?<![\w])(?:in\s+(?:the\s+key\s+of\s+)?|key\s+(?:of\s+)?)?" + _NOTE + r"(?:\s*(major|minor|maj|min|m(?![a-z])))?(?![\w#♯])",
     re.IGNORECASE,
 )
-_PATH_RE = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(?<![\w@])((?:~|\.{1,2})?/?[\w.\-~/\\]+\.(?:png|jpe?g|webp|gif|bmp|tiff?|mid|midi)))""", re.IGNORECASE)
+_PATH_RE = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(?<![\w@])((?:~|\.{1,2})?/?[\w.\-~/\\]+\.(?:png|jpe?g|webp|gif|bmp|tiff?|midi|mid)))""", re.IGNORECASE)
 _LAST_RE = re.compile(r"(@last\b|\b(?:the\s+)?(?:last|latest|previous|same|that|this)\s+(?:image|picture|painting|drawing|photo|one)\b|\bit\b)", re.IGNORECASE)
 
 
@@ -116,14 +141,32 @@ def music_style(text: str) -> str | None:
 
 
 def poem_form(text: str) -> tuple[str | None, int | None]:
-    """(form, lines): '12-line poem' -> ('free', 12); 'a sonnet' -> ('sonnet', None)."""
+    """(form, lines): '12-line poem' -> ('free', 12); 'a sonnet' -> ('sonnet', None); 'a sestina'
+    -> ('villanelle', None), the closest form the poet writes (``form_substitute`` says so);
+    'fourteen lines in iambic pentameter' -> ('sonnet', None)."""
     low = text.lower()
     m = re.search(_NUM + r"[\s-]*lines?\b", low)
     lines = number(m.group(1)) if m else None
     for word in sorted(FORMS, key=len, reverse=True):
         if re.search(rf"\b{re.escape(word)}s?\b", low):
             return FORMS[word], lines
+    if sub := form_substitute(text):
+        return sub[1], None
+    for pattern, form in FORM_DESCRIPTIONS:
+        if re.search(pattern, low):
+            return form, None
     return ("free" if lines else None), lines
+
+
+def form_substitute(text: str) -> tuple[str, str, str] | None:
+    """(the form asked for, the closest the poet writes, why) when no supported form is named."""
+    low = text.lower()
+    if any(re.search(rf"\b{re.escape(w)}s?\b", low) for w in FORMS):
+        return None
+    for word in sorted(NEAREST_FORMS, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}s?\b", low):
+            return (word, *NEAREST_FORMS[word])
+    return None
 
 
 def language(text: str) -> str | None:
@@ -159,14 +202,30 @@ def mentions_last_image(text: str) -> bool:
     return bool(_LAST_RE.search(text))
 
 
+_SUBJECT = r"\b(?:about|on the (?:theme|subject|topic) of|concerning|describing|celebrating)\s+(.+)|:\s*(.+)"
+
+
+def subject(text: str) -> str | None:
+    """What a request says it is about, when it says so ('... about the ocean', 'picture: a kite'):
+    the subject a message's other requests share. None when the request names none."""
+    m = re.search(_SUBJECT, text, re.IGNORECASE)
+    return _clean_topic(m.group(1) or m.group(2)) if m else None
+
+
 def topic(text: str) -> str:
     """What a poem or picture is about: the words after about/of/on, else the cleaned request."""
-    m = re.search(r"\b(?:about|on the (?:theme|subject) of|on|of|describing|celebrating)\s+(.+)", text, re.IGNORECASE)
-    t = m.group(1) if m else text
+    if (said := subject(text)) is not None:
+        return said or text.strip(" .,!?")
+    m = re.search(r"\b(?:ode|elegy|tribute|toast|lament)\s+(?:to|for)\s+(.+)|\b(?:on|of)\s+(.+)", text, re.IGNORECASE)
+    return _clean_topic(m.group(1) or m.group(2) if m else text) or text.strip(" .,!?")
+
+
+def _clean_topic(t: str) -> str:
     t = re.sub(r"\b(?:please|thanks?|thank you)\b", "", t, flags=re.IGNORECASE)
     t = re.sub(r"[,;]?\s*\b(?:with\s+|using\s+)?(?:the\s+)?seed\s*(?:=|:|of)?\s*\d+", "", t, flags=re.IGNORECASE)
     t = re.sub(r"\s*\b(?:in|rhymed|rhyming)?\s*\b(?:ABAB|AABB|ABBA|ABCB)\b", "", t)
-    return t.strip(" .,!?;:\"'") or text.strip(" .,!?")
+    t = re.sub(r"[,;]?\s*\b(?:in\s+)?" + _NUM + r"[\s-]*lines?\b", "", t, flags=re.IGNORECASE)  # the length is an argument
+    return t.strip(" .,!?;:\"'—–-")
 
 
 def last_args(history: dict, name: str) -> dict | None:

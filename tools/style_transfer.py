@@ -151,23 +151,26 @@ def _resolve_image(ref: str, ctx: ToolContext) -> Path:
 # ---- how the router knows it --------------------------------------------------------------
 def fill_args(seg: str, text: str, history: dict) -> dict:
     """Content and style images (paths, '@last', a painting's name), keep-the-colours,
-    strength words, size, steps and seed."""
+    strength words, size, steps and seed. A follow-up starts from the call it revises
+    (``history["revising"]``) and changes what it states."""
     found = [p for p in slots.paths(seg) if not p.lower().endswith((".mid", ".midi"))]
-    args: dict[str, Any] = {}
-    style_name = re.search(r"(?:style of|like|after|manner of)\s+(?:the\s+|a\s+)?([\w' .-]+?)(?:\s+painting)?(?:$|[,.]|\s+to\b|\s+onto\b)", seg, re.IGNORECASE)
+    base = history.get("revising")  # a follow-up keeps the call it revises and changes what it states
+    args: dict[str, Any] = dict(base or {})
+    style_name = re.search(r"(?:style of|look of|like|after|manner of)\s+(?:the\s+|a\s+)?([\w' .-]+?)(?:\s+painting)?(?:$|[,.]|\s+to\b|\s+onto\b)", seg, re.IGNORECASE)
     if len(found) >= 2:
-        args["content_image"], args["style_image"] = found[0], found[1]
+        first_is_style = re.search(re.escape(found[0]) + r"\s+(?:as|for)\s+(?:the\s+)?style", seg, re.IGNORECASE)
+        args["content_image"], args["style_image"] = (found[1], found[0]) if first_is_style else (found[0], found[1])
     elif len(found) == 1:
         if re.search(r"style\s+(?:of|from)\s+" + re.escape(found[0]), seg) or re.search(r"(?:like|after|manner of)\s+" + re.escape(found[0]), seg):
             args["content_image"], args["style_image"] = "@last", found[0]
         else:
             args["content_image"] = found[0]
-    else:
+    elif base is None:
         args["content_image"] = "@last"
     painting = re.search(r"painting by ([\w' -]+?)(?:$|[,.])|into (?:a |an )?([\w' -]+?) painting", seg, re.IGNORECASE)
-    if "style_image" not in args and painting:
+    if ("style_image" not in args or base) and painting:
         args["style_image"] = (painting.group(1) or painting.group(2)).strip()
-    if "style_image" not in args and style_name:
+    elif ("style_image" not in args or base) and style_name:
         args["style_image"] = style_name.group(1).strip()
     if re.search(r"\b(keep|preserve|retain)\w*\s+(?:the\s+)?(?:original\s+)?colou?rs?\b", seg, re.IGNORECASE):
         args["preserve_color"] = True

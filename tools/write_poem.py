@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
 from pydantic import Field, field_validator
 
+from models.poetry.forms import STYLE_PROFILES
 from tools import slots
 from tools.artifacts import Artifact
 from tools.base import ToolContext, ToolSpec, call_tool, limits_of, novelty_trail, revision_record
@@ -135,11 +136,22 @@ def _params(s, seed: int) -> dict:
 
 # ---- how the router knows it --------------------------------------------------------------
 def fill_args(seg: str, text: str, history: dict) -> dict:
-    """The arguments a request segment states: form, lines, language, seed; the topic."""
+    """The arguments a request segment states: form (named, described, or the closest the poet
+    writes), lines, language; the topic. A follow-up ("the first one again, but as a sonnet")
+    starts from the call it revises (``history["revising"]``) and changes what it states."""
     form, lines = slots.poem_form(seg)
-    args: dict[str, Any] = {"topic": slots.topic(seg)}
-    if form:
-        args["form"] = form
+    base = history.get("revising")
+    if base is not None:
+        args: dict[str, Any] = dict(base)
+        if said := slots.subject(seg):
+            args["topic"] = said
+        if form:
+            args["form"] = form
+            args.pop("lines", None)
+    else:
+        args = {"topic": slots.topic(seg)}
+        if form:
+            args["form"] = form
     if lines:
         args["lines"] = lines
     if lang := slots.language(seg):
@@ -157,6 +169,8 @@ SPEC = ToolSpec(
         "twelve lines of free verse about the river", "a poem in Chinese about mountains",
         "I'd like some lyrical lines about winter", "could you versify the feeling of leaving home",
     ),
-    revise_words=("poem", "verse", "haiku", "sonnet", "limerick", "lines", "words", "quatrain"),
+    # "more like Dickinson" revises the poem, whatever was made last: the poets are poem words
+    revise_words=("poem", "verse", "haiku", "sonnet", "limerick", "lines", "words", "quatrain", "lyrics",
+                  *STYLE_PROFILES),
     fill_args=fill_args,
 )
