@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.app import SystemCommand
+from textual.command import SimpleCommand
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -69,6 +70,7 @@ class ToolCard(Vertical):
     ToolCard Sparkline.shown { display: block; }
     ToolCard .actions { height: auto; margin: 1 0 0 0; }
     ToolCard .actions Button { margin: 0 1 0 0; }
+    ToolCard .actions Button:focus { background: $accent; color: $text; text-style: bold; }
     """
     ACTIONS = {"open": "Open", "copy": "Copy path", "play": "Play", "revise": "Revise", "export": "Export"}
 
@@ -77,7 +79,8 @@ class ToolCard(Vertical):
         self.tool = tool
         self.args = args
         self.started = time.monotonic()
-        self.rounds: list[str] = []
+        self.rounds: list = []  # the RoundRecords so far
+        self.kept: int | None = None  # the round whose result the artifact is (known when it finishes)
         self.novelty: list[float] = []
         self.artifact = None  # the finished Artifact, for the action buttons
         self.view = None  # what the tools say a screen shows of it (tools.views.ArtifactView)
@@ -119,15 +122,25 @@ class ToolCard(Vertical):
 
     @_after_compose
     def add_round(self, r) -> None:
-        s = r.scores
-        self.rounds.append(f"round {r.round}: quality {s.quality:.2f}  novelty {s.novelty:.2f}  "
-                           f"adherence {s.adherence:.2f}{'  ← kept' if r.chosen else ''}")
-        self.query_one(".rounds", Static).update(plain("\n".join(self.rounds)))
-        self.novelty.append(s.novelty)
+        self.rounds.append(r)
+        self._show_rounds()
+        self.novelty.append(r.scores.novelty)
         if len(self.novelty) >= 2:  # the novelty trajectory over the rounds
             spark = self.query_one(Sparkline)
             spark.data = list(self.novelty)
             spark.add_class("shown")
+
+    def _show_rounds(self) -> None:
+        """One line per round. A revision that beat the running best is "improved"; only the round
+        the artifact kept is "kept" (a later round may beat an improved one)."""
+        def mark(r) -> str:
+            if r.round == self.kept:
+                return "  ← kept"
+            return "  ↑ improved" if r.chosen and r.round > 0 else ""
+
+        self.query_one(".rounds", Static).update(plain("\n".join(
+            f"round {r.round}: quality {r.scores.quality:.2f}  novelty {r.scores.novelty:.2f}  "
+            f"adherence {r.scores.adherence:.2f}{mark(r)}" for r in self.rounds)))
 
     @_after_compose
     def show_roll(self, text: str) -> None:
@@ -163,6 +176,8 @@ class ToolCard(Vertical):
         """Open, copy path, play (music), revise, export: buttons under a finished artifact
         (Tab to reach them, Enter to press)."""
         self.artifact, self.view = artifact, view
+        self.kept = artifact.round
+        self._show_rounds()
         names = ["open", "copy"] + (["play"] if artifact.kind == "music" else []) + ["revise", "export"]
         row = Horizontal(*[Button(self.ACTIONS[n], name=n, compact=True) for n in names], classes="actions")
         self.mount(row)
@@ -171,10 +186,11 @@ class ToolCard(Vertical):
         return self.view.main if self.view is not None else None
 
     @_after_compose
-    def finish(self, text: str, style: str = "") -> None:
+    def finish(self, text: str, style: str = "", outcome: str = "finished in") -> None:
+        """The result line; ``outcome`` says how it ended: "finished in", "cancelled after", "failed after"."""
         self.query_one(ProgressBar).display = False
         elapsed = time.monotonic() - self.started
-        self.query_one(".status", Static).update(plain(f"finished in {elapsed:.1f}s", "dim"))
+        self.query_one(".status", Static).update(plain(f"{outcome} {elapsed:.1f}s", "dim"))
         self.query_one(".result", Static).update(plain(text, style))
 
 
@@ -295,7 +311,8 @@ class StudioApp(App):
         self.stream_repaints = 0  # how many times streamed text was drawn (batched on a timer)
         self.cancel_flag = threading.Event()
         self.busy = False
-        self.queue: list[str] = []
+        self.queue: list[tuple[str, Static | None]] = []  # waiting requests, each with its "queued" label
+        self.quitting = False
         self._turn = 0
         self.cards: dict[str, ToolCard] = {}
 
@@ -304,8 +321,20 @@ class StudioApp(App):
             yield ListView(id="sessions")
             yield VerticalScroll(id="log")
         yield Static(self._status_text(), id="status")
-        yield Input(placeholder="Ask for a poem, a picture or music…  (Esc cancels, F1 help)", id="prompt")
+        yield Input(placeholder=self._placeholder(), id="prompt")
         yield Footer()
+
+    def _key_name(self, binding_id: str) -> str:
+        """The first key bound to ``binding_id`` once the keymap is read, as help writes keys: "F1",
+        "Esc", "Ctrl+Q"."""
+        keys = self._keymap.get(binding_id) or next(b.key for b in self.BINDINGS if b.id == binding_id)
+        parts = keys.split(",")[0].strip().split("+")
+        return "+".join("Esc" if p == "escape" else p.upper() if len(p) == 1 or p[1:].isdigit() else p.capitalize()
+                        for p in parts)
+
+    def _placeholder(self) -> str:
+        return (f"Ask for a poem, a picture or music…  ({self._key_name('cancel')} cancels, "
+                f"{self._key_name('help')} help)")
 
     def _status_text(self) -> Text:
         sid = self.session_id or "new session"
@@ -319,10 +348,11 @@ class StudioApp(App):
 
     def on_mount(self) -> None:
         self.load_keymap()
+        self.query_one("#prompt", Input).placeholder = self._placeholder()  # the keys the keymap chose
         self.set_interval(2.0, self._refresh_status)  # load and memory in the status bar
         self.set_interval(0.1, self._flush_streams)  # streamed text is drawn at most 10 times a second
         self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor” or "
-                  "“restyle photo.jpg like starry night”. F1 for help.", "answer")
+                  f"“restyle photo.jpg like starry night”. {self._key_name('help')} for help.", "answer")
         self._fill_sessions()
         if self.session_id:
             self._show_history()
@@ -341,9 +371,7 @@ class StudioApp(App):
             pass
 
     def _interrupted(self) -> None:
-        self.cancel_flag.set()  # the turn's worker stops at the tool's next step; the app waits for it
-        self.queue.clear()
-        self.exit(return_code=130)
+        self._quit(130)  # the turn's worker stops at the tool's next step; the app waits for it
 
     def on_unmount(self) -> None:
         import asyncio
@@ -390,6 +418,20 @@ class StudioApp(App):
     @on(ListView.Selected, "#sessions")
     def session_picked(self, event: ListView.Selected) -> None:
         self.switch_session(getattr(event.item, "session_id", None))
+        self._focus_prompt()
+
+    def _focus_prompt(self) -> None:
+        """The prompt owns the keyboard: after a card's button, a session picked or a palette
+        action, keys go back to it, so Enter sends what was typed instead of pressing the button again."""
+        base = self.screen_stack[0]
+        base.set_focus(base.query_one("#prompt", Input))
+
+    def action_command_palette(self) -> None:
+        """The palette; whatever it does, the prompt has the keys when it closes (the screen gives
+        focus back to what had it before the palette opened)."""
+        if self.screen is self.screen_stack[0]:
+            self._focus_prompt()
+        super().action_command_palette()
 
     def action_toggle_sessions(self) -> None:
         self.query_one("#sessions").toggle_class("shown")
@@ -416,8 +458,14 @@ class StudioApp(App):
         yield SystemCommand("Help", "Keys and examples", self.action_help)
 
     def _pick_session(self) -> None:
-        self.search_commands([SystemCommand(f"{i.title} ({i.id})", "resume", lambda sid=i.id: self.switch_session(sid))
-                              for i in self.store.list()], placeholder="Switch to session…")
+        """A second palette listing the stored sessions: ``search_commands`` takes SimpleCommand
+        (a SystemCommand there raised ValueError and ended the app). It reads names as markup,
+        so a title's brackets are escaped."""
+        from textual.markup import escape
+
+        self.search_commands([SimpleCommand(escape(clean(f"{i.title} ({i.id})")), lambda sid=i.id: self.switch_session(sid),
+                                            "resume this session") for i in self.store.list()],
+                             placeholder="Switch to session…")
 
     def _rename(self) -> None:
         if not self.session_id:
@@ -608,12 +656,36 @@ class StudioApp(App):
         if text.startswith(("/brief ", "/save-brief ")):
             self._slash(text)
             return
+        self._request(text)
+
+    def _request(self, text: str) -> None:
+        """Run ``text`` now, or queue it behind the running request with a label that says so."""
         self._say(f"› {text}", "user")
-        if self.busy:
-            self.queue.append(text)
-            self._say(f"queued ({len(self.queue)} waiting)", "notice")
+        if not self.busy:
+            self._start(text)
             return
+        self.queue.append((text, self._say("", "notice")))
+        self._relabel_queue()
+
+    def _relabel_queue(self) -> None:
+        for i, (_, label) in enumerate(self.queue, 1):
+            if label is not None:
+                label.update(plain(f"queued ({i} waiting)"))
+
+    def _start_next(self) -> None:
+        text, label = self.queue.pop(0)
+        if label is not None:
+            label.update(plain("queued, then started", "dim"))
+        self._relabel_queue()
         self._start(text)
+
+    def _drop_queue(self, why: str) -> int:
+        """Forget the waiting requests, saying so on each one's label; how many there were."""
+        for _, label in self.queue:
+            if label is not None:
+                label.update(plain(f"not run: {why}", "dim"))
+        n, self.queue = len(self.queue), []
+        return n
 
     def _slash(self, text: str) -> None:
         """/brief FILE runs a brief's turns here; /save-brief FILE writes this session's turns as one."""
@@ -628,9 +700,9 @@ class StudioApp(App):
                 self._say(f"running brief {path}: {len(turns)} messages", "notice")
                 for t in turns:
                     self._say(f"› {t}", "user")
-                self.queue.extend(turns)
+                self.queue.extend((t, None) for t in turns)
                 if not self.busy:
-                    self._start(self.queue.pop(0))
+                    self._start_next()
             else:
                 n = save_session_brief(self.store, self.session_id, path)
                 self.notify(f"Saved {n} messages as a brief: {path}", markup=False)
@@ -638,6 +710,8 @@ class StudioApp(App):
             self.notify(clean(str(e)), severity="error", markup=False)
 
     def _start(self, text: str) -> None:
+        if self.quitting:  # a request queued behind the one that was running when the person quit
+            return
         self.busy = True
         self.cancel_flag.clear()
         self._turn += 1
@@ -673,7 +747,7 @@ class StudioApp(App):
                 self.busy = False
                 self._refresh_status()  # the models the turn loaded
                 if self.queue:
-                    self._start(self.queue.pop(0))
+                    self._start_next()
             case ev.PlanMade(planner=planner):
                 if planner != self.planner_name:
                     self.planner_name = planner
@@ -709,8 +783,9 @@ class StudioApp(App):
                     card.add_actions(a, view)
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
-                    card.finish(("cancelled" if kind == "cancelled" else error),
-                                "bold red" if kind in ("error", "internal") else "yellow")
+                    cancelled = kind == "cancelled"
+                    card.finish("cancelled" if cancelled else error, "bold red" if kind in ("error", "internal") else "yellow",
+                                "cancelled after" if cancelled else "failed after")
                 if kind in ("error", "internal"):
                     self.notify(clean(error), severity="error", markup=False)
             case ev.TextDelta(text=text):
@@ -744,14 +819,10 @@ class StudioApp(App):
             case "play":
                 self._play(card)
             case "revise":
-                text = f"make the {card.view.revise_noun} less conventional"
-                self._say(f"› {text}", "user")
-                if self.busy:
-                    self.queue.append(text)
-                else:
-                    self._start(text)
+                self._request(f"make the {card.view.revise_noun} less conventional")
             case "export":
                 self._export()
+        self._focus_prompt()
 
     def _open_file(self, path: Path | None) -> None:
         import shutil
@@ -791,10 +862,26 @@ class StudioApp(App):
         self.call_after_refresh(log.scroll_end, animate=False)
 
     def action_cancel(self) -> None:
-        if self.busy:
-            self.cancel_flag.set()
-            self.queue.clear()
-            self._say("cancelling…", "notice")
+        """Stop the running request at its tool's next step; the waiting ones are dropped, and the
+        log says how many (each one's label says it was not run)."""
+        if not self.busy:
+            return
+        self.cancel_flag.set()
+        n = self._drop_queue(f"{self._key_name('cancel')} cancelled the request before it")
+        dropped = f"; {n} queued request{'s' if n != 1 else ''} dropped (send again to run)" if n else ""
+        self._say(f"cancelling the running request (it stops at its next step){dropped}", "notice")
+
+    def action_quit(self) -> None:
+        """Quit: stop the running request first, drop the queue, then exit. The process waits for
+        the turn's worker thread on its way out, so the tool must stop at its next step now,
+        not when the screens are gone (and no queued request may start meanwhile)."""
+        self._quit()
+
+    def _quit(self, return_code: int = 0) -> None:
+        self.quitting = True
+        self.cancel_flag.set()
+        self.queue.clear()
+        self.exit(return_code=return_code)
 
 
 def _machine_load() -> str:

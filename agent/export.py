@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from tools import registry
-from tools.views import picture_params
+from tools.views import picture_params, read_poem
 from tools.artifacts import Artifact
 from models.common.errors import UserFixableError
 from models.common.runtime import app_version
@@ -320,10 +320,11 @@ def render_index(manifest: dict, root: Path) -> str:
         "<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}"
         "section{border-top:1px solid #ddd;padding:1em 0}img{max-width:100%;border:1px solid #ccc}"
         "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ddd;padding:2px 8px;text-align:right}"
-        "pre{white-space:pre-wrap;font-size:110%}.req{color:#555;font-style:italic}</style></head><body>",
+        "pre{white-space:pre-wrap;font-size:110%}.req{color:#555;font-style:italic}"
+        ".poem p{font-family:Georgia,serif;font-size:115%;line-height:1.5}table.scansion td:last-child{text-align:left}"
+        "</style></head><body>",
         f"<h1>{e(manifest.get('title') or 'Ars Nova bundle')}</h1>",
-        f"<p>planner: {e(str(manifest.get('planner', '')))} · seed: {e(str(manifest.get('seed', '')))} · "
-        f"Ars Nova {e(manifest['app_version'])}</p>",
+        *_header(manifest),
     ]
     for a in manifest["artifacts"]:
         parts.append(f"<section><h2>{e(a['kind'])} · {e(a['tool'])}</h2>")
@@ -344,20 +345,55 @@ def render_index(manifest: dict, root: Path) -> str:
                     f"<tr><th>{e(k)}</th><td style='text-align:left'>{e(str(v))}</td></tr>"
                     for k, v in params.items() if v not in (None, "")) + "</table>")
         if "poem" in f and (root / f["poem"]).exists():
-            parts.append(f"<pre>{e((root / f['poem']).read_text(encoding='utf-8'))}</pre>")
+            parts.append(_poem_html(read_poem(root / f["poem"])))
         s = a["scores"]
-        parts.append(f"<p>model {e(a['model'])} · seed {a['seed']} · kept round {a['round']} · "
+        parts.append(f"<p>model {e(a['model'])} · seed {e(str(a['seed']))} · kept round {a['round']} · "
                      f"quality {s['quality']:.2f} · novelty {s['novelty']:.2f} · adherence {s['adherence']:.2f}</p>")
         parts.append("<table><tr><th>round</th><th>candidates</th><th>quality</th><th>novelty</th>"
                      "<th>adherence</th><th>kept</th></tr>")
         for r in a.get("trajectory", []):
             rs = r["scores"]
             parts.append(f"<tr><td>{r['round']}</td><td>{r['candidates']}</td><td>{rs['quality']:.3f}</td>"
-                         f"<td>{rs['novelty']:.3f}</td><td>{rs['adherence']:.3f}</td><td>{'✓' if r['chosen'] else ''}</td></tr>")
+                         f"<td>{rs['novelty']:.3f}</td><td>{rs['adherence']:.3f}</td><td>{_kept_mark(r, a)}</td></tr>")
         parts.append("</table>")
         parts.append(f"<details><summary>arguments</summary><pre>{e(json.dumps(a['args'], indent=1))}</pre></details></section>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _header(manifest: dict) -> list[str]:
+    """Planner, seed (only when the bundle has one: a chat's export has none), version; the brief's
+    title and turns when a brief made the bundle."""
+    e = html.escape
+    facts = [f"planner: {e(str(manifest['planner']))}"] if manifest.get("planner") else []
+    if manifest.get("seed") is not None:
+        facts.append(f"seed: {e(str(manifest['seed']))}")
+    facts.append(f"Ars Nova {e(manifest['app_version'])}")
+    out = [f"<p>{' · '.join(facts)}</p>"]
+    brief = manifest.get("brief")
+    if isinstance(brief, dict) and brief.get("turns"):
+        name = brief.get("title") or brief.get("path") or "brief"
+        out.append(f"<details open><summary>brief: {e(str(name))}</summary><ol>"
+                   + "".join(f"<li>{e(str(t))}</li>" for t in brief["turns"]) + "</ol></details>")
+    return out
+
+
+def _poem_html(poem) -> str:
+    """The poem as a page shows it: title, stanzas (a line per line), the scansion as a table."""
+    e = html.escape
+    verse = "".join("<p>" + "".join(f"{e(ln)}<br>" for ln in stanza) + "</p>" for stanza in poem.stanzas)
+    rows = "".join(f"<tr><td>{i}</td><td>{n}</td><td>{e(letter)}</td><td><code>{e(stress or '?')}</code></td>"
+                   f"<td>{e(line)}</td></tr>" for i, (n, letter, stress, line) in enumerate(poem.scansion, 1))
+    return (f"<div class='poem'><h3>{e(poem.title)}</h3>{verse}<table class='scansion'><tr><th>#</th>"
+            f"<th>syllables</th><th>rhyme</th><th>stress</th><th>line</th></tr>{rows}</table></div>")
+
+
+def _kept_mark(record: dict, artifact: dict) -> str:
+    """✓ on the round the artifact kept only; a revision that beat the running best and was
+    beaten later is "improved"."""
+    if record["round"] == artifact["round"]:
+        return "✓"
+    return "improved" if record["chosen"] and record["round"] > 0 else ""
 
 
 def export_session(store, session_id: str, out: str | Path, meta: dict | None = None) -> Path:

@@ -43,12 +43,15 @@ class ProgressPrinter:
                     self.s.flush()
             case ev.Critique(record=r) | ev.Revision(record=r):
                 s = r.scores
+                # "improved": a revision beat the running best; a later one may beat it too, so
+                # which round is kept is said once the tool finishes (the artifact's round)
                 self._line(f"  round {r.round}: quality {s.quality:.2f} novelty {s.novelty:.2f} "
-                           f"adherence {s.adherence:.2f}{' (kept)' if r.chosen else ''}")
+                           f"adherence {s.adherence:.2f}{' (improved)' if r.chosen and r.round > 0 else ''}")
             case ev.Preview(path=path):
                 self._line(f"  preview: {path}")
             case ev.ToolFinished(artifact=a):
-                self._line(f"  done: {a.summary}")
+                kept = f" (kept round {a.round})" if len(a.trajectory) > 1 else ""
+                self._line(f"  done: {a.summary}{kept}")
             case ev.ToolFailed(tool=tool, error=error):
                 self._line(f"  {tool}: {error}")
             case ev.Notice(text=text):

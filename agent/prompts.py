@@ -86,8 +86,12 @@ CHAT_HELP = """\
 | /brief FILE | run a brief's messages in this session |
 | /save-brief FILE | save this session's messages as a brief that replays it |
 
+Ask for poems in words: *a haiku about first snow*, *a sonnet about the harbour at dawn*,
+*a limerick about a cat who sailed to sea*, *make the poem more like Dickinson*.
+Ask for pictures: *a picture of a red apple*, *draw a blue boat at dusk, 256x256*,
+*make the picture less conventional*.
 Ask for music in words: *16 bars of slow piano music in D minor*, *a lively jig for fiddle*,
 *a Bach chorale in A minor*, *continue primer.mid for 8 bars*, *make the music less conventional*.
 Restyle a picture after a painting: *restyle photo.jpg like starry night*, *repaint the last image
-in the style of the scream, keep the colours*. Poems and new pictures are coming.
+in the style of the scream, keep the colours*.
 """

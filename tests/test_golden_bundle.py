@@ -20,7 +20,7 @@ turns:
 DIGESTS = {
     "images/002-call_0_generate_image-image.png": "d29bc7594402d873e2c994daa80f37a7b8aace8aa783d8ee998520ec424accf0",
     "images/004-call_0_style_transfer-styled.png": "c477a798f3de5f281d3c31f7339ecca2796fe98b2a4e0f8afdb8d871d0657583",
-    "index.html": "4e2715a9c1594b748955643b3a39577d28a5bc5d26dd320581e3c353f3216349",
+    "index.html": "64242b8fb83132f6675a2218c7a72fad48c4ed3e5f8203a0fa27a93f77adaf2f",
     "manifest.json": "780d06e3ee54e4a3bf8095de73be95f221bbc0b08880a414c16a40f2f144d011",
     "music/003-call_0_compose_music-music.mid": "a08716322523c5d7662d0fd9425912ff6627746b227f3ffb1b6f4d2df688ae0c",
     "music/003-call_0_compose_music-music.png": "a183e9ac005936cb608d1f69d4cc36d11bf41d04a9f4e38df5c4f57e725dd92f",

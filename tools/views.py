@@ -47,13 +47,29 @@ def view_of(artifact: Artifact, folder: Path) -> ArtifactView:
     main = files.get(spec.main_file) if spec else next(iter(files.values()), None)
     title, scansion = "", ()
     if "poem" in present:
-        from models.poetry.page import read_poem_lines, read_poem_title, scansion_rows
-
-        page = present["poem"].read_text(encoding="utf-8")
-        title, scansion = read_poem_title(page), tuple(scansion_rows(read_poem_lines(page)))
+        poem = read_poem(present["poem"])
+        title, scansion = poem.title, poem.scansion
     return ArtifactView(files=files, main=main, title=title, scansion=scansion, image=present.get("image"),
                         midi=present.get("midi"), wav=present.get("wav"), kind=artifact.kind,
                         revise_noun=spec.revise_words[0] if spec else "result")
+
+
+@dataclass(frozen=True)
+class PoemView:
+    """A poem page as a screen or index.html shows it: never its front matter or its Markdown."""
+
+    title: str
+    stanzas: tuple[tuple[str, ...], ...]
+    scansion: tuple[tuple[int, str, str, str], ...]  # (syllables, rhyme letter, stress, line) per line
+
+
+def read_poem(path: Path) -> PoemView:
+    """The title, stanzas and scansion of the poem page at ``path`` (models/poetry/page.py's format)."""
+    from models.poetry.page import read_poem_stanzas, read_poem_title, scansion_rows
+
+    page = path.read_text(encoding="utf-8")
+    stanzas = tuple(tuple(st) for st in read_poem_stanzas(page))
+    return PoemView(read_poem_title(page), stanzas, tuple(scansion_rows([ln for st in stanzas for ln in st])))
 
 
 def picture_params(path: Path) -> dict:

@@ -42,7 +42,12 @@ def _cell(text: str) -> str:
 
 def read_poem_lines(markdown: str) -> list[str]:
     """The verse lines of a page written by ``poem_markdown``."""
-    out, inside = [], False
+    return [ln for stanza in read_poem_stanzas(markdown) for ln in stanza]
+
+
+def read_poem_stanzas(markdown: str) -> list[list[str]]:
+    """The verse of a page written by ``poem_markdown``, stanza by stanza (a blank line between two)."""
+    stanzas, inside = [[]], False
     for ln in markdown.splitlines():
         if ln.startswith("# ") and not inside:
             inside = True
@@ -50,8 +55,10 @@ def read_poem_lines(markdown: str) -> list[str]:
         if ln.startswith(SCANSION_HEADING):
             break
         if inside and ln.strip():
-            out.append(ln.rstrip())
-    return out
+            stanzas[-1].append(ln.rstrip())
+        elif inside and stanzas[-1]:
+            stanzas.append([])
+    return [st for st in stanzas if st]
 
 
 def read_poem_title(markdown: str) -> str:
