@@ -99,7 +99,7 @@ class RouterChatModel(BaseChatModel):
             if wanted and best in ("write_poem", "generate_image", "compose_music") and best != wanted:
                 scores[wanted] = scores[best] + 1e-3
                 best = wanted
-            if follow_up and _FOLLOW_UP.search(text) and slots.subject(text) is None:
+            if follow_up and (_REVISION.search(text) or _FOLLOW_UP.search(text) and slots.subject(text) is None):
                 scores["revise"] = max(scores.values()) + 1e-3  # "turn it into a sonnet": the earlier poem, changed
                 best = "revise"
             elif best in ("none", "write_poem") and _FORM_WORDS.search(text):  # a form named outside a question: a poem
@@ -226,6 +226,9 @@ _NOT_CREATIVE = re.compile(r"\b(?:essays?|e-?mails?|letters?|memos?|reports?|sum
 _KIND_NOUN = re.compile(r"\b(?:" + "|".join(sorted({*_POEM_NOUNS, *_PICTURE_NOUNS, *_MUSIC_NOUNS, "watercolour", "watercolor",
                                                      "sketch", "icon", "portrait", "photo"})) + r")s?\b", re.IGNORECASE)
 # a follow-up that re-runs an earlier call: "again but slower", "the first one as a sonnet"
+# "make the jig less conventional": asked of an earlier result, whatever kind it names
+_REVISION = re.compile(r"\b(less|more)\s+(conventional|original|novel|predictable|surprising|experimental|like)\b",
+                       re.IGNORECASE)
 _FOLLOW_UP = re.compile(r"\b(?:again|once more|one more time|re-?do|slower|faster|quicker|the (?:first|second|third|last|"
                         r"previous) one)\b|\b(?:turn|make|change|rewrite|redo)\s+(?:it|that|this|the (?:poem|picture|image|"
                         r"music|tune|piece|song|haiku|sonnet))\s+(?:into|as|more|less)\b", re.IGNORECASE)
@@ -253,7 +256,7 @@ def _lexical_hints(text: str) -> dict[str, float]:
         hints["generate_image"] = 0.05
     if re.search(r"@last\b|\brestyle|\bstyle of\b|\bin the style\b|\bstyle transfer", low):
         hints["style_transfer"] = hints.get("style_transfer", 0) + 0.1
-    if re.search(r"\b(less|more)\s+(conventional|original|novel|predictable|surprising|experimental|like)\b", low):
+    if _REVISION.search(low):
         hints["revise"] = 0.08
     return hints
 

@@ -264,3 +264,15 @@ def test_again_but_slower_reruns_the_last_music_slower(router, before, slower):
     args = calls[0][1]
     assert slower(args["tempo"])
     assert {k: v for k, v in args.items() if k != "tempo"} == {k: v for k, v in before.items() if k != "tempo"}
+
+
+def test_a_revision_phrase_revises_the_named_kind_even_when_it_names_a_dance(router):
+    """'Make the jig less conventional' after a slow piece and a jig revises the jig (8 bars), not a new tune."""
+    history = [HumanMessage("Compose 16 bars of slow piano music in D minor."),
+               AIMessage("", tool_calls=[{"name": "compose_music", "args": {"key": "D minor", "bars": 16}, "id": "a"}]),
+               HumanMessage("A lively jig in G major for the fiddle, 8 bars, with the rnn."),
+               AIMessage("", tool_calls=[{"name": "compose_music", "args": {"key": "G major", "bars": 8, "meter": "6/8",
+                                                                          "model": "rnn"}, "id": "b"}])]
+    calls, msg = plan(router, "Make the jig less conventional.", history)
+    assert [name for name, _ in calls] == ["compose_music"] and calls[0][1]["bars"] == 8
+    assert calls[0][1]["key"] == "G major" and msg.additional_kwargs["arsnova_revisions"][0]["direction"] == "more_novel"
