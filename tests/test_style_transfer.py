@@ -186,11 +186,11 @@ def test_band_matching_gives_the_style_grain_and_keeps_the_content_layout():
 
 def test_the_solver_returns_its_best_iterate(vgg):
     """Adam's last step need not be its best: the result is the lowest objective seen."""
-    from models.style.transfer import _Objective, _solve
+    from models.style.transfer import Objective, _solve
 
     content = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     cfg = StyleConfig(size=32, lr=60.0)  # a step so large that Adam overshoots
-    obj = _Objective(vgg, content, [(stripes(32, 32), 1.0)], cfg)
+    obj = Objective(vgg, content, [(stripes(32, 32), 1.0)], cfg)
     seen = []
     real = obj.losses
     obj.losses = lambda x: (lambda r: (seen.append(float(r[0].detach())), r)[1])(real(x))

@@ -64,7 +64,7 @@ class ModelHost:
         """What has been loaded so far (models load on first use), for the status bar."""
         names = []
         for kind in KINDS:
-            for spec, model in self._loaded.get(kind, {}).items():
+            for model in self._loaded.get(kind, {}).values():
                 names.append(describe(kind, model))
         return names
 

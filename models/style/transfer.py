@@ -144,14 +144,14 @@ def _to_basis(x: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,bjhw->bihw", basis, x)
 
 
-def _resize(x: torch.Tensor, long_side: int) -> torch.Tensor:
+def resize_to(x: torch.Tensor, long_side: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     s = long_side / max(h, w)
     return F.interpolate(x, size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
                          align_corners=False, antialias=True)
 
 
-class _Objective:
+class Objective:
     """Targets for one scale (computed once), and the loss of an image against them."""
 
     def __init__(self, vgg: VGG, content: torch.Tensor, styles: list[tuple[torch.Tensor, float]], cfg: StyleConfig):
@@ -207,9 +207,9 @@ def stylize(
             progress(done, total, f"{side}px")
 
     for k, (side, iters) in enumerate(scales):
-        c_img = _resize(content, side)
-        s_imgs = [(_resize(s, side), w) for s, w in styles]
-        obj = _Objective(vgg, c_img, s_imgs, cfg)
+        c_img = resize_to(content, side)
+        s_imgs = [(resize_to(s, side), w) for s, w in styles]
+        obj = Objective(vgg, c_img, s_imgs, cfg)
         levels = cfg.pyramid_levels(side)
         if x is None:
             noise = torch.rand(c_img.shape, generator=gen)
@@ -234,7 +234,7 @@ def stylize(
                        tuple(s for s, _ in scales))
 
 
-def _solve(obj: _Objective, x0: torch.Tensor, levels: int, iters: int, cfg: StyleConfig,
+def _solve(obj: Objective, x0: torch.Tensor, levels: int, iters: int, cfg: StyleConfig,
            should_stop: Callable[[], bool] | None, step_done: Callable[[], None]) -> tuple[torch.Tensor, float, float]:
     """Adam on the image as a Laplacian pyramid along COLOUR_BASIS -> the best iterate seen
     (clamped to 0..255; Adam's last step need not be it), its content and style losses.
