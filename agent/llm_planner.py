@@ -5,6 +5,8 @@ tool schemas are the same every turn, so the key/value cache of the longest shar
 prefix is kept and reused: on a CPU that turns tens of seconds of prompt reading into the cost
 of the new turn only. Output is parsed for tool calls in the common formats (Hermes/Qwen
 ``<tool_call>{json}</tool_call>``, a bare JSON object or list); validation is the planner's job.
+With ``constrained`` (the default) the answer is decoded under the tool schemas
+(``agent.tool_grammar``): a reply in words or well-formed calls, nothing else can be written.
 Loading never runs remote code; a ``#file.gguf`` suffix loads a GGUF (transformers dequantises it).
 """
 
@@ -111,11 +113,13 @@ class HFChatModel(BaseChatModel):
 
     max_new_tokens: int = 256
     name_or_path: str = ""
+    constrained: bool = True  # decode under the tool schemas (agent.tool_grammar)
     _model: Any = PrivateAttr(default=None)
     _tok: Any = PrivateAttr(default=None)
     _cache_ids: tuple = PrivateAttr(default=())
     _cache: Any = PrivateAttr(default=None)
     _text_sink: Any = PrivateAttr(default=None)  # set by the Planner to stream the answer
+    _grammars: dict = PrivateAttr(default_factory=dict)  # tool set -> ToolGrammar (its token table built once)
     last_reused_tokens: int = 0
     last_prompt_tokens: int = 0
 
@@ -138,8 +142,19 @@ class HFChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "arsnova-hf"
 
-    def bind_tools(self, tools, **kwargs):
-        return self.bind(tool_schemas=[convert_to_openai_tool(t) for t in tools], **kwargs)
+    def bind_tools(self, tools, tool_choice: str | None = None, **kwargs):
+        """``tool_choice``: "auto" (default: words or calls) or "any"/"required" (a call is due)."""
+        return self.bind(tool_schemas=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice or "auto",
+                         **kwargs)
+
+    def grammar_fn(self, tool_schemas, tool_choice: str = "auto"):
+        """The ``prefix_allowed_tokens_fn`` that keeps this answer inside the tool grammar."""
+        from agent.tool_grammar import ToolGrammar, schemas_json
+
+        key = schemas_json(tool_schemas)
+        if key not in self._grammars:
+            self._grammars[key] = ToolGrammar(tool_schemas, self._tok)
+        return self._grammars[key].prefix_allowed_tokens_fn(tool_choice)
 
     def prompt_ids(self, messages, tool_schemas) -> list[int]:
         out = self._tok.apply_chat_template(to_template_messages(messages), tools=tool_schemas or None,
@@ -148,7 +163,8 @@ class HFChatModel(BaseChatModel):
             out = out["input_ids"]
         return list(out)
 
-    def _generate(self, messages, stop=None, run_manager=None, tool_schemas=None, **kwargs) -> ChatResult:
+    def _generate(self, messages, stop=None, run_manager=None, tool_schemas=None, tool_choice="auto",
+                  **kwargs) -> ChatResult:
         import torch
 
         ids = self.prompt_ids(messages, tool_schemas)
@@ -183,9 +199,10 @@ class HFChatModel(BaseChatModel):
                         gate(text)
 
                 streamer = _Sink(self._tok, skip_prompt=True, skip_special_tokens=True)
+            allowed = self.grammar_fn(tool_schemas, tool_choice) if self.constrained and tool_schemas else None
             gen = self._model.generate(input_ids, **{key: past}, max_new_tokens=self.max_new_tokens,
                                        do_sample=False, pad_token_id=self._tok.pad_token_id or self._tok.eos_token_id,
-                                       streamer=streamer)
+                                       streamer=streamer, prefix_allowed_tokens_fn=allowed)
         text = self._tok.decode(gen[0, len(ids):], skip_special_tokens=True)
         calls, rest = parse_tool_calls(text)
         msg = AIMessage(content=rest, tool_calls=calls)
