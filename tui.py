@@ -448,7 +448,7 @@ class StudioApp(App):
         yield SystemCommand("Export bundle", "Write this session's artifacts as a bundle", self._export)
         yield SystemCommand("Toggle novelty target", "Default ↔ bold: more revision rounds, higher novelty",
                             self._toggle_novelty)
-        yield SystemCommand("Switch planner", "router, hf:PATH, openai:URL#MODEL or ollama:MODEL", self._switch_planner)
+        yield SystemCommand("Switch planner", "router, hf:PATH, openai:URL#MODEL, ollama:MODEL or hybrid:<one of those>", self._switch_planner)
         yield SystemCommand("Threads", "How many CPU threads the generators compute on", self._ask_threads)
         yield SystemCommand("Switch poet model", "embedded, hf:ID, hf:/dir[#file.gguf] or openai:URL#MODEL",
                             lambda: self._switch_model("poet"))
@@ -526,7 +526,7 @@ class StudioApp(App):
             if spec and spec != self.settings.planner:
                 self.set_planner(spec)
 
-        self.push_screen(AskScreen("Planner (router | hf:PATH | openai:URL#MODEL | ollama:MODEL):", self.settings.planner),
+        self.push_screen(AskScreen("Planner (router | hf:PATH | openai:URL#MODEL | ollama:MODEL | hybrid:...):", self.settings.planner),
                          done)
 
     @work(thread=True, group="planner")

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("chat", help="open the studio (the default)")
     c.add_argument("--session", help="resume this session id")
-    c.add_argument("--planner", help="router | hf:PATH[#file.gguf] | openai:URL#MODEL | ollama:MODEL")
+    c.add_argument("--planner", help="router | hf:PATH[#file.gguf] | openai:URL#MODEL | ollama:MODEL | hybrid:<one of those>")
 
     r = sub.add_parser("run", help="run a brief (YAML) headless and export its bundle")
     r.add_argument("brief")

@@ -1,8 +1,9 @@
 """Planner backends behind one factory, and the validate → retry → fall back policy.
 
 Specs: ``router`` (default, offline), ``hf:PATH_OR_ID[#file.gguf]`` (a local causal LM via
-transformers), ``openai:URL#MODEL`` and ``ollama:MODEL`` (local servers; ``pip install
-'arsnova[llm]'``). Whatever answers, its tool calls are validated against the tool schemas;
+transformers, its tool calls decoded under the tool schemas), ``openai:URL#MODEL`` and
+``ollama:MODEL`` (local servers; ``pip install 'arsnova[llm]'``), and ``hybrid:<one of those>``
+(the router answers when it is sure, the model otherwise). Whatever answers, its tool calls are validated against the tool schemas;
 an invalid call goes back to the model with the error (bounded), then the router answers.
 """
 
@@ -102,6 +103,39 @@ class Planner:
         return PlanResult(_with_calls(msg, calls), "router", tuple(notices + _notes(msg) + errors))
 
 
+# The router's decision is "sure" when every segment's best label leads the runner-up by this much
+# (or a rule decided it). Measured on the dev half of bench/planner_eval.py: the router was right on
+# all 99 dev cases and 2 of them led by less than 0.02; below it the model is asked.
+HYBRID_MIN_LEAD = 0.02
+
+
+@dataclass
+class HybridPlanner:
+    """``hybrid:<llm spec>``: the router first; the model only when the router's lead is small or
+    the message asks for nothing the tools make and is not a question the help text answers
+    (chit-chat, "translate this"), where a model's words serve better than the router's stock
+    reply. ``answered_by`` says which of the two answered (status bar, manifest)."""
+
+    name: str
+    router: Callable[[], RouterChatModel]
+    llm: Planner
+    min_lead: float = HYBRID_MIN_LEAD
+    is_router = False
+    streams = False
+
+    def plan(self, history: list[BaseMessage], on_text: Callable[[str], None] | None = None) -> PlanResult:
+        msg = self.router().invoke(history)
+        calls, errors = check_calls(msg)
+        extra = msg.additional_kwargs
+        sure = not errors and (bool(calls) and extra.get("arsnova_margin", 0.0) >= self.min_lead
+                               or bool(extra.get("arsnova_answered")))
+        if sure:
+            return PlanResult(_with_calls(msg, calls), "router (hybrid)", tuple(_notes(msg)))
+        res = self.llm.plan(history)
+        why = "the router was unsure" if calls else "not a request for the tools"
+        return PlanResult(res.message, f"{res.answered_by} (hybrid: {why})", res.notices)
+
+
 def _notes(msg: AIMessage) -> list[str]:
     """What the router says about a plan it made ("the poet has no sestina; …"), shown as notices."""
     return [str(n) for n in msg.additional_kwargs.get("arsnova_notes", ())] if msg.tool_calls else []
@@ -141,6 +175,12 @@ def make_planner(spec: str, encoder_factory: Callable, tools: list | None = None
     spec = (spec or "router").strip()
     if spec == "router":
         return Planner("router", _LazyRouter(router))
+    if spec.startswith("hybrid:"):
+        inner = spec[7:].strip()
+        if not inner or inner == "router" or inner.startswith("hybrid:"):
+            raise UserFixableError("write the hybrid planner as hybrid:<model planner>, e.g. hybrid:hf:/models/qwen2.5-1.5b-instruct")
+        llm = make_planner(inner, encoder_factory, tools)
+        return HybridPlanner(spec, llm.router or router, llm)  # one router: the model's fallback is it too
     if spec.startswith("hf:"):
         from agent.llm_planner import HFChatModel
 
@@ -163,7 +203,8 @@ def make_planner(spec: str, encoder_factory: Callable, tools: list | None = None
         except ImportError:
             raise UserFixableError("the ollama: planner needs langchain-ollama: pip install 'arsnova[llm]'") from None
         return Planner(spec, ChatOllama(model=spec[7:], temperature=0).bind_tools(tools), router)
-    raise UserFixableError(f"unknown planner {spec!r}; use router, hf:PATH[#file.gguf], openai:URL#MODEL or ollama:MODEL")
+    raise UserFixableError(f"unknown planner {spec!r}; use router, hf:PATH[#file.gguf], openai:URL#MODEL, ollama:MODEL "
+                           "or hybrid:<one of those>")
 
 
 class _LazyRouter:

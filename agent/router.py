@@ -51,9 +51,11 @@ class RouterChatModel(BaseChatModel):
     # "none" by 0.16 or more and chit-chat or errands by at most -0.03: 0.05 sits in the gap.
     margin: float = 0.05
     k: int = 3
+    last_margin: float = 1.0  # the last plan's least clear decision (best label's lead), for the hybrid planner
     _encode: Callable[[list[str]], np.ndarray] | None = PrivateAttr(default=None)
     _labels: list[str] = PrivateAttr(default_factory=list)
     _bank: np.ndarray | None = PrivateAttr(default=None)
+    _leads: list[float] = PrivateAttr(default_factory=list)
 
     def __init__(self, encoder: Callable[[list[str]], np.ndarray], **kw: Any) -> None:
         super().__init__(**kw)
@@ -84,6 +86,7 @@ class RouterChatModel(BaseChatModel):
         emb = self._encode([_MODEL_CHOICE.sub("", s).strip() or s for s in segments])  # "with the rnn" is an argument
         sims = emb @ self._bank.T
         out = []
+        self._leads = []
         labels = np.array(self._labels)
         for row, text in zip(sims, segments):
             scores = {}
@@ -96,27 +99,36 @@ class RouterChatModel(BaseChatModel):
             head = _HEAD_NOUN.search(text.lower())  # "a poem about a painting" asks for a poem
             wanted = None if not head else ("write_poem" if head.group(1) in _POEM_NOUNS else
                                             "compose_music" if head.group(1) in _MUSIC_NOUNS else "generate_image")
+            ruled = False  # a rule below decided, not the similarity: the decision is as sure as the rule
             if wanted and best in ("write_poem", "generate_image", "compose_music") and best != wanted:
                 scores[wanted] = scores[best] + 1e-3
-                best = wanted
+                best, ruled = wanted, True
             if follow_up and (_REVISION.search(text) or _FOLLOW_UP.search(text) and slots.subject(text) is None):
                 scores["revise"] = max(scores.values()) + 1e-3  # "turn it into a sonnet": the earlier poem, changed
-                best = "revise"
+                best, ruled = "revise", True
             elif best in ("none", "write_poem") and _FORM_WORDS.search(text):  # a form named outside a question: a poem
                 scores["write_poem"] = max(scores["write_poem"], scores["none"] + self.margin + 1e-6)
-                best = "write_poem"
+                best, ruled = "write_poem", True
             if best == "style_transfer" and (not _names_a_style(text) or _asks_new_picture(text)):
                 # restyling needs a style to copy and a picture to repaint; without them the person wants a new picture
                 scores["style_transfer"] = min(scores["style_transfer"], scores["generate_image"] - 1e-3)
-                best = max(scores, key=scores.get)
+                best, ruled = max(scores, key=scores.get), True
             out.append((best, scores[best], scores))
+            self._leads.append(1.0 if ruled else self.lead(scores))
         return out
+
+    @staticmethod
+    def lead(scores: dict[str, float]) -> float:
+        """How clearly a segment was decided: its best label's lead over the runner-up."""
+        top = sorted(scores.values(), reverse=True)
+        return top[0] - top[1] if len(top) > 1 else 1.0
 
     def segments(self, text: str, follow_up: bool = False) -> list[tuple[str, str, float]]:
         parts = [p.strip(" ,") for p in _SPLIT.split(text) if p and p.strip(" ,")]
         if not parts:
             return []
         labelled = self.classify(parts, follow_up)
+        self.last_margin = min(self._leads, default=1.0)
         merged: list[list] = []
         for part, (label, score, scores) in zip(parts, labelled):
             standalone = label != "none" and score - scores["none"] >= self.margin
@@ -141,7 +153,9 @@ class RouterChatModel(BaseChatModel):
         refused = reading.refusals(reading.lead_subject(rest))
         notes = [reading.help_answer(questions)] if questions else []
         # 2. segments, labelled; a request that names no subject takes the one the others share
+        self.last_margin = 1.0
         segs = self.segments(refused.text, follow_up=bool(history["calls"]))
+        confidence = {"arsnova_margin": round(float(self.last_margin), 4)}
         subjects = reading.share_subject([s for s, label, _ in segs])
         calls, revisions, said = [], [], {}  # said: call index -> what the plan tells the person about it
         poem = registry.for_kind("poem")  # a poem asked for elsewhere in the message is a song's words
@@ -181,9 +195,11 @@ class RouterChatModel(BaseChatModel):
         calls = [{**calls[i], "id": f"call_{n}_{calls[i]['name']}"} for n, i in enumerate(kept)]
         revisions = [r for r in revisions if any(c["name"] == r["tool"] for c in calls)]
         if not calls:
-            return AIMessage(content=" ".join(notes) or CHITCHAT_REPLY)
+            return AIMessage(content=" ".join(notes) or CHITCHAT_REPLY,
+                             additional_kwargs={**confidence, "arsnova_answered": bool(notes)})
         return AIMessage(content=" ".join(notes), tool_calls=calls,
-                         additional_kwargs={"arsnova_revisions": revisions, **({"arsnova_notes": notes} if notes else {})})
+                         additional_kwargs={"arsnova_revisions": revisions, **confidence,
+                                            **({"arsnova_notes": notes} if notes else {})})
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         msg = self.plan(messages, kwargs.get("tool_names"))

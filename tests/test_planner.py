@@ -233,3 +233,44 @@ def test_an_hf_planner_streams_its_answer_as_text_deltas(tmp_path, tiny_weights)
     assert type(events[-1]).__name__ == "Final"
     assert deltas and events.index(deltas[0]) < events.index(events[-1])
     assert "".join(d.text for d in deltas).strip()[:40] in events[-1].text  # the answer, as it was written
+
+
+class _Refuses(GenericFakeChatModel):
+    def _generate(self, *a, **kw):
+        raise AssertionError("the hybrid asked the model although the router was sure")
+
+
+def test_hybrid_asks_the_model_only_when_the_router_is_unsure_or_it_is_no_request(router_factory):
+    from agent.planner import HybridPlanner
+
+    sure = HybridPlanner("hybrid:test", router_factory, Planner("test", _Refuses(messages=iter([])), router_factory))
+    res = sure.plan([HumanMessage("a haiku about rain")])
+    assert res.answered_by == "router (hybrid)" and res.message.tool_calls[0]["name"] == "write_poem"
+    res = sure.plan([HumanMessage("What's the difference between a sonnet and a villanelle?")])
+    assert res.answered_by == "router (hybrid)" and not res.message.tool_calls  # the help text answers
+
+    words = HybridPlanner("hybrid:test", router_factory,
+                          Planner("test", scripted(AIMessage("Gute Nacht.")), router_factory))
+    res = words.plan([HumanMessage("translate 'good night' into German")])
+    assert res.answered_by == "test (hybrid: not a request for the tools)"
+    assert res.message.content == "Gute Nacht."
+
+    unsure = HybridPlanner("hybrid:test", router_factory, Planner("test", scripted(
+        AIMessage("", tool_calls=[call("compose_music", {"key": "C# minor", "mood": "dark"})])), router_factory),
+        min_lead=2.0)  # nothing leads by 2: every decision is "unsure"
+    res = unsure.plan([HumanMessage("a tense, dark piece in C# minor")])
+    assert res.answered_by == "test (hybrid: the router was unsure)"
+    assert res.message.tool_calls[0]["args"]["key"] == "C# minor"
+
+
+@pytest.mark.parametrize("spec", ["hybrid:", "hybrid:router", "hybrid:hybrid:router"])
+def test_a_hybrid_needs_a_model_planner(spec):
+    with pytest.raises(UserFixableError, match="hybrid:<model planner>"):
+        make_planner(spec, lambda: None)
+
+
+def test_a_hybrid_over_a_local_model_builds(tiny_chat_dir):
+    from agent.planner import HybridPlanner
+
+    p = make_planner(f"hybrid:hf:{tiny_chat_dir}", lambda: None)
+    assert isinstance(p, HybridPlanner) and p.llm.name == f"hf:{tiny_chat_dir}" and p.router is p.llm.router
