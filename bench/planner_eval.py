@@ -4,7 +4,10 @@ half (which the router may be tuned on) and a test half (reported only). Writes
 bench/planner_eval.json; bench/planner_eval_baseline.json is the same run on the router before
 issue 22 (dev 72.7% tool sets / 67.1% slots, test 80.2% / 78.1%).
 
-    .venv/bin/python bench/planner_eval.py [--show-failures dev|test|all]
+    .venv/bin/python bench/planner_eval.py [--planner SPEC] [--show-failures dev|test|all]
+
+``--planner`` evaluates any planner the app takes (``hf:PATH``, ``hybrid:hf:PATH``, a server):
+the same cases, plus the share of answers whose calls validated the first time and who answered.
 
 A case is a message, the tools it should run (a multiset; [] for an answer in words) and the
 slots it should fill per tool. A slot is an argument name with its exact value; ``size`` is the
@@ -359,18 +362,20 @@ def score(case: Case, calls: list[tuple[str, dict]]) -> tuple[bool, int, int, li
     return tools_ok, good, total, wrong
 
 
-def evaluate(router, cases: list[Case]) -> tuple[dict, list[dict]]:
+def evaluate(planner, cases: list[Case]) -> tuple[dict, list[dict]]:
+    """``planner``: an ``agent.planner`` planner (router, model, hybrid): what the loop runs."""
     from langchain_core.messages import HumanMessage
 
-    from agent.planner import check_calls
-
-    rows, secs = [], []
+    rows, secs, first_try, by = [], [], 0, {}
     for case in cases:
         history = history_of(case)
         t = time.perf_counter()
-        msg = router.invoke([*history, HumanMessage(case.text)])
+        res = planner.plan([*history, HumanMessage(case.text)])
         secs.append(time.perf_counter() - t)
-        calls, errors = check_calls(msg)  # what the loop would run: validated, normalised
+        msg, errors = res.message, [n for n in res.notices if "invalid tool call" in n]
+        first_try += not errors  # the calls validated the first time (no retry, no fallback)
+        by[res.answered_by] = by.get(res.answered_by, 0) + 1
+        calls = msg.tool_calls  # validated, normalised by the planner
         planned = [(x["name"], x["args"]) for x in calls]
         tools_ok, good, total, wrong = score(case, planned)
         rows.append({"text": case.text, "kind": case.kind, "prior": [p[0] for p in case.prior], "want": list(case.tools),
@@ -383,6 +388,8 @@ def evaluate(router, cases: list[Case]) -> tuple[dict, list[dict]]:
         "tool_set_accuracy": sum(r["tools_ok"] for r in rows) / len(rows),
         "slots": n_slots,
         "slot_accuracy": sum(r["slots_ok"] for r in rows) / n_slots if n_slots else 1.0,
+        "valid_first_try": first_try / len(rows),
+        "answered_by": by,
         "p50_s": secs[len(secs) // 2],
         "p95_s": secs[min(len(secs) - 1, int(len(secs) * 0.95))],
     }
@@ -390,13 +397,15 @@ def evaluate(router, cases: list[Case]) -> tuple[dict, list[dict]]:
 
 
 def main() -> None:
-    from agent.router import RouterChatModel
     from models.common.encoder import load_encoder
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--show-failures", choices=("dev", "test", "all"), default=None,
                     help="print the failed cases of a half (look at the test half only after tuning is over)")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("planner_eval.json"))
+    ap.add_argument("--planner", default="router",
+                    help="any planner spec: router (default), hf:PATH[#file.gguf], hybrid:hf:PATH, openai:URL#MODEL …; "
+                         "results go under that name in --out")
     args = ap.parse_args()
 
     import torch
@@ -404,18 +413,23 @@ def main() -> None:
     torch.set_num_threads(1)  # as the tools run; on 2 shared cores two threads spin (0.5 s a request, measured)
     texts = [_key(x) for x in CASES]
     assert len(set(texts)) == len(texts), "duplicate case"
-    router = RouterChatModel(load_encoder())
     from langchain_core.messages import HumanMessage
 
-    router.invoke([HumanMessage("warm up the encoder")])
-    out: dict = {"router": {}, "cases_total": len(CASES)}
+    from agent.planner import make_planner
+
+    planner = make_planner(args.planner, load_encoder)
+    planner.plan([HumanMessage("warm up the encoder")])  # and the model's prefix cache
+    out: dict = json.loads(args.out.read_text()) if args.out.exists() else {}
+    out["cases_total"] = len(CASES)
+    out[args.planner] = {}
     halves = split(CASES)
     for name in ("dev", "test"):
         cases = [x for x in CASES if halves[_key(x)] == name]
-        summary, rows = evaluate(router, cases)
-        out["router"][name] = {**summary, "failures": [r for r in rows if not r["tools_ok"] or r["wrong"]]}
-        print(f"router {name:4s}: {summary['cases']} cases, tool sets {summary['tool_set_accuracy']:.1%}, "
+        summary, rows = evaluate(planner, cases)
+        out[args.planner][name] = {**summary, "failures": [r for r in rows if not r["tools_ok"] or r["wrong"]]}
+        print(f"{args.planner} {name:4s}: {summary['cases']} cases, tool sets {summary['tool_set_accuracy']:.1%}, "
               f"slots {summary['slot_accuracy']:.1%} of {summary['slots']}, "
+              f"valid first try {summary['valid_first_try']:.1%}, "
               f"p50 {summary['p50_s'] * 1000:.1f} ms, p95 {summary['p95_s'] * 1000:.1f} ms per request")
         if args.show_failures in (name, "all"):
             for r in rows:
