@@ -182,6 +182,28 @@ class ToolCard(Vertical):
         row = Horizontal(*[Button(self.ACTIONS[n], name=n, compact=True) for n in names], classes="actions")
         self.mount(row)
 
+    def show_result(self, artifact, view, width: int, restored: bool = False) -> None:
+        """The finished artifact: its poem, picture or piano roll, the rounds, files and buttons
+        (live, or ``restored`` from the session store when a session is reopened)."""
+        if restored:
+            for r in artifact.trajectory:
+                self.add_round(r)
+        files = "\n".join(f"{role}: {p}" for role, p in view.files.items())
+        if view.midi is not None:
+            self.show_roll(view.piano_roll(width - 8))
+        elif view.image is not None:
+            self.show_image(view.image, min(48, width - 8))
+        elif view.scansion:
+            self.show_poem(view.title, view.scansion)
+        self.finish(f"{artifact.summary}\n{files}", outcome="" if restored else "finished in")
+        self.add_actions(artifact, view)
+
+    def show_failure(self, error: str, kind: str, restored: bool = False) -> None:
+        cancelled = kind == "cancelled"
+        outcome = "" if restored else "cancelled after" if cancelled else "failed after"
+        self.finish("cancelled" if cancelled else error, "bold red" if kind in ("error", "internal") else "yellow",
+                    outcome)
+
     def main_file(self) -> Path | None:
         return self.view.main if self.view is not None else None
 
@@ -190,7 +212,9 @@ class ToolCard(Vertical):
         """The result line; ``outcome`` says how it ended: "finished in", "cancelled after", "failed after"."""
         self.query_one(ProgressBar).display = False
         elapsed = time.monotonic() - self.started
-        self.query_one(".status", Static).update(plain(f"{outcome} {elapsed:.1f}s", "dim"))
+        status = self.query_one(".status", Static)
+        status.update(plain(f"{outcome} {elapsed:.1f}s", "dim"))
+        status.display = bool(outcome)  # a restored card has no run time to tell
         self.query_one(".result", Static).update(plain(text, style))
 
 
@@ -355,7 +379,7 @@ class StudioApp(App):
                   f"“restyle photo.jpg like starry night”. {self._key_name('help')} for help.", "answer")
         self._fill_sessions()
         if self.session_id:
-            self._show_history()
+            self.call_after_refresh(self._show_history)  # after the first layout: cards need the width
         self._catch_sigint()
 
     def _catch_sigint(self) -> None:
@@ -393,15 +417,84 @@ class StudioApp(App):
             item.session_id = info.id
             view.append(item)
 
+    RESUME_TURNS = 8  # turns drawn when a session opens; "earlier" draws this many more each time
+
     def _show_history(self) -> None:
+        """The conversation as it was: every turn in order, with the same cards (poem and its
+        scansion, picture, piano roll, rounds, buttons). Only the last turns are drawn at first;
+        a button above them draws earlier ones, so a 200-turn session opens at once."""
         info = self.store.get(self.session_id)
-        arts = self.store.artifacts(self.session_id)
-        turns = self.store.user_turns(self.session_id)
-        self._say(f"Resumed “{info.title}”: {len(turns)} messages, {len(arts)} artifacts.", "notice")
-        for t in turns[-5:]:
-            self._say(f"› {t}", "user")
-        for a in arts:
-            self._say(a.summary, "answer")
+        turns: dict[int, list] = {}
+        for turn, msg in self.store.transcript(self.session_id):
+            turns.setdefault(turn, []).append(msg)
+        arts: dict[int, list] = {}
+        for a in self.store.artifacts(self.session_id):
+            arts.setdefault(a.turn, []).append(a)
+        self._past = [(t, turns[t], arts.get(t, [])) for t in sorted(turns)]
+        self._say(f"Resumed “{info.title}”: {len(self._past)} turns, {sum(map(len, arts.values()))} artifacts.",
+                  "notice")
+        self._earlier_button = None
+        self._show_earlier()
+        self.query_one("#log", VerticalScroll).scroll_end(animate=False)
+
+    def _show_earlier(self) -> None:
+        """Draw the next RESUME_TURNS turns before the ones on screen."""
+        log = self.query_one("#log", VerticalScroll)
+        chunk, self._past = self._past[-self.RESUME_TURNS:], self._past[:-self.RESUME_TURNS]
+        anchor = self._earlier_button
+        groups = [self._turn_widget(*t) for t in chunk]
+        if anchor is not None:
+            log.mount_all(groups, after=anchor)
+        else:
+            log.mount_all(groups)
+        if self._past and anchor is None:
+            anchor = Button("", id="earlier", compact=True)
+            log.mount(anchor, before=groups[0] if groups else None)
+            self._earlier_button = anchor
+        if anchor is not None:
+            if self._past:
+                anchor.label = f"↑ show {min(self.RESUME_TURNS, len(self._past))} earlier turns ({len(self._past)} more)"
+            else:
+                anchor.remove()
+                self._earlier_button = None
+
+    @on(Button.Pressed, "#earlier")
+    def earlier_pressed(self, event: Button.Pressed) -> None:
+        self._show_earlier()
+        self._focus_prompt()
+
+    def _turn_widget(self, turn: int, messages: list, artifacts: list) -> Vertical:
+        """One stored turn: the request, the answer in words or a card per tool call."""
+        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+        from tools.base import stem_id
+        from tools.views import view_of
+
+        outcomes = {m.tool_call_id: m for m in messages if isinstance(m, ToolMessage)}
+        parts: list = []
+        for m in messages:
+            if isinstance(m, HumanMessage):
+                parts.append(Static(plain(f"› {m.content}"), classes="user"))
+            elif isinstance(m, AIMessage) and not m.tool_calls and str(m.content).strip():
+                parts.append(Markdown(clean(str(m.content)), classes="answer"))
+            elif isinstance(m, AIMessage):
+                for c in m.tool_calls:
+                    card = ToolCard(c["name"], c.get("args", {}))
+                    self.cards[f"past{turn}:{c['id']}"] = card
+                    stem = "-" + stem_id(c["id"]) + "-"
+                    art = next((a for a in artifacts if stem in f"-{a.id}-"), None)
+                    out = outcomes.get(c["id"])
+                    if art is not None:
+                        card.show_result(art, view_of(art, self.store.session_dir(self.session_id)),
+                                         self.size.width, restored=True)
+                    elif out is not None:
+                        cancelled = str(out.content).startswith("cancelled")
+                        card.show_failure(str(out.content), "cancelled" if cancelled else "error", restored=True)
+                    else:
+                        card.show_failure("no result was recorded (the app stopped during this call)", "error",
+                                          restored=True)
+                    parts.append(card)
+        return Vertical(*parts, classes="turn")
 
     def switch_session(self, sid: str | None) -> None:
         if self._busy_refusal():
@@ -771,21 +864,10 @@ class StudioApp(App):
                     card.add_round(record)
             case ev.ToolFinished(call_id=cid, artifact=a):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
-                    view = self._get_agent().view(a, self.session_id)
-                    files = "\n".join(f"{role}: {p}" for role, p in view.files.items())
-                    if view.midi is not None:
-                        card.show_roll(view.piano_roll(self.size.width - 8))
-                    elif view.image is not None:
-                        card.show_image(view.image, min(48, self.size.width - 8))
-                    elif view.scansion:
-                        card.show_poem(view.title, view.scansion)
-                    card.finish(f"{a.summary}\n{files}")
-                    card.add_actions(a, view)
+                    card.show_result(a, self._get_agent().view(a, self.session_id), self.size.width)
             case ev.ToolFailed(call_id=cid, error=error, kind=kind):
                 if card := self.cards.get(f"{message.turn_id}:{cid}"):
-                    cancelled = kind == "cancelled"
-                    card.finish("cancelled" if cancelled else error, "bold red" if kind in ("error", "internal") else "yellow",
-                                "cancelled after" if cancelled else "failed after")
+                    card.show_failure(error, kind)
                 if kind in ("error", "internal"):
                     self.notify(clean(error), severity="error", markup=False)
             case ev.TextDelta(text=text):

@@ -155,6 +155,14 @@ class SessionStore:
         rows = self._exec("SELECT message FROM messages WHERE session = ? ORDER BY seq", (sid,))
         return messages_from_dict([json.loads(r[0]) for r in rows])
 
+    def transcript(self, sid: str) -> list[tuple[int, object]]:
+        """(turn, message) in the order they were said: what a resumed chat re-renders."""
+        from langchain_core.messages import messages_from_dict
+
+        rows = self._exec("SELECT turn, message FROM messages WHERE session = ? ORDER BY seq", (sid,))
+        msgs = messages_from_dict([json.loads(r[1]) for r in rows])
+        return [(int(r[0]), m) for r, m in zip(rows, msgs)]
+
     def next_turn(self, sid: str) -> int:
         rows = self._exec("SELECT COALESCE(MAX(turn), 0) FROM messages WHERE session = ?", (sid,))
         return int(rows[0][0]) + 1

@@ -146,7 +146,7 @@ async def test_resume_shows_the_stored_session(app_factory):
     again = app_factory(sid)
     async with again.run_test(size=(110, 40)) as pilot:
         await wait_for(pilot, lambda: any("Resumed" in t for t in texts(again)))
-        assert any("Composed 2 bars in E minor" in t for t in texts(again))
+        await wait_for(pilot, lambda: any("Composed 2 bars in E minor" in t for t in texts(again)))  # its card
 
 
 def test_clean_strips_controls_but_keeps_text():

@@ -68,6 +68,11 @@ class RevisionAsk:
         return cls(direction, d.get("like"))
 
 
+def stem_id(call_id: str) -> str:
+    """A call id as it may appear in a file name (letters, digits, _ and - only)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", call_id)[:48] or "call"
+
+
 @dataclass
 class ToolContext:
     """One tool call: where its files go, how it reports, when it stops, what it was asked."""
@@ -86,8 +91,7 @@ class ToolContext:
 
     @property
     def stem_id(self) -> str:
-        """The call id as it may appear in a file name (letters, digits, _ and - only)."""
-        return re.sub(r"[^A-Za-z0-9_-]", "_", self.call_id)[:48] or "call"
+        return stem_id(self.call_id)
 
     def stem(self, suffix: str) -> str:
         """The file stem of this call's outputs: ``003-call_0_write_poem-poem``."""
