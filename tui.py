@@ -72,7 +72,8 @@ class ToolCard(Vertical):
     ToolCard .actions Button { margin: 0 1 0 0; }
     ToolCard .actions Button:focus { background: $accent; color: $text; text-style: bold; }
     """
-    ACTIONS = {"open": "Open", "copy": "Copy path", "play": "Play", "revise": "Revise", "export": "Export"}
+    ACTIONS = {"open": "Open", "copy": "Copy path", "text": "Copy text", "play": "Play", "revise": "Revise",
+               "export": "Export"}
 
     def __init__(self, tool: str, args: dict, **kw) -> None:
         super().__init__(**kw)
@@ -86,6 +87,7 @@ class ToolCard(Vertical):
         self.view = None  # what the tools say a screen shows of it (tools.views.ArtifactView)
         self._pending: list = []  # updates that arrived before the card was composed
         self._ready = False
+        self.loading: str | None = None  # "loading poet (first use)" while a model loads: the app spins it
 
     def on_mount(self) -> None:
         self._ready = True
@@ -114,11 +116,17 @@ class ToolCard(Vertical):
         bar = self.query_one(ProgressBar)
         bar.update(total=max(total, 1), progress=done)
         if total == 0:  # no count yet: a model loading
-            self.query_one(".status", Static).update(plain(f"{stage}…"))
+            self.loading = stage
+            self.spin(SPINNER[0])
             return
+        self.loading = None
         elapsed = time.monotonic() - self.started
         eta = f" · about {elapsed / done * (total - done):.0f}s left" if 0 < done < total and elapsed > 1 else ""
         self.query_one(".status", Static).update(plain(f"{stage}: {done}/{total} {unit} · {elapsed:.1f}s{eta}"))
+
+    def spin(self, frame: str) -> None:
+        if self.loading is not None and self._ready:
+            self.query_one(".status", Static).update(plain(f"{frame} {self.loading}…"))
 
     @_after_compose
     def add_round(self, r) -> None:
@@ -178,7 +186,8 @@ class ToolCard(Vertical):
         self.artifact, self.view = artifact, view
         self.kept = artifact.round
         self._show_rounds()
-        names = ["open", "copy"] + (["play"] if artifact.kind == "music" else []) + ["revise", "export"]
+        names = (["open", "copy"] + (["text"] if view.scansion else []) + (["play"] if artifact.kind == "music" else [])
+                 + ["revise", "export"])
         row = Horizontal(*[Button(self.ACTIONS[n], name=n, compact=True) for n in names], classes="actions")
         self.mount(row)
 
@@ -211,6 +220,7 @@ class ToolCard(Vertical):
     def finish(self, text: str, style: str = "", outcome: str = "finished in") -> None:
         """The result line; ``outcome`` says how it ended: "finished in", "cancelled after", "failed after"."""
         self.query_one(ProgressBar).display = False
+        self.loading = None
         elapsed = time.monotonic() - self.started
         status = self.query_one(".status", Static)
         status.update(plain(f"{outcome} {elapsed:.1f}s", "dim"))
@@ -233,6 +243,89 @@ def half_blocks(path: Path, cells: int) -> Text:
             out.append("▀", style=f"rgb({top[0]},{top[1]},{top[2]}) on rgb({bottom[0]},{bottom[1]},{bottom[2]})")
         out.append("\n")
     return out
+
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class PromptInput(Input):
+    """The prompt. Up/Down on an empty prompt (and while walking) recall this session's earlier
+    requests; PageUp/PageDown, Ctrl+Home/Ctrl+End, and Home/End on an empty prompt scroll the
+    transcript (with text typed, Home/End move the cursor as usual)."""
+
+    BINDINGS = [
+        Binding("up", "recall(-1)", "Earlier request", show=False),
+        Binding("down", "recall(1)", "Later request", show=False),
+        Binding("pageup", "scroll_log('page_up')", "Scroll up", show=False),
+        Binding("pagedown", "scroll_log('page_down')", "Scroll down", show=False),
+        Binding("ctrl+home", "scroll_log('home')", "Top", show=False),
+        Binding("ctrl+end", "scroll_log('end')", "Bottom", show=False),
+    ]
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.history: list[str] = []  # the session's requests, oldest first
+        self._walk: int | None = None  # the recalled request's index while walking
+
+    def action_recall(self, step: int) -> None:
+        walking = self._walk is not None and self.value == self.history[self._walk]
+        if not self.history or (self.value and not walking):
+            return  # typed text is never replaced
+        i = (len(self.history) if not walking else self._walk) + step
+        if i >= len(self.history):
+            self._walk, self.value = None, ""
+            return
+        self._walk = max(0, i)
+        self.value = self.history[self._walk]
+        self.cursor_position = len(self.value)
+
+    def action_scroll_log(self, where: str) -> None:
+        log = self.app.query_one("#log", VerticalScroll)
+        {"page_up": log.scroll_page_up, "page_down": log.scroll_page_down,
+         "home": log.scroll_home, "end": log.scroll_end}[where](animate=False)
+
+    def action_home(self, select: bool = False) -> None:
+        if not self.value:
+            self.action_scroll_log("home")
+        else:
+            super().action_home(select)
+
+    def action_end(self, select: bool = False) -> None:
+        if not self.value:
+            self.action_scroll_log("end")
+        else:
+            super().action_end(select)
+
+
+class ComposeScreen(ModalScreen[str]):
+    """A multi-line request (a long brief, several requests at once): Ctrl+S sends, Esc cancels."""
+
+    BINDINGS = [Binding("ctrl+s", "send", "Send"), Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    ComposeScreen { align: center middle; }
+    ComposeScreen > Vertical { width: 90%; max-width: 100; height: auto; border: round $accent; background: $panel; padding: 0 1; }
+    ComposeScreen TextArea { height: 12; }
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea
+
+        with Vertical():
+            yield Label("A longer request — Ctrl+S sends, Esc cancels")
+            yield TextArea(self.text, id="long", soft_wrap=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#long").focus()
+
+    def action_send(self) -> None:
+        self.dismiss(self.query_one("#long").text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class HelpScreen(ModalScreen):
@@ -281,6 +374,7 @@ class StudioApp(App):
     #sessions { width: 30; border-right: vkey $accent; display: none; }
     #sessions.shown { display: block; }
     #log { height: 1fr; padding: 0 1; }
+    #log > .turn { height: auto; }
     .user { color: $text; text-style: bold; margin: 1 0 0 0; }
     .answer { margin: 0 0 1 0; }
     .notice { color: $warning; }
@@ -293,6 +387,8 @@ class StudioApp(App):
         Binding("f1", "help", "Help", id="help"),
         Binding("ctrl+p", "command_palette", "palette", show=False, id="palette"),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
+        Binding("f2", "compose_long", "Multi-line", id="multiline"),
+        Binding("ctrl+y", "copy_answer", "Copy answer", show=False, id="copy"),
     ]
 
     def load_keymap(self) -> None:
@@ -339,13 +435,17 @@ class StudioApp(App):
         self.quitting = False
         self._turn = 0
         self.cards: dict[str, ToolCard] = {}
+        self.spinner: Static | None = None  # "⠋ planning with router…" until the plan is made
+        self._spin_text = ""
+        self._frame = 0
+        self.last_answer = ""  # the latest answer in words, for Ctrl+Y
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield ListView(id="sessions")
             yield VerticalScroll(id="log")
         yield Static(self._status_text(), id="status")
-        yield Input(placeholder=self._placeholder(), id="prompt")
+        yield PromptInput(placeholder=self._placeholder(), id="prompt")
         yield Footer()
 
     def _key_name(self, binding_id: str) -> str:
@@ -375,6 +475,7 @@ class StudioApp(App):
         self.query_one("#prompt", Input).placeholder = self._placeholder()  # the keys the keymap chose
         self.set_interval(2.0, self._refresh_status)  # load and memory in the status bar
         self.set_interval(0.1, self._flush_streams)  # streamed text is drawn at most 10 times a second
+        self.set_interval(0.1, self._spin)  # the planning / model-loading spinners
         self._say("Welcome to Ars Nova. Try: “16 bars of slow piano music in D minor” or "
                   f"“restyle photo.jpg like starry night”. {self._key_name('help')} for help.", "answer")
         self._fill_sessions()
@@ -431,6 +532,7 @@ class StudioApp(App):
         for a in self.store.artifacts(self.session_id):
             arts.setdefault(a.turn, []).append(a)
         self._past = [(t, turns[t], arts.get(t, [])) for t in sorted(turns)]
+        self.query_one("#prompt", PromptInput).history = self.store.user_turns(self.session_id)
         self._say(f"Resumed “{info.title}”: {len(self._past)} turns, {sum(map(len, arts.values()))} artifacts.",
                   "notice")
         self._earlier_button = None
@@ -501,6 +603,7 @@ class StudioApp(App):
             return
         self.session_id = sid
         self.cards.clear()
+        self.query_one("#prompt", PromptInput).history = []
         self.query_one("#log", VerticalScroll).remove_children()
         self._say("New session." if sid is None else "", "notice")
         if sid:
@@ -746,6 +849,9 @@ class StudioApp(App):
         event.input.value = ""
         if not text:
             return
+        prompt = self.query_one("#prompt", PromptInput)
+        prompt.history.append(text)
+        prompt._walk = None
         if text.startswith(("/brief ", "/save-brief ")):
             self._slash(text)
             return
@@ -808,6 +914,8 @@ class StudioApp(App):
         self.busy = True
         self.cancel_flag.clear()
         self._turn += 1
+        self._spin_text = f"planning with {self.settings.planner}"
+        self.spinner = self._say(f"{SPINNER[0]} {self._spin_text}…", "notice")
         if self.session_id is None:
             self.session_id = self.store.create(title=text[:60], planner=self.settings.planner).id
             self._fill_sessions()
@@ -835,6 +943,7 @@ class StudioApp(App):
             self._follow()
         match e:
             case None:
+                self._stop_spinner()
                 self._flush_streams()
                 self.streams.pop(message.turn_id, None)
                 self.busy = False
@@ -842,6 +951,7 @@ class StudioApp(App):
                 if self.queue:
                     self._start_next()
             case ev.PlanMade(planner=planner):
+                self._stop_spinner(f"planned by {planner}")
                 if planner != self.planner_name:
                     self.planner_name = planner
                     self._refresh_status()
@@ -877,6 +987,7 @@ class StudioApp(App):
                 if st["widget"] is None:
                     st["widget"] = self._say_markdown("")
             case ev.Final(text=text, artifacts=arts) if not arts:
+                self.last_answer = text
                 st = self.streams.pop(message.turn_id, None)
                 if st and st["widget"] is not None:  # the streamed answer becomes the final one
                     st["widget"].update(clean(text))
@@ -898,6 +1009,8 @@ class StudioApp(App):
             case "copy":
                 self.copy_to_clipboard(str(path))
                 self.notify(f"Copied {path}", markup=False)
+            case "text":
+                self._copy_text("\n".join([card.view.title, "", *card.view.lines]).strip(), "poem")
             case "play":
                 self._play(card)
             case "revise":
@@ -937,6 +1050,59 @@ class StudioApp(App):
                 self.notify(f"Playing {wav.name} ({player[0]})", markup=False)
                 return
         self.notify(f"No audio player found (aplay, paplay, afplay, ffplay); the WAV is {wav}", markup=False)
+
+    def _spin(self) -> None:
+        self._frame = (self._frame + 1) % len(SPINNER)
+        frame = SPINNER[self._frame]
+        if self.spinner is not None:
+            self.spinner.update(plain(f"{frame} {self._spin_text}…"))
+        for card in self.cards.values():
+            if card.loading is not None:
+                card.spin(frame)
+
+    def _stop_spinner(self, said: str = "") -> None:
+        """The planning line becomes what happened ("planned by router"), or goes."""
+        if self.spinner is None:
+            return
+        if said:
+            self.spinner.update(plain(said, "dim"))
+        else:
+            self.spinner.remove()
+        self.spinner = None
+
+    def _copy_text(self, text: str, what: str) -> None:
+        """To the clipboard where the terminal allows it (OSC 52), and always to a file in the
+        data directory, since a terminal may drop OSC 52 without saying so."""
+        from models.common.files import write_atomic
+
+        self.copy_to_clipboard(text)
+        path = self.store.data_dir / "copied.txt"
+        try:
+            write_atomic(path, text.encode("utf-8"))
+            where = f"; also in {path}"
+        except OSError as e:
+            where = f"; could not write {path}: {e.strerror}"
+        n = len(text.splitlines())
+        self.notify(f"Copied the {what} ({n} line{'s' if n != 1 else ''}) to the clipboard{where}", markup=False)
+
+    def action_copy_answer(self) -> None:
+        if self.last_answer.strip():
+            self._copy_text(clean(self.last_answer), "answer")
+        else:
+            self.notify("No answer in words to copy yet (a poem's card has Copy text)", markup=False)
+
+    def action_compose_long(self) -> None:
+        """F2: a multi-line request; what is in the prompt comes along."""
+        prompt = self.query_one("#prompt", PromptInput)
+
+        def done(text: str | None) -> None:
+            self._focus_prompt()
+            if text and text.strip():
+                prompt.value = ""
+                prompt.history.append(text.strip())
+                self._request(text.strip())
+
+        self.push_screen(ComposeScreen(prompt.value), done)
 
     def _follow(self) -> None:
         """Keep the newest output in view after a card grows (after the layout settles)."""

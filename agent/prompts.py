@@ -81,6 +81,11 @@ CHAT_HELP = """\
 | Escape | cancel the running tool |
 | Ctrl+P | command palette: new/switch/rename/delete session, export bundle, novelty target, logs |
 | Ctrl+B | show or hide the sessions sidebar |
+| Up / Down | on an empty prompt: this session's earlier requests |
+| PageUp / PageDown | scroll the conversation (Ctrl+Home / Ctrl+End, or Home / End on an empty prompt: top / bottom) |
+| F2 | a multi-line request (Ctrl+S sends) |
+| Ctrl+Y | copy the last answer (a poem's card has Copy text) |
+| Tab | into the cards' buttons (Enter presses; the prompt gets the keys back after) |
 | F1 | this help |
 | Ctrl+Q | quit |
 | /brief FILE | run a brief's messages in this session |

@@ -64,6 +64,7 @@ def _card(app, tool, args, kind, files, summary):
     import time
 
     from tools.artifacts import Artifact, RoundRecord, Scores
+    from tools.views import view_of
     from tui import ToolCard
 
     card = ToolCard(tool, args)
@@ -78,7 +79,7 @@ def _card(app, tool, args, kind, files, summary):
         show(card)
         card.started = time.monotonic()
         card.finish(summary)
-        card.add_actions(art, DATA)
+        card.add_actions(art, view_of(art, DATA))
         await pilot.pause()
 
     return finish
