@@ -68,8 +68,10 @@ class ToolCard(Vertical):
     ToolCard .roll { margin: 1 0 0 0; }
     ToolCard Sparkline { height: 1; width: 24; display: none; }
     ToolCard Sparkline.shown { display: block; }
-    ToolCard .actions { height: auto; margin: 1 0 0 0; }
-    ToolCard .actions Button { margin: 0 1 0 0; }
+    ToolCard .actions { height: auto; margin: 1 0 0 0; layout: grid; grid-size: 7; grid-gutter: 0 1; grid-rows: 1; }
+    ToolCard .actions Button { min-width: 0; width: 100%; }
+    ToolCard .roll.rows { text-wrap: nowrap; text-overflow: clip; }
+    ToolCard .result, ToolCard .title { text-overflow: ellipsis; }
     ToolCard .actions Button:focus { background: $accent; color: $text; text-style: bold; }
     """
     ACTIONS = {"open": "Open", "copy": "Copy path", "text": "Copy text", "play": "Play", "revise": "Revise",
@@ -88,6 +90,7 @@ class ToolCard(Vertical):
         self._pending: list = []  # updates that arrived before the card was composed
         self._ready = False
         self.loading: str | None = None  # "loading poet (first use)" while a model loads: the app spins it
+        self._rows = None  # width -> the piano roll / half-block picture drawn to fit it (redrawn on resize)
 
     def on_mount(self) -> None:
         self._ready = True
@@ -155,6 +158,36 @@ class ToolCard(Vertical):
         self.query_one(".roll", Static).update(plain(text, "cyan"))
 
     @_after_compose
+    def show_rows(self, draw) -> None:
+        """Rows that must stay rows (a piano roll, a half-block picture): ``draw(width)`` makes them
+        for the room the card has, again whenever the card is resized."""
+        self._rows = draw
+        self.query_one(".roll", Static).add_class("rows")
+        self._redraw_rows()
+
+    def _redraw_rows(self) -> None:
+        if self._rows is None or not self._ready:
+            return
+        roll = self.query_one(".roll", Static)
+        room = roll.content_region.width or self.content_region.width or (self.app.size.width - 8)
+        roll.update(self._rows(max(8, room)))
+
+    def on_resize(self, event) -> None:
+        self._redraw_rows()
+        self._fit_actions()
+
+    def _fit_actions(self) -> None:
+        """As many button columns as the card has room for (the labels whole), so no button
+        falls off a narrow window."""
+        for row in self.query(".actions"):
+            buttons = list(row.query(Button))
+            if not buttons:
+                continue
+            cell = max(len(str(b.label)) for b in buttons) + 2
+            room = self.content_region.width or self.app.size.width - 8
+            row.styles.grid_size_columns = max(1, min(len(buttons), (room + 1) // (cell + 1)))
+
+    @_after_compose
     def show_image(self, path: Path, cells: int) -> None:
         """The picture as real pixels where the terminal speaks Sixel or the Kitty graphics
         protocol (textual-image), else in half-block cells (two pixels per cell: ▀ with fore- and
@@ -168,7 +201,7 @@ class ToolCard(Vertical):
                 return
             except Exception:  # noqa: BLE001 - a graphics failure must never lose the result; fall back
                 pass
-        self.query_one(".roll", Static).update(half_blocks(path, cells))
+        self.show_rows(lambda room: half_blocks(path, min(cells, room)))
 
     @_after_compose
     def show_poem(self, title: str, scansion) -> None:
@@ -190,6 +223,7 @@ class ToolCard(Vertical):
                  + ["revise", "export"])
         row = Horizontal(*[Button(self.ACTIONS[n], name=n, compact=True) for n in names], classes="actions")
         self.mount(row)
+        self.call_after_refresh(self._fit_actions)
 
     def show_result(self, artifact, view, width: int, restored: bool = False) -> None:
         """The finished artifact: its poem, picture or piano roll, the rounds, files and buttons
@@ -197,9 +231,10 @@ class ToolCard(Vertical):
         if restored:
             for r in artifact.trajectory:
                 self.add_round(r)
-        files = "\n".join(f"{role}: {p}" for role, p in view.files.items())
+        # file names only (Copy path gives the whole path): a long path would break mid-word
+        files = "\n".join(f"{role}: {Path(p).name}" for role, p in view.files.items())
         if view.midi is not None:
-            self.show_roll(view.piano_roll(width - 8))
+            self.show_rows(lambda room: plain(view.piano_roll(room), "cyan"))
         elif view.image is not None:
             self.show_image(view.image, min(48, width - 8))
         elif view.scansion:
@@ -371,7 +406,7 @@ class StudioApp(App):
     AUTO_FOCUS = "#prompt"
     CSS = """
     #main { height: 1fr; }
-    #sessions { width: 30; border-right: vkey $accent; display: none; }
+    #sessions { width: 30; max-width: 35%; border-right: vkey $accent; display: none; }
     #sessions.shown { display: block; }
     #log { height: 1fr; padding: 0 1; }
     #log > .turn { height: auto; }
@@ -461,9 +496,19 @@ class StudioApp(App):
                 f"{self._key_name('help')} help)")
 
     def _status_text(self) -> Text:
+        """The status line, its least needed parts left out until it fits the window (the data
+        directory first, then load, session, novelty; planner and models stay)."""
         sid = self.session_id or "new session"
-        return plain(f"planner: {self.planner_name} · models: {self._models_in_use()} · novelty: {self.settings.novelty} · "
-                     f"session: {sid} · {self.machine_load()} · data: {self.data_dir}")
+        parts = [f"planner: {self.planner_name}", f"models: {self._models_in_use()}", f"novelty: {self.settings.novelty}",
+                 f"session: {sid}", self.machine_load(), f"data: {self.data_dir}"]
+        room = (self.size.width or 200) - 2
+        while len(parts) > 2 and len(" · ".join(parts)) > room:
+            parts.pop()
+        text = " · ".join(parts)
+        return plain(text if len(text) <= room else text[: max(0, room - 1)] + "…")
+
+    def on_resize(self, event) -> None:
+        self._refresh_status()
 
     def _models_in_use(self) -> str:
         """The generators loaded so far (they load on first use)."""
