@@ -33,6 +33,13 @@ def clean(text: str) -> str:
     return safe_text(text, multiline=True, visible=False)
 
 
+def read_small(path: Path, limit: int = 20000) -> str:
+    """A settings file, bounded: more than ``limit`` bytes is an error, not a slow start."""
+    from models.common.files import read_capped
+
+    return read_capped(path, limit, "settings file").decode("utf-8")
+
+
 def plain(text: str, style: str = "") -> Text:
     return Text(clean(text), style=style)
 
@@ -426,27 +433,62 @@ class StudioApp(App):
         Binding("ctrl+y", "copy_answer", "Copy answer", show=False, id="copy"),
     ]
 
-    def load_keymap(self) -> None:
-        """Rebind keys from <data dir>/keymap.yaml: binding id -> comma-separated keys. A bad file
-        is reported and ignored; the defaults stay."""
+    def load_settings(self) -> None:
+        """The chat's settings from <data dir>/settings.yaml, one file: ``theme: NAME`` and
+        ``keys:`` (binding id -> comma-separated keys, e.g. ``help: f3``). A keymap.yaml from
+        before is still read for keys. A bad file is reported and ignored; the defaults stay."""
         import yaml
 
-        path = self.store.keymap_file
-        if not path.exists():
-            return
-        ids = {b.id for b in self.BINDINGS if b.id}
+        from models.common.errors import UserFixableError
+
+        path, old = self.store.settings_file, self.store.keymap_file
+        data: dict = {}
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")[:20000]) or {}
-            if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            if path.exists():
+                data = yaml.safe_load(read_small(path)) or {}
+                if not isinstance(data, dict) or set(data) - {"theme", "keys"}:
+                    raise ValueError("write `theme: NAME` and a `keys:` section of `id: keys` lines")
+            elif old.exists():
+                data = {"keys": yaml.safe_load(read_small(old)) or {}}
+                path = old
+            keys = data.get("keys") or {}
+            ids = {b.id for b in self.BINDINGS if b.id}
+            if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
                 raise ValueError("write one `id: keys` line per binding")
-            unknown = sorted(set(data) - ids)
+            unknown = sorted(set(keys) - ids)
             if unknown:
                 raise ValueError(f"unknown binding {unknown[0]!r}; known: {', '.join(sorted(ids))}")
-        except (yaml.YAMLError, ValueError, OSError) as e:
-            self.notify(f"{path}: {clean(str(e)).splitlines()[0]}; using the default keys", severity="error",
+            theme = data.get("theme")
+            if theme is not None and theme not in self.available_themes:
+                raise ValueError(f"unknown theme {str(theme)[:40]!r}; Ctrl+P → Theme lists them")
+        except (yaml.YAMLError, ValueError, OSError, UnicodeDecodeError, UserFixableError) as e:
+            self.notify(f"{path}: {clean(str(e)).splitlines()[0]}; using the default settings", severity="error",
                         markup=False)
             return
-        self.set_keymap(data)
+        if keys:
+            self.set_keymap(keys)
+        if theme:
+            self.theme = theme
+
+    def save_theme(self, theme) -> None:
+        """Remember the theme picked (Ctrl+P → Theme) in settings.yaml: only its ``theme:`` line is
+        written, so the person's keys and comments stay as they wrote them."""
+        import re
+
+        from models.common.errors import UserFixableError
+        from models.common.files import write_atomic
+
+        path = self.store.settings_file
+        try:
+            text = read_small(path) if path.exists() else ""
+            line = f"theme: {theme.name}"
+            text, n = re.subn(r"(?m)^theme:.*$", line, text)
+            if not n:
+                text = (text.rstrip("\n") + "\n" if text.strip() else "") + line + "\n"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, text.encode("utf-8"))
+        except (OSError, UnicodeDecodeError, UserFixableError) as e:
+            self.notify(f"could not save the theme in {path}: {e}", severity="warning", markup=False)
 
     def __init__(self, agent_factory, store, session_id: str | None = None, settings=None):
         super().__init__()
@@ -516,7 +558,8 @@ class StudioApp(App):
         return "; ".join(host.loaded_models() if host is not None else []) or "none loaded"
 
     def on_mount(self) -> None:
-        self.load_keymap()
+        self.load_settings()
+        self.theme_changed_signal.subscribe(self, self.save_theme)  # after loading: loading is no change to save
         self.query_one("#prompt", Input).placeholder = self._placeholder()  # the keys the keymap chose
         self.set_interval(2.0, self._refresh_status)  # load and memory in the status bar
         self.set_interval(0.1, self._flush_streams)  # streamed text is drawn at most 10 times a second

@@ -125,7 +125,13 @@ class SessionStore:
         return self.data_dir / "logs" / "errors.log"
 
     @property
+    def settings_file(self) -> Path:
+        """The chat's settings: the theme and the keys (tui.StudioApp.load_settings)."""
+        return self.data_dir / "settings.yaml"
+
+    @property
     def keymap_file(self) -> Path:
+        """Where keys were rebound before settings.yaml; still read when settings.yaml is absent."""
         return self.data_dir / "keymap.yaml"
 
     def export_dir(self, sid: str) -> Path:

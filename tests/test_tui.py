@@ -320,13 +320,13 @@ async def test_keymap_file_rebinds_and_a_bad_one_is_reported(tiny_weights, tmp_p
 
     data = tmp_path / "data"
     data.mkdir()
-    (data / "keymap.yaml").write_text("help: f2\n")
+    (data / "keymap.yaml").write_text("help: f3\n")  # the file from before settings.yaml: still read
     app = make_app(Config(data_dir=data, weights_dir=tiny_weights, threads=1))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("f2")
+        await pilot.press("f3")
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
-    (data / "keymap.yaml").write_text("hlep: f2\n")
+    (data / "keymap.yaml").write_text("hlep: f3\n")
     app = make_app(Config(data_dir=data, weights_dir=tiny_weights, threads=1))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -472,3 +472,31 @@ async def test_streamed_answer_is_drawn_on_a_timer_and_becomes_the_final_one(app
         app.post_message(AgentEvent(None, 7))
         await pilot.pause(0.2)
         assert app.query(Markdown).last() is md and md.source == "All **done**." and not app.busy
+
+
+async def test_the_theme_and_keys_live_in_one_settings_file(tiny_weights, tmp_path):
+    from agent.config import Config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = data / "settings.yaml"
+    settings.write_text("# my settings\nkeys:\n  help: f3\n")
+    app = make_app(Config(data_dir=data, weights_dir=tiny_weights, threads=1))
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.theme = "nord"  # what Ctrl+P -> Theme does
+        await pilot.pause()
+        await pilot.press("f3")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+    assert settings.read_text() == "# my settings\nkeys:\n  help: f3\ntheme: nord\n"  # the person's lines kept
+    app = make_app(Config(data_dir=data, weights_dir=tiny_weights, threads=1))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "nord"  # remembered
+    settings.write_text("theme: no-such-theme\n")
+    app = make_app(Config(data_dir=data, weights_dir=tiny_weights, threads=1))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert any("unknown theme 'no-such-theme'" in str(n.message) for n in app._notifications)
+        assert app.theme != "no-such-theme" and app.is_running
+    assert settings.read_text() == "theme: no-such-theme\n"  # a bad file is reported, not rewritten
