@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from tools import registry
-from tools.views import picture_params, read_poem
+from tools.views import midi_notes, picture_params, read_poem
 from tools.artifacts import Artifact
 from models.common.errors import UserFixableError
 from models.common.runtime import app_version
@@ -322,6 +322,7 @@ def render_index(manifest: dict, root: Path) -> str:
         "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ddd;padding:2px 8px;text-align:right}"
         "pre{white-space:pre-wrap;font-size:110%}.req{color:#555;font-style:italic}"
         ".poem p{font-family:Georgia,serif;font-size:115%;line-height:1.5}table.scansion td:last-child{text-align:left}"
+        "img.picture{min-width:256px;image-rendering:pixelated}button.play{font-size:100%;margin-right:1em}"
         "</style></head><body>",
         f"<h1>{e(manifest.get('title') or 'Ars Nova bundle')}</h1>",
         *_header(manifest),
@@ -336,9 +337,12 @@ def render_index(manifest: dict, root: Path) -> str:
         if "wav" in f:
             parts.append(f"<p><audio controls src='{e(f['wav'])}'></audio></p>")
         if "midi" in f:
-            parts.append(f"<p><a href='{e(f['midi'])}'>MIDI file</a></p>")
+            notes = midi_notes(root / f["midi"])
+            play = (f"<button class='play' data-notes='{e(json.dumps(notes, separators=(',', ':')))}'>"
+                    f"▶ Play in the browser</button> " if notes else "")
+            parts.append(f"<p>{play}<a href='{e(f['midi'])}'>MIDI file</a></p>")
         if "image" in f:
-            parts.append(f"<img src='{e(f['image'])}' alt='{e(a['args'].get('prompt', 'image'))}'>")
+            parts.append(f"<img class='picture' src='{e(f['image'])}' alt='{e(a['args'].get('prompt', 'image'))}'>")
             params = picture_params(root / f["image"])
             if params:
                 parts.append("<table class='params'>" + "".join(
@@ -357,8 +361,39 @@ def render_index(manifest: dict, root: Path) -> str:
                          f"<td>{rs['novelty']:.3f}</td><td>{rs['adherence']:.3f}</td><td>{_kept_mark(r, a)}</td></tr>")
         parts.append("</table>")
         parts.append(f"<details><summary>arguments</summary><pre>{e(json.dumps(a['args'], indent=1))}</pre></details></section>")
+    parts.append(PLAYER_SCRIPT)
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+# The bundle page's music player: the MIDI's notes (written into the page) played with the
+# browser's Web Audio oscillators, so a piece can be heard without FluidSynth or a plug-in.
+PLAYER_SCRIPT = """<script>
+document.querySelectorAll('button.play').forEach(function (b) {
+  var label = b.textContent, ctx = null;
+  b.onclick = function () {
+    if (ctx) { ctx.close(); ctx = null; b.textContent = label; return; }
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { b.textContent = 'This browser cannot play audio'; return; }
+    ctx = new Ctx();
+    var t0 = ctx.currentTime + 0.1, end = 0;
+    JSON.parse(b.dataset.notes).forEach(function (n) {
+      var s = n[0], d = Math.max(n[1], 0.05), o = ctx.createOscillator(), g = ctx.createGain();
+      o.type = 'triangle';
+      o.frequency.value = 440 * Math.pow(2, (n[2] - 69) / 12);
+      g.gain.setValueAtTime(0.0001, t0 + s);
+      g.gain.exponentialRampToValueAtTime(0.02 + 0.13 * n[3] / 127, t0 + s + 0.01);
+      g.gain.exponentialRampToValueAtTime(0.0001, t0 + s + d);
+      o.connect(g); g.connect(ctx.destination);
+      o.start(t0 + s); o.stop(t0 + s + d + 0.02);
+      end = Math.max(end, s + d);
+    });
+    b.textContent = '■ Stop';
+    var mine = ctx;
+    setTimeout(function () { if (ctx === mine) { ctx.close(); ctx = null; b.textContent = label; } }, end * 1000 + 400);
+  };
+});
+</script>"""
 
 
 def _header(manifest: dict) -> list[str]:

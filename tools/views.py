@@ -82,3 +82,25 @@ def picture_params(path: Path) -> dict:
         return png_params(path) if path.exists() else {}
     except (UserFixableError, OSError, ValueError):
         return {}
+
+
+MAX_PLAYER_NOTES = 4000  # a bundle page plays at most this many notes (a long piece plays its start)
+
+
+def midi_notes(path: Path) -> list[tuple[float, float, int, int]]:
+    """(start s, duration s, pitch, velocity) of a MIDI file's pitched notes, in time order, for the
+    bundle page's in-browser player; [] for a file that is missing or cannot be read."""
+    import io
+
+    from models.common.errors import UserFixableError
+    from models.common.files import read_capped
+
+    try:
+        import pretty_midi
+
+        pm = pretty_midi.PrettyMIDI(io.BytesIO(read_capped(path, 8 << 20, "MIDI file")))
+    except (UserFixableError, OSError, ValueError, EOFError, KeyError, IndexError):
+        return []
+    notes = sorted((n.start, n.end - n.start, n.pitch, n.velocity)
+                   for inst in pm.instruments if not inst.is_drum for n in inst.notes)
+    return [(round(s, 4), round(d, 4), p, v) for s, d, p, v in notes[:MAX_PLAYER_NOTES]]
