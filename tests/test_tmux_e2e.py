@@ -60,3 +60,72 @@ def test_chat_under_tmux(tmp_path):
     mids = list(tmp_path.glob("sessions/*/*.mid"))
     assert len(mids) == 1  # the cancelled piece left no file behind
     assert len(list(tmp_path.glob("sessions/*/*.png"))) >= 1
+
+
+def send(session: str, *keys: str) -> None:
+    subprocess.run(["tmux", "send-keys", "-t", session, *keys], check=True)
+
+
+def start(session: str, home: Path, args: str = "") -> None:
+    exe = Path(sys.executable).parent / "arsnova"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "45"], check=True)
+    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "110", "-y", "45"], capture_output=True)
+    send(session, f"exec env ARSNOVA_HOME={home} {exe} chat {args}", "Enter")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)")
+def test_a_conversation_survives_buttons_sessions_and_a_restart(tmp_path):
+    """Issue 23's walk-through: two requests; a card button pressed, then a third request typed
+    (it runs: the prompt has the keys again); Ctrl+P -> new session and Ctrl+P -> switch back;
+    quit; `arsnova chat --session ID` shows the poem's lines and the piano roll; PageUp scrolls."""
+    session = f"arsnova-walk-{os.getpid()}"
+    start(session, tmp_path)
+    try:
+        wait_screen(session, "Welcome to Ars Nova", 30)
+        send(session, "a haiku about rain", "Enter")
+        wait_screen(session, "Wrote a haiku", 90)
+        send(session, "8 bars of calm music in F major", "Enter")
+        wait_screen(session, "Composed 8 bars in F major", 90)
+        wait_screen(session, "Copy path", 10)
+        send(session, "Tab")
+        send(session, "Tab")
+        send(session, "Enter")  # whatever the focused control is, the keys go back to the prompt
+        time.sleep(1.0)
+        send(session, "2 bars of music in A minor", "Enter")
+        wait_screen(session, "Composed 2 bars in A minor", 90)
+        send(session, "C-p")
+        time.sleep(0.5)
+        send(session, "New session")
+        time.sleep(0.5)
+        send(session, "Enter")
+        wait_screen(session, "New session.", 10)
+        send(session, "C-p")
+        time.sleep(0.5)
+        send(session, "Switch session")
+        time.sleep(0.5)
+        send(session, "Enter")
+        time.sleep(0.8)
+        send(session, "haiku")
+        time.sleep(0.5)
+        send(session, "Enter")
+        wait_screen(session, "Resumed", 20)
+        send(session, "C-q")
+        time.sleep(2.0)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    sid = subprocess.run([str(Path(sys.executable).parent / "arsnova"), "sessions"], capture_output=True, text=True,
+                         env={**os.environ, "ARSNOVA_HOME": str(tmp_path)}).stdout
+    sid = next(line.split()[0] for line in sid.splitlines() if "haiku" in line)
+    start(session, tmp_path, f"--session {sid}")
+    try:
+        screen = wait_screen(session, "Composed 2 bars in A minor", 60)
+        before = capture(session)
+        assert "│" in screen  # the piano roll's rows (and the poem's gutter further up)
+        send(session, "PageUp")
+        send(session, "PageUp")
+        time.sleep(1.0)
+        after = capture(session)
+        assert after != before
+        assert "Wrote a haiku" in after or " │ " in after  # the poem, scrolled back into view
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
