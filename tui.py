@@ -302,6 +302,7 @@ class PromptInput(Input):
         Binding("pagedown", "scroll_log('page_down')", "Scroll down", show=False),
         Binding("ctrl+home", "scroll_log('home')", "Top", show=False),
         Binding("ctrl+end", "scroll_log('end')", "Bottom", show=False),
+        Binding("tab", "into_cards", "Into the cards", show=False),
     ]
 
     def __init__(self, **kw) -> None:
@@ -320,6 +321,18 @@ class PromptInput(Input):
         self._walk = max(0, i)
         self.value = self.history[self._walk]
         self.cursor_position = len(self.value)
+
+    def action_into_cards(self) -> None:
+        """Tab from the prompt reaches the newest result's buttons (the ones just above it), not
+        the oldest card's; from there Tab and Shift+Tab move as usual."""
+        buttons = [b for b in self.app.query("ToolCard .actions Button") if b.display]
+        if buttons:
+            newest = buttons[-1].parent
+            first = next(b for b in buttons if b.parent is newest)
+            first.focus()
+            first.scroll_visible(animate=False)
+        else:
+            self.app.action_focus_next()
 
     def action_scroll_log(self, where: str) -> None:
         log = self.app.query_one("#log", VerticalScroll)

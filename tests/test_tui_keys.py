@@ -118,3 +118,21 @@ async def test_a_spinner_says_who_is_planning_until_the_plan_is_made(app_factory
         app._spin()
         assert "loading music model (first use)…" in str(card.query_one(".status", Static).render())
         assert isinstance(card, ToolCard)
+
+
+async def test_tab_from_the_prompt_reaches_the_newest_results_buttons(app_factory):  # noqa: F811
+    app = app_factory()
+    async with app.run_test(size=(110, 50)) as pilot:
+        for text in ("2 bars of music in E minor", "2 bars of music in A minor"):
+            await submit(pilot, app, text)
+            await wait_for(pilot, lambda: not app.busy and all(c.artifact for c in app.cards.values()))
+        await pilot.pause()
+        newest = list(app.cards.values())[-1]
+        await pilot.press("tab")
+        assert isinstance(app.focused, Button) and newest in app.focused.ancestors
+        assert app.focused.name == "open"
+        await pilot.press("tab")
+        assert app.focused.name == "copy" and newest in app.focused.ancestors
+        await pilot.press("enter")  # Copy path: pressed, and the keys go back to the prompt
+        await pilot.pause()
+        assert app.focused is app.query_one("#prompt")
