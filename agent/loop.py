@@ -22,7 +22,7 @@ from agent.planner import Planner
 from agent.session import SessionStore
 from models.common.errors import UserFixableError
 from tools import registry
-from tools.base import RevisionAsk, ToolContext, TurnSettings
+from tools.base import RevisionAsk, ToolContext, TurnSettings, use_turn_threads
 from tools.errors import ToolCancelled, ToolUnavailable
 from tools.host import ModelHost
 
@@ -88,6 +88,7 @@ class Agent:
         history = self.store.messages(session_id)
         human = HumanMessage(message)
         self.store.add_message(session_id, turn, human)
+        use_turn_threads(settings)
         try:
             planner = self.planners(settings.planner)
             if getattr(planner, "streams", False):

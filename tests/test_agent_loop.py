@@ -133,3 +133,16 @@ def test_a_planner_cannot_steer_file_names(tiny_weights, tmp_path):
     folder = agent.store.session_dir(sid)
     assert all((folder / f).resolve().parent == folder.resolve() for f in art.files.values())
     assert not list(tmp_path.rglob("*escaped*"))
+
+
+def test_the_planner_computes_on_the_turns_threads(agent):
+    """The router's encoder runs at the turn's thread count, not torch's one-per-core default,
+    even on a turn that runs no tool."""
+    import torch
+
+    from dataclasses import replace
+
+    torch.set_num_threads(2)
+    sid = agent.store.create("t").id
+    list(agent.run("hello", sid, settings=replace(agent.settings, threads=1)))
+    assert torch.get_num_threads() == 1

@@ -152,6 +152,14 @@ class ToolSpec:
     # (the seed, which every tool takes, the router adds itself)
 
 
+def use_turn_threads(settings: TurnSettings) -> None:
+    """The turn's CPU threads for everything it computes, the planner's encoder included (on a
+    busy 2-core machine torch's default of one thread per core spins: 0.5 s a plan, measured)."""
+    from models.common.runtime import use_threads
+
+    use_threads(settings.threads)
+
+
 def call_tool(name: str, run: Callable[[dict, ToolContext], Artifact], kwargs: dict, config) -> tuple[str, Artifact]:
     """The body of every ``@tool`` face: run the pipeline with the call's context and return
     (the planner's short text, the artifact). Errors leave as the three kinds: what the planner
