@@ -1,7 +1,17 @@
-"""Evaluate the shipped music models: key adherence over all 24 keys, bar counts, imitation
-(round 0) vs revised novelty, and seconds per 16 bars. Writes bench/music_eval.json.
+"""Evaluate compose_music as a musician would: 24 keys x 4 requests (slow piano, lively jig,
+waltz, chorale), each request sent through the router's slot filling and the real tool pipeline
+(sampling, critique, revision, MIDI), then every MIDI file analysed with music21 and the
+critics' measures (models/music/analysis.py).
 
-    .venv/bin/python bench/music_eval.py [--weights DIR]
+Two phases, so a baseline measured before a change can be re-analysed with today's code:
+
+    .venv/bin/python bench/music_eval.py generate /tmp/music-eval        # 96 tool calls -> MIDI
+    .venv/bin/python bench/music_eval.py analyse /tmp/music-eval [--out bench/music_eval.json]
+    .venv/bin/python bench/music_eval.py all /tmp/music-eval              # both; writes bench/music_eval.json
+    .venv/bin/python bench/music_eval.py speed x                         # seconds -> bench/music_speed.json
+
+The baseline column (``bench/music_eval_baseline.json``) is the analysis of MIDI files the tool
+wrote before the issue-19 work (generated with the then-current code, analysed with this one).
 """
 
 from __future__ import annotations
@@ -11,69 +21,192 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+REQUESTS = {
+    "slow_piano": "a slow piano piece in {key}",
+    "jig": "a lively jig in {key}",
+    "waltz": "a waltz in {key}",
+    "chorale": "a Bach chorale in {key}",
+}
+KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
-def main() -> None:
+
+def requests() -> list[tuple[str, str, str]]:
+    """(id, request kind, text) for 24 keys x 4 requests."""
+    out = []
+    for mode in ("major", "minor"):
+        for t, name in enumerate(KEY_NAMES):
+            for kind, text in REQUESTS.items():
+                out.append((f"{kind}-{name.replace('#', 's')}-{mode}", kind, text.format(key=f"{name} {mode}")))
+    return out
+
+
+def generate(out: Path, model: str | None = None, limit: int | None = None) -> None:
     import torch
 
-    from tools.critics.music import MusicRequest, music_scores
-    from tools.revise import ReviseConfig, revise
-    from models.common.checkpoint import read_metadata
-    from models.music.generator import MODEL_FILES, MusicGenerator
-    from models.music.metrics import pitch_in_scale_rate
+    from tools import registry
+    from tools.base import ToolContext, TurnSettings
+    from tools.host import ModelHost
+    from models.music.generator import MusicGenerator
+
+    torch.set_num_threads(1)
+    out.mkdir(parents=True, exist_ok=True)
+    gen = MusicGenerator.from_dir()
+    host = ModelHost({"music": lambda spec: gen})
+    spec = registry.spec("compose_music")
+    from tools.compose_music import run as tool_run
+
+    index = {}
+    for i, (rid, kind, text) in enumerate(requests()[:limit]):
+        args = spec.fill_args(text, text, {})
+        args["seed"] = i
+        if model:
+            args["model"] = model
+        args = {k: v for k, v in spec.schema(**args).model_dump().items() if v is not None}
+        ctx = ToolContext(rid, out, 1, emit=lambda e: None, should_stop=lambda: False, host=host,
+                          settings=TurnSettings())
+        t = time.perf_counter()
+        art = tool_run(args, ctx)
+        secs = time.perf_counter() - t
+        index[rid] = {"kind": kind, "text": text, "args": args, "midi": art.files["midi"], "seconds": secs,
+                      "quality": art.scores.quality, "novelty": art.scores.novelty, "adherence": art.scores.adherence,
+                      "copy_rate": art.scores.metrics.get("copy_rate"), "round": art.round}
+        print(f"{i + 1:3d} {rid:24s} {secs:5.1f}s q={art.scores.quality:.2f} n={art.scores.novelty:.2f}", flush=True)
+        (out / "index.json").write_text(json.dumps(index, indent=1))
+
+
+def analyse(src: Path) -> dict:
+    from models.music.analysis import piece_report
+    from models.music.midi_io import read_parts
+    from models.music.tokens import parse_key
+
+    index = json.loads((src / "index.json").read_text())
+    rows = []
+    for rid, rec in index.items():
+        parts = read_parts(src / rec["midi"])
+        key = parse_key(rec["args"]["key"])
+        rep = piece_report(parts, key, rec["kind"])
+        rep.update(id=rid, kind=rec["kind"], seconds=rec["seconds"], quality=rec["quality"],
+                   copy_rate=rec["copy_rate"])
+        rows.append(rep)
+    res = summarise(rows)
+    res["bach_reference"] = bach_reference()
+    return res
+
+
+def bach_reference() -> dict:
+    """The chorale measures on the held-out Bach chorales (every 20th; the chord model never saw
+    them), by the same code: the yardstick for the generated chorales."""
+    from models.music.analysis import voice_leading
+    from models.music.training.chords import chorale_scores, split
+
+    _, held = split(chorale_scores())
+    vls = [voice_leading(s, s.key) for s in held]
+    return {"chorales": len(held), "triad_beats": round(statistics.mean(v.plain_chords for v in vls), 4),
+            "parallels_per_100_beats": round(statistics.mean(v.parallels_per_100 for v in vls), 4),
+            "crossings_per_100_beats": round(statistics.mean(v.crossings_per_100 for v in vls), 4),
+            "four_voices": round(statistics.mean(v.four_voices for v in vls), 4)}
+
+
+def _mean(rows, field, cond=lambda r: True):
+    vals = [float(r[field]) for r in rows if cond(r) and r.get(field) is not None]
+    return round(statistics.mean(vals), 4) if vals else None
+
+
+def summarise(rows: list[dict]) -> dict:
+    dances = [r for r in rows if r["kind"] == "jig"]
+    chorales = [r for r in rows if r["kind"] == "chorale"]
+    accomp = [r for r in rows if r["kind"] in ("slow_piano", "waltz")]
+    summary = {
+        "pieces": len(rows),
+        "key_agrees": _mean(rows, "key_agrees"),
+        "final_on_tonic": _mean(rows, "final_on_tonic"),
+        "first_bar_tonic": _mean(rows, "first_bar_tonic"),
+        "phrase_end_cadences": _mean(rows, "cadence_share"),
+        "dance_aabb": _mean(dances, "aabb"),
+        "restated_phrases_songs": _mean(accomp, "restated"),
+        "accompanied_share": _mean(accomp, "accompanied"),
+        "chord_tones_under_melody": _mean(accomp, "chord_tone_share", lambda r: r.get("accompanied")),
+        "chorale_four_voices": _mean(chorales, "four_voices"),
+        "chorale_triad_beats": _mean(chorales, "triad_beats"),
+        "chorale_parallels_per_100_beats": _mean(chorales, "parallels_per_100"),
+        "chorale_crossings_per_100_beats": _mean(chorales, "crossings_per_100"),
+        "chorale_final_tonic_triad": _mean(chorales, "final_tonic_triad"),
+        "copy_rate_revised": _mean(rows, "copy_rate"),
+        "quality_mean": _mean(rows, "quality"),
+        "quality_1_share": _mean([{**r, "q1": r["quality"] >= 0.995} for r in rows], "q1"),
+        "seconds_median": round(statistics.median(r["seconds"] for r in rows), 3),
+    }
+    by_kind = {k: {f: _mean([r for r in rows if r["kind"] == k], f)
+                   for f in ("key_agrees", "final_on_tonic", "cadence_share", "aabb", "restated", "quality")}
+               for k in REQUESTS}
+    return {"summary": summary, "by_request": by_kind, "pieces": rows}
+
+
+def speed(repeats: int = 3) -> dict:
+    """Seconds (median of ``repeats``, one thread) for 16 accompanied bars (sample to the plan, then
+    harmonise and lay out the accompaniment) and for an 8-bar four-part chorale, per model."""
+    import torch
+
+    from bench.common import stats
+    from models.music.accompany import accompany
+    from models.music.chorale import harmonise_chorale
+    from models.music.generator import MusicGenerator
+    from models.music.plan import make_plan
     from models.music.sample import SampleSpec
     from models.music.tokens import Key
+    from models.music.analysis import melody_part
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--weights", type=Path)
-    args = ap.parse_args()
     torch.set_num_threads(1)
-    gen = MusicGenerator.from_dir(args.weights)
+    gen = MusicGenerator.from_dir()
+    key = Key(2, "minor")
     out = {}
     for kind in ("transformer", "rnn"):
-        meta = read_metadata(gen.weights_dir / MODEL_FILES[kind])
         gen.model(kind)
-        rates, bars_ok, secs, r0, rN, q0, qN = [], [], [], [], [], [], []
-        for i, (tonic, mode) in enumerate((t, m) for m in ("major", "minor") for t in range(12)):
-            key = Key(tonic, mode)
-            meter = ("4/4", "3/4", "6/8", "2/4")[i % 4]
-            spec = SampleSpec(key=key, meter=meter, bars=16, seed=i)
+        acc_plan, ch_plan = make_plan(key, 16, "AABA", 4), make_plan(key, 8, "AAB", 2)
+        acc_t, ch_t = [], []
+        for r in range(repeats + 1):
             t = time.perf_counter()
-            first = gen.compose(kind, spec)
-            secs.append(time.perf_counter() - t)
-            p = first[0]
-            rates.append(pitch_in_scale_rate(p.score, key))
-            bars_ok.append(p.score.bars == 16)
-            req = MusicRequest(key, 16, meter, 100.0)
+            p = gen.compose(kind, SampleSpec(key=key, meter="3/4", bars=16, density="moderate", seed=r,
+                                             plan=acc_plan.guides, max_chord=1, pitch_range=(62, 88)))[0]
+            accompany(melody_part(p.score), key, gen.chords, acc_plan.cadences, "waltz")
+            acc_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            p = gen.compose(kind, SampleSpec(key=key, meter="4/4", bars=8, style="chorale", seed=r, plan=ch_plan.guides,
+                                             max_chord=1, pitch_range=(60, 79), onset_grid=4))[0]
+            harmonise_chorale(melody_part(p.score, legato=True), key, gen.chords, ch_plan.cadences)
+            ch_t.append(time.perf_counter() - t)
+        out[kind] = {"accompanied_16_bars": stats(acc_t[1:]), "chorale_8_bars": stats(ch_t[1:])}
+        print(kind, json.dumps(out[kind]), flush=True)
+    return out
 
-            def critic(c):
-                return music_scores(c.score, c.nll, req, gen.index)
 
-            def propose(r, n):
-                s = replace(spec, temperature=1.0 + 0.08 * r, top_p=0.97, block_strength=2.5 * r, candidates=n,
-                            seed=spec.seed + 7919 * r)
-                return gen.compose(kind, s, block=True), {}
-
-            res = revise(first, {}, propose, critic, ReviseConfig(target=1.01))
-            s0 = res.trajectory[0].scores
-            r0.append(s0.metrics["copy_rate"])
-            q0.append(s0.quality)
-            rN.append(res.best_scores.metrics["copy_rate"])
-            qN.append(res.best_scores.quality)
-        out[kind] = {
-            "val_nll": meta.get("val_nll"), "train_step": meta.get("train_step"), "tokens_seen": meta.get("tokens_seen"),
-            "train_seconds": meta.get("train_seconds"), "params": meta.get("params"),
-            "pitch_in_scale_mean": statistics.mean(rates), "pitch_in_scale_min": min(rates),
-            "bars_exact": sum(bars_ok) / len(bars_ok), "seconds_16_bars_median": statistics.median(secs),
-            "copy_rate_round0_mean": statistics.mean(r0), "copy_rate_revised_mean": statistics.mean(rN),
-            "quality_round0_mean": statistics.mean(q0), "quality_revised_mean": statistics.mean(qN),
-        }
-        print(kind, json.dumps(out[kind], indent=1), flush=True)
-    (Path(__file__).parent / "music_eval.json").write_text(json.dumps(out, indent=1))
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("phase", choices=("generate", "analyse", "all", "speed"))
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--model", choices=("transformer", "rnn"))
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "music_eval.json")
+    args = ap.parse_args()
+    if args.phase == "speed":
+        res = speed()
+        path = Path(__file__).parent / "music_speed.json"
+        path.write_text(json.dumps(res, indent=1))
+        return
+    if args.phase in ("generate", "all"):
+        generate(args.dir, args.model, args.limit)
+    if args.phase in ("analyse", "all"):
+        res = analyse(args.dir)
+        baseline_path = Path(__file__).parent / "music_eval_baseline.json"
+        if baseline_path.exists() and args.out != baseline_path:
+            base = json.loads(baseline_path.read_text())["summary"]
+            res["table"] = {k: {"baseline": base.get(k), "now": v} for k, v in res["summary"].items()}
+        args.out.write_text(json.dumps(res, indent=1))
+        print(json.dumps(res.get("table", res["summary"]), indent=1))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import pytest
 from tools.artifacts import Scores
 from tools.critics.music import MusicRequest, music_scores
 from tools.revise import ReviseConfig, revise
+from models.music.plan import make_plan
 from models.music.sample import SampleSpec
 from models.music.tokens import Key
 from models.music.training.train import TrainConfig, build_melody_index, train
@@ -57,7 +58,10 @@ def test_revision_raises_novelty_above_the_quality_floor(memorised):
     corpus, _, gen = memorised
     key = Key(0, "major")
     req = MusicRequest(key, 4, "4/4", 100.0)
-    base = SampleSpec(key=key, meter="4/4", bars=4, seed=0, temperature=0.7)
+    # sampled to a phrase plan as compose_music does (a held tonic at the end), so the listening
+    # critics' floors can be met; revision must then find novelty without losing them
+    plan = make_plan(key, 4, "through", 4)
+    base = SampleSpec(key=key, meter="4/4", bars=4, seed=0, temperature=0.7, plan=plan.guides)
     first = gen.compose("transformer", base)
 
     def critic(p) -> Scores:

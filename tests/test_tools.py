@@ -46,6 +46,8 @@ PINNED = {
         "instrument": ("string", None, None, ()),
         "style": ("string", None, None, ("chorale", "folk", "irish", "scottish", "english")),
         "primer_midi": ("string", None, None, ()), "model": ("string", None, None, ("transformer", "rnn")),
+        "form": ("string", None, None, ("AABB", "AABA", "ABA", "ABAB", "AAB", "AB", "rondo", "through")),
+        "accompaniment": ("string", None, None, ("none", "auto", "waltz", "alberti", "broken", "block")),
         "seed": ("integer", 0, 2**31 - 1, ()),
     },
 }

@@ -32,6 +32,23 @@ def tiny_corpus(n: int = 12, distinct: int | None = None):
     return MusicCorpus.from_scores([scale_tune(keys[i % 4], 4, offset=i % d) for i in range(n)])
 
 
+def tiny_chorales(n: int = 8) -> list[Score]:
+    """Four-part I-IV-V-I (and i-iv-V-i) progressions, one chord a half note, in a few keys."""
+    out = []
+    for i in range(n):
+        key = Key((i * 5) % 12, "major" if i % 2 == 0 else "minor")
+        third = 4 if key.mode == "major" else 3
+        prog = [(0, third), (5, third), (7, 4), (0, third)] * 2
+        notes, t = [], 0
+        for deg, th in prog:
+            root = 48 + (key.tonic + deg) % 12
+            chord = [root + 24 + th, root + 19, root + 12 + th, root - 12 + 12 * (root < 48)]  # S A T B
+            notes += [NoteEvent(t, 8, p, v) for v, p in enumerate(chord)]
+            t += 8
+        out.append(Score(tuple(notes), "4/4", key, "chorale", "slow", t // 16))
+    return out
+
+
 def make_tiny_weights(out: Path, seed: int = 0) -> Path:
     import torch
 
@@ -48,6 +65,9 @@ def make_tiny_weights(out: Path, seed: int = 0) -> Path:
     save_music_model(t, out / "music-transformer.safetensors", {"train_step": 0})
     save_music_model(r, out / "music-rnn.safetensors", {"train_step": 0})
     build_melody_index(tiny_corpus()).save(out / "music-ngrams.npz")
+    from models.music.training.chords import train as train_chords
+
+    train_chords(tiny_chorales(), min_count=1).save(out / "music-chords.npz")
     return out
 
 

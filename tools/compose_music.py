@@ -1,10 +1,15 @@
 """compose_music: a piece for a mood, key, tempo, length, meter and instrument, or a primer continued.
 
 The pipeline, in order: 1. defaults and checks (a primer, read first, lends its key and meter
-unless they were asked for; a mood gives density, tempo and mode), 2. the round-0 piece,
-3. critique (scale, entropy, groove, range, fluency; melody copy rate; key, bars, meter,
-tempo), 4. revise within bounds (hotter sampling and corpus n-gram blocking each round),
-5. MIDI, piano roll and WAV when a synthesiser is installed, 6. the summary.
+unless they were asked for; a mood gives density, tempo and mode; the form — AABB for dances,
+AABA for songs, AAB for chorales, or as asked — and the accompaniment give a phrase plan),
+2. the round-0 piece, sampled to the plan (cadences, tonic start and end, sections written
+out), with its parts written under the melody (an accompaniment from the chord model, or a
+chorale's alto, tenor and bass), 3. critique (scale, entropy, groove, range, fluency; tonal
+centre, cadences, form, texture, voice leading; melody copy rate; key, bars, meter, tempo),
+4. revise within bounds (hotter sampling and corpus n-gram blocking each round; a candidate
+under any critic's floor is never kept for its novelty), 5. MIDI (a named track per part),
+piano roll and WAV when a synthesiser is installed, 6. the summary.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from tools import slots
 from tools.artifacts import Artifact
 from tools.base import ToolContext, ToolSpec, call_tool, limits_of, novelty_trail, revision_record
 from tools.revise import revise
+from models.music.plan import FORMS
 from models.music.tokens import METERS, STYLES, parse_key
 from tools.schemas import SEED, Strict, no_nul
 
@@ -37,6 +43,15 @@ MOODS = {
     "energetic": ("lively", 140, "major"), "upbeat": ("lively", 128, "major"), "triumphant": ("moderate", 108, "major"),
 }
 _MOOD_RE = re.compile(rf"\b({'|'.join(MOODS)})\b", re.IGNORECASE)
+ACCOMPANIMENTS = ("none", "auto", "waltz", "alberti", "broken", "block")
+# dance tunes come in two repeated 8-bar strains; songs, waltzes, lullabies and slow pieces restate
+_DANCE_RE = re.compile(r"\b(jigs?|reels?|hornpipes?|polkas?|strathspeys?|marches|march)\b", re.IGNORECASE)
+_SONG_RE = re.compile(r"\b(songs?|waltz(?:es)?|lullab(?:y|ies)|nocturnes?|air|ballad|slow)\b", re.IGNORECASE)
+_FORM_RE = re.compile(r"\b(aabb|aaba|abab|aab|aba|rondo|through[- ]composed)\b", re.IGNORECASE)
+# words asking for a melody with harmony underneath (a piano piece is accompanied; a folk tune is one line)
+_ACCOMP_RE = re.compile(r"\b(with (?:an? )?(?:piano )?accompaniment|accompanied|piano|waltz(?:es)?|songs?|lullab(?:y|ies)|"
+                        r"nocturnes?|with chords|harmoni[sz]ed)\b", re.IGNORECASE)
+_HYMN_RE = re.compile(r"\bhymn", re.IGNORECASE)
 
 
 class ComposeMusicArgs(Strict):
@@ -49,6 +64,9 @@ class ComposeMusicArgs(Strict):
     style: Literal[STYLES] | None = Field(default=None, description="corpus style")  # type: ignore[valid-type]
     primer_midi: str | None = Field(default=None, max_length=4096, description="a MIDI file to continue")
     model: Literal["transformer", "rnn"] | None = Field(default=None, description="which music model")
+    form: Literal[FORMS] | None = Field(default=None, description="section form: AABB, AABA, ABA, rondo...")  # type: ignore[valid-type]
+    accompaniment: Literal[ACCOMPANIMENTS] | None = Field(  # type: ignore[valid-type]
+        default=None, description="harmony under the melody: auto, waltz, alberti, broken, block or none")
     seed: int | None = SEED
 
     _t = field_validator("mood", "primer_midi", "instrument")(no_nul)
@@ -83,7 +101,9 @@ def compose_music(config: RunnableConfig, **kwargs):
     mood sets the feel (calm, sad, lively...), key like 'D minor', tempo in bpm, bars
     to compose, meter like '3/4', instrument like piano or violin, style one of the
     corpus styles (chorale, folk, irish, scottish, english), primer_midi a MIDI file
-    to continue, model 'transformer' (default) or 'rnn'.
+    to continue, model 'transformer' (default) or 'rnn', form a section form (AABB,
+    AABA, ABA, rondo; dances default to AABB, songs to AABA), accompaniment chords
+    under the melody (auto, waltz, alberti, broken, block, none).
     """
     return call_tool("compose_music", run, kwargs, config)
 
@@ -91,9 +111,10 @@ def compose_music(config: RunnableConfig, **kwargs):
 def run(args: dict, ctx: ToolContext) -> Artifact:
     from models.common.files import write_atomic
     from models.music.midi_io import INSTRUMENTS, midi_bytes, piano_roll_png, read_midi, render_wav
+    from models.music.plan import make_plan
     from models.music.sample import SampleSpec
     from models.music.tokens import Key
-    from tools.critics.music import MusicRequest, melody_profile, music_scores
+    from tools.critics.music import MusicRequest, default_phrase_bars, melody_profile, music_scores
 
     # 1. defaults and checks
     gen = ctx.model("music", "the music models")
@@ -111,15 +132,49 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     meter = args.get("meter") or (primer.meter if primer is not None else "4/4")
     if primer is not None and (primer.meter != meter or primer.key != key):
         primer = read_midi(Path(args["primer_midi"]), key=key, meter=meter)
-    bars = int(args.get("bars") or 16)
     style = args.get("style") or ("chorale" if args.get("instrument") in ("organ", "choir") else "folk")
+    form = args.get("form") or default_form(style, density, meter)
+    bars = int(args.get("bars") or (32 if form == "AABB" and primer is None else 16))
     instrument = (args.get("instrument") or "piano").lower()
     program = INSTRUMENTS.get(instrument, 0)
+    accompaniment = _accompaniment(args, style, form, meter, density)
     seed = ctx.seed(args)
     total_bars = bars + (primer.bars if primer else 0)
-    req = MusicRequest(key, total_bars, meter, tempo)
+    phrase_bars = default_phrase_bars(style, bars)
+    plan = make_plan(key, bars, form, phrase_bars)
+    # the plan's sections cover the new bars only: after a primer, any restatement counts
+    req = MusicRequest(key, total_bars, meter, tempo, form=None if primer else plan.form, phrase_bars=phrase_bars,
+                       style=style, form_asked=bool(args.get("form")) and primer is None)
     earlier = [melody_profile(read_midi(p)) for p in ctx.earlier_files("music", "midi")]
-    base = SampleSpec(key=key, meter=meter, bars=bars, style=style, density=density, seed=seed)
+    chorale = style == "chorale"
+    # under a chorale's soprano or an accompanied melody the parts are written, so the model samples one line
+    parts = chorale or accompaniment != "none"
+    base = SampleSpec(key=key, meter=meter, bars=bars, style=style, density=density, seed=seed, plan=plan.guides,
+                      max_chord=1 if parts else 4,
+                      pitch_range=(60, 79) if chorale else (62, 88) if parts else None,
+                      onset_grid=4 if chorale else 1)
+    chords = gen.chords if parts else None
+    prefix = primer.bars if primer else 0
+    cadences = (None,) * prefix + plan.cadences
+
+    def finish(pieces):
+        """The parts under each sampled melody: a chorale's alto, tenor and bass, or an
+        accompaniment (the plan's cadences fixed in their harmony)."""
+        if chords is None:
+            return pieces
+        from models.music.accompany import accompany
+        from models.music.analysis import melody_part
+        from models.music.chorale import harmonise_chorale
+
+        out = []
+        for p in pieces:
+            melody = melody_part(p.score, legato=chorale)
+            if chorale:
+                score = harmonise_chorale(melody, key, chords, cadences)[0]
+            else:
+                score = accompany(melody, key, chords, cadences, accompaniment).score
+            out.append(replace(p, score=score))
+        return out
 
     def critic(piece):
         return music_scores(piece.score, piece.nll, req, gen.index, earlier)
@@ -129,10 +184,10 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
                        candidates=n, seed=seed + 7919 * r)
         cands = gen.compose(kind, spec, primer, block=True, progress=ctx.progress("bars", f"round {r} ({n} candidates)"),
                             should_stop=ctx.should_stop)
-        return cands, _params(spec)
+        return finish(cands), _params(spec)
 
-    # 2. the round-0 piece; 3.-4. critique, and revise within bounds
-    first = gen.compose(kind, base, primer, progress=ctx.progress("bars", "round 0"), should_stop=ctx.should_stop)
+    # 2. the round-0 piece; 3.-4. critique, and revise within bounds (every critic's floor kept)
+    first = finish(gen.compose(kind, base, primer, progress=ctx.progress("bars", "round 0"), should_stop=ctx.should_stop))
     direction = ctx.direction()
     cfg = ctx.revise_config()
     result = revise(first, _params(base), propose, critic, cfg, on_round=ctx.report_round)
@@ -151,8 +206,10 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     # 6. summary
     s = result.best_scores
     limits = limits_of(result) + (("token budget",) if piece.hit_limit else ())
+    texture = ", four parts (SATB)" if chorale else "" if accompaniment == "none" else f", {accompaniment} accompaniment"
+    shape = "" if plan.form == "through" else f", form {plan.form}"
     summary = (f"Composed {piece.score.bars} bars in {key.name}, {meter}, {tempo:g} bpm for {instrument} "
-               f"({kind}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
+               f"({kind}{shape}{texture}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
                f"novelty by round {novelty_trail(result)}, kept round {result.best_round}; file {files['midi']}")
     return Artifact(
         kind="music", tool="compose_music", args=dict(args), seed=seed, model=gen.model_id(kind),
@@ -165,6 +222,29 @@ def _params(spec) -> dict:
     return {"temperature": round(spec.temperature, 3), "top_p": spec.top_p, "block_strength": spec.block_strength,
             "seed": spec.seed, "key": spec.key.name, "meter": spec.meter, "bars": spec.bars, "style": spec.style,
             "density": spec.density}
+
+
+def default_form(style: str, density: str, meter: str) -> str:
+    """Dance tunes (lively Irish/Scottish, 6/8 jigs) AABB; chorales AAB (bar form); else AABA."""
+    if style == "chorale":
+        return "AAB"  # the chorales' bar form: the first phrases sung twice
+    if style in ("irish", "scottish") and (density == "lively" or meter in ("6/8", "9/8", "2/4")):
+        return "AABB"
+    return "AABA"
+
+
+def _accompaniment(args: dict, style: str, form: str, meter: str, density: str) -> str:
+    """The pattern under the melody: as asked; none for chorales (their own parts) and for dance
+    tunes unless asked; for a piano, harp or guitar piece, the meter's pattern."""
+    from models.music.accompany import default_pattern
+
+    asked = args.get("accompaniment")
+    if style == "chorale":
+        return "none"
+    if asked is None:
+        plucked = args.get("instrument") in ("piano", "harp", "guitar", "harpsichord", "electric piano", "nylon guitar")
+        asked = "auto" if plucked and form != "AABB" else "none"
+    return default_pattern(meter, density) if asked == "auto" else asked
 
 
 # ---- how the router knows it --------------------------------------------------------------
@@ -193,6 +273,19 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
     mids = [p for p in slots.paths(seg) if p.lower().endswith((".mid", ".midi"))]
     if mids:
         args["primer_midi"] = mids[0]
+    if f := _FORM_RE.search(seg):
+        word = f.group(1).lower()
+        args["form"] = "through" if word.startswith("through") else "rondo" if word == "rondo" else word.upper()
+    elif _DANCE_RE.search(seg):
+        args["form"] = "AABB"
+    elif _SONG_RE.search(seg) and not _HYMN_RE.search(seg) and args.get("style") != "chorale":
+        args["form"] = args.get("form") or "AABA"
+    if re.search(r"\b(unaccompanied|solo|without accompaniment|no accompaniment)\b", seg, re.IGNORECASE):
+        args["accompaniment"] = "none"
+    elif _HYMN_RE.search(seg) and re.search(r"\bpiano\b", seg, re.IGNORECASE):
+        args["accompaniment"] = "block"
+    elif _ACCOMP_RE.search(seg) and args.get("style") != "chorale":
+        args["accompaniment"] = args.get("accompaniment") or "auto"
     if re.search(r"\b(rnn|lstm|recurrent)\b", seg, re.IGNORECASE):
         args["model"] = "rnn"
     elif re.search(r"\btransformer\b", seg, re.IGNORECASE):

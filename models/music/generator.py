@@ -19,6 +19,7 @@ from models.common.ngram_index import NgramIndex
 
 MODEL_FILES = {"transformer": "music-transformer.safetensors", "rnn": "music-rnn.safetensors"}
 INDEX_FILE = "music-ngrams.npz"
+CHORDS_FILE = "music-chords.npz"
 
 
 @dataclass
@@ -28,6 +29,7 @@ class MusicGenerator:
     _models: dict = field(default_factory=dict)
     _meta: dict = field(default_factory=dict)
     _index: NgramIndex | None = None
+    _chords: object | None = None
 
     @classmethod
     def from_dir(cls, weights_dir: Path | None = None) -> "MusicGenerator":
@@ -69,6 +71,18 @@ class MusicGenerator:
             if self._index.n != MELODY_N:
                 raise ModelFileError(f"{path} indexes {self._index.n}-grams, expected {MELODY_N}")
         return self._index
+
+    @property
+    def chords(self):
+        """The chord model (``models/music/chords.py``) the accompaniment harmonises with."""
+        if self._chords is None:
+            from models.music.chords import ChordModel
+
+            path = self.weights_dir / CHORDS_FILE
+            if not path.exists():
+                raise ModelFileError(f"chord model {path} is missing; run `python -m models.music.training.chords`")
+            self._chords = ChordModel.load(path)
+        return self._chords
 
     def compose(
         self,

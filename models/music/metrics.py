@@ -41,6 +41,16 @@ def estimate_key(score: Score) -> tuple[Key, float]:
     return best, best_r
 
 
+def key_correlation(score: Score, key: Key) -> float:
+    """Pearson correlation of the duration-weighted pitch-class histogram with ``key``'s
+    Krumhansl–Kessler profile (−1..1; 0 for an empty or flat histogram)."""
+    h = pitch_class_histogram(score)
+    if h.sum() == 0 or np.ptp(h) == 0:
+        return 0.0
+    prof = _KK_MAJOR if key.mode == "major" else _KK_MINOR
+    return float(np.corrcoef(h, np.roll(prof, key.tonic))[0, 1])
+
+
 def pitch_in_scale_rate(score: Score, key: Key) -> float:
     """Fraction of notes whose pitch class belongs to ``key`` (see ``Key.scale``)."""
     if not score.notes:

@@ -81,24 +81,44 @@ def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
     return Score(events, meter, key)
 
 
+SATB = ("soprano", "alto", "tenor", "bass")
+ACCOMPANIED = ("melody", "accompaniment", "bass")
+# piano-roll colours per voice (fill, outline)
+VOICE_COLOURS = (((40, 90, 160), (20, 50, 100)), ((200, 120, 40), (130, 70, 20)), ((60, 140, 70), (30, 90, 40)),
+                 ((170, 60, 110), (110, 30, 70)), ((120, 100, 180), (70, 55, 120)))
+
+
+def part_names(score: Score, name: str = "Ars Nova") -> dict[int, str]:
+    """A track name per voice: one voice keeps ``name``; three are melody/accompaniment/bass; four SATB."""
+    vs = sorted({n.voice for n in score.notes}) or [0]
+    if len(vs) == 1:
+        return {vs[0]: name}
+    names = SATB if len(vs) == 4 else ACCOMPANIED if len(vs) == 3 else tuple(f"part {i + 1}" for i in range(len(vs)))
+    return {v: f"{name} {names[i]}" for i, v in enumerate(vs)}
+
+
 def to_pretty_midi(score: Score, tempo: float, program: int = 0, name: str = "Ars Nova", velocity: int = 80):
+    """One named track per voice (melody louder than the parts under it)."""
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
     num, den = (int(x) for x in score.meter.split("/"))
     pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
     pm.key_signature_changes.append(pretty_midi.KeySignature(score.key.index, 0.0))
-    inst = pretty_midi.Instrument(program=program, name=name)
+    names = part_names(score, name)
+    tracks = {v: pretty_midi.Instrument(program=program, name=nm) for v, nm in names.items()}
+    accompanied = len(names) == 3
     sixteenth = 60.0 / tempo / 4
     end_limit = score.bars * score.bar_length
     for n in score.notes:
         end = min(n.start + n.duration, end_limit) if end_limit else n.start + n.duration
         if end <= n.start:
             continue
-        # accent the downbeat slightly so the rendering breathes
-        vel = min(127, velocity + (8 if n.start % score.bar_length == 0 else 0))
-        inst.notes.append(pretty_midi.Note(vel, n.pitch, n.start * sixteenth, end * sixteenth))
-    pm.instruments.append(inst)
+        # accent the downbeat slightly so the rendering breathes; an accompaniment sits under the tune
+        vel = velocity + (8 if n.start % score.bar_length == 0 else 0) - (18 if accompanied and n.voice else 0)
+        tracks[n.voice].notes.append(pretty_midi.Note(max(1, min(127, vel)), n.pitch, n.start * sixteenth,
+                                                      end * sixteenth))
+    pm.instruments.extend(tracks[v] for v in sorted(tracks))
     return pm
 
 
@@ -108,6 +128,27 @@ def midi_bytes(score: Score, tempo: float, program: int = 0, name: str = "Ars No
     buf = io.BytesIO()
     to_pretty_midi(score, tempo, program, name).write(buf)
     return buf.getvalue()
+
+
+def read_parts(path: Path, key: Key | None = None) -> Score:
+    """A MIDI file with each pitched track as one voice (track order), for analysis."""
+    import io
+
+    import pretty_midi
+
+    data = read_capped(Path(path), MAX_MIDI_BYTES, "MIDI")
+    scan_midi(data, str(path))
+    flat = read_midi(Path(path), key=key)
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    tempos = pm.get_tempo_changes()[1]
+    sixteenth = 60.0 / (float(tempos[0]) if len(tempos) else 120.0) / 4
+    notes = []
+    for v, inst in enumerate(i for i in pm.instruments if not i.is_drum):
+        for n in inst.notes:
+            notes.append(NoteEvent(int(round(n.start / sixteenth)), max(1, int(round((n.end - n.start) / sixteenth))),
+                                   min(max(n.pitch, MIN_PITCH), MAX_PITCH), min(v, 15)))
+    notes.sort(key=lambda n: (n.start, n.voice, -n.pitch))
+    return Score(tuple(notes), flat.meter, flat.key)
 
 
 def piano_roll_png(score: Score, path: Path, title: str = "") -> None:
@@ -132,12 +173,24 @@ def piano_roll_png(score: Score, path: Path, title: str = "") -> None:
     for b in range(score.bars + 1):
         x = b * score.bar_length * cell_w
         d.line([x, 18, x, h], fill=(170, 170, 170))
-    for n in score.notes:
+    voices = sorted({n.voice for n in score.notes})
+    for n in sorted(score.notes, key=lambda n: -n.voice):  # the melody drawn last, on top
         x0 = n.start * cell_w
         x1 = min(n.start + n.duration, total) * cell_w - 1
         y = 18 + (hi - n.pitch) * cell_h
-        d.rectangle([x0, y, max(x0 + 1, x1), y + cell_h - 1], fill=(40, 90, 160), outline=(20, 50, 100))
+        fill, outline = VOICE_COLOURS[voices.index(n.voice) % len(VOICE_COLOURS)]
+        d.rectangle([x0, y, max(x0 + 1, x1), y + cell_h - 1], fill=fill, outline=outline)
     d.text((4, 3), title or f"{score.key.name}  {score.meter}  {score.bars} bars", fill=(30, 30, 30))
+    if len(voices) > 1:  # a legend: one swatch per part, right-aligned in the title strip
+        names = [nm.split()[-1] for nm in part_names(score, "").values()]
+        x = w - 4
+        for i in reversed(range(len(voices))):
+            label = names[i] if i < len(names) else f"part {i + 1}"
+            tw = int(d.textlength(label)) if hasattr(d, "textlength") else 6 * len(label)
+            x -= tw + 14
+            d.rectangle([x, 5, x + 8, 12], fill=VOICE_COLOURS[i % len(VOICE_COLOURS)][0])
+            d.text((x + 11, 3), label, fill=(30, 30, 30))
+            x -= 6
     buf = _png_bytes(img)
     write_atomic(Path(path), buf)
 
@@ -195,9 +248,12 @@ def render_wav(score: Score, tempo: float, program: int, path: Path, soundfont: 
     return True
 
 
+PART_GLYPHS = ("▓", "▒", "░")  # parts under the melody, in voice order
+
+
 def piano_roll_text(score: Score, width: int = 96, max_rows: int = 18) -> str:
     """The piano roll in text cells: one row per pitch (or pair of pitches), time left to right,
-    '│' at bar lines, '█' where a note sounds, '▌' where one starts after a rest of its row."""
+    '│' at bar lines, '█' where a melody (or only) note sounds, ▓ ▒ ░ for the parts under it."""
     if not score.notes:
         return "(no notes)"
     lo = min(n.pitch for n in score.notes)
@@ -216,12 +272,13 @@ def piano_roll_text(score: Score, width: int = 96, max_rows: int = 18) -> str:
         c = b * score.bar_length // per_col
         for r in range(rows):
             grid[r][c] = "│"
-    for n in score.notes:
+    top = min((n.voice for n in score.notes), default=0)
+    for n in sorted(score.notes, key=lambda n: -n.voice):  # the melody last, over its accompaniment
         r = rows - 1 - (n.pitch - lo) // step
         c0 = n.start // per_col
         c1 = max(c0 + 1, min(n.start + n.duration, total) // per_col)
         for c in range(c0, min(c1, cols)):
-            grid[r][c] = "█"
+            grid[r][c] = "█" if n.voice == top else PART_GLYPHS[(n.voice - top - 1) % len(PART_GLYPHS)]
     names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
     out = []
     for r in range(rows):
@@ -234,6 +291,6 @@ def piano_roll_text(score: Score, width: int = 96, max_rows: int = 18) -> str:
 def piano_roll_text_of(midi: Path, width: int = 96) -> str:
     """The text piano roll of a MIDI file, or the reason it cannot be read."""
     try:
-        return piano_roll_text(read_midi(midi), width)
+        return piano_roll_text(read_parts(midi), width)
     except InputFileError as e:
         return str(e)

@@ -37,6 +37,24 @@ def score_melody(score: Score) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class BarGuide:
+    """How one bar of a phrase plan is sampled. ``top``: pitch classes the melody (the first pitch
+    at each onset) may take; ``chord``: those the notes under it may take (None: free);
+    ``bonus``: pitch classes raised by ``bonus_nats``; ``hold``: one sonority on the downbeat held
+    through the bar (a final cadence); ``copy_of``: the bar (index among the sampled bars) whose
+    tokens this bar restates, written out by forcing them through the model."""
+
+    top: frozenset[int] | None = None
+    chord: frozenset[int] | None = None
+    bonus: frozenset[int] = frozenset()
+    bonus_nats: float = 0.0
+    hold: bool = False
+    copy_of: int | None = None
+    downbeat: bool = False  # the bar's first note falls on its downbeat (no opening rest)
+    long_bonus: float = 0.0  # nats added to melody durations of a beat or more (a cadence comes to rest)
+
+
+@dataclass(frozen=True)
 class SampleSpec:
     key: Key
     meter: str = "4/4"
@@ -51,6 +69,9 @@ class SampleSpec:
     seed: int = 0
     max_chord: int = 4
     max_bar_tokens: int = 64  # per-bar token budget: bounds every loop
+    plan: tuple[BarGuide, ...] = ()  # per sampled bar (models/music/plan.py); empty: free sampling
+    pitch_range: tuple[int, int] | None = None  # the melody's register (e.g. a soprano's), inclusive
+    onset_grid: int = 1  # onsets only on multiples of this many sixteenths (4: a chorale's quarter-note tread)
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,9 @@ def sample(
     for pid in pitch_ids:
         if (int(vocab.names[pid][6:]) % 12) not in spec.key.scale():
             scale_mask[pid] = True
+    guide = _Guide(vocab, spec, primer_bars)
+    bar_toks: list[dict[int, list[int]]] = [{} for _ in range(B)]  # row -> sampled bar -> its tokens
+    forced: list[list[int]] = [[] for _ in range(B)]
     nll = np.zeros(B)
     counts = np.zeros(B)
     bar_tokens = np.zeros(B, int)
@@ -100,8 +124,11 @@ def sample(
     limit = getattr(model, "context_limit", 1 << 30)
     model.eval()
     with torch.inference_mode():
-        logits, state = model.start(torch.tensor(seqs))
-        length = len(seqs[0])
+        if len(seqs[0]) >= limit:  # a primer longer than the context: its most recent part
+            logits, state, length = _reprime(model, seqs, len(header), limit)
+        else:
+            logits, state = model.start(torch.tensor(seqs))
+            length = len(seqs[0])
         for _ in range(budget):
             if all(g.done for g in grammars):
                 break
@@ -113,9 +140,13 @@ def sample(
                     hit[b] = True
                     keep = masks[b] & np.isin(np.arange(len(vocab)), [vocab.id("BAR"), vocab.id("EOS")])
                     masks[b] = keep if keep.any() else masks[b]
+            bonus = np.zeros((B, len(vocab)), np.float32)
+            for b, g in enumerate(grammars):
+                if (spec.plan or spec.pitch_range or spec.onset_grid > 1) and not g.done:
+                    masks[b], bonus[b] = guide.apply(g, masks[b])
             lp = torch.log_softmax(logits.float(), -1)
             lp = lp.masked_fill(~torch.from_numpy(masks), float("-inf"))
-            adj = lp.clone()
+            adj = lp.clone() + torch.from_numpy(bonus)
             adj[:, torch.from_numpy(scale_mask)] -= spec.key_strictness
             if index is not None and spec.block_strength > 0:
                 for b in range(B):
@@ -125,10 +156,24 @@ def sample(
                             adj[b, torch.from_numpy(pitch_ids)] -= spec.block_strength * torch.from_numpy(pen)
             tok = nucleus(adj / max(spec.temperature, 1e-3), spec.top_p, gen)
             for b in range(B):
+                if forced[b] and not grammars[b].done:
+                    tok[b] = forced[b].pop(0)
+                    was_forced = True
+                else:
+                    was_forced = False
                 t = int(tok[b])
                 if not grammars[b].done:
-                    nll[b] -= float(lp[b, t])
-                    counts[b] += 1
+                    if not was_forced:
+                        nll[b] -= float(lp[b, t])
+                        counts[b] += 1
+                    new_bar = grammars[b].bar - 1 - primer_bars
+                    if vocab.names[t] == "BAR":
+                        new_bar += 1
+                        src = guide.copy_source(new_bar)
+                        if src is not None:
+                            forced[b] = list(bar_toks[b].get(src, []))
+                    elif new_bar >= 0:
+                        bar_toks[b].setdefault(new_bar, []).append(t)
                     bar_tokens[b] = 0 if vocab.names[t] == "BAR" else bar_tokens[b] + 1
                     melodies[b].observe(vocab, t)
                     if progress and vocab.names[t] == "BAR" and b == 0:
@@ -149,6 +194,80 @@ def sample(
     if progress:
         progress(spec.bars, spec.bars)
     return out
+
+
+class _Guide:
+    """Applies a phrase plan (``SampleSpec.plan``) to one row's grammar mask at each step."""
+
+    def __init__(self, vocab: Vocab, spec: SampleSpec, primer_bars: int) -> None:
+        self.v = vocab
+        self.plan = spec.plan
+        self.primer_bars = primer_bars
+        self.bar_len = meter_sixteenths(spec.meter)
+        n = len(vocab)
+        self.pitch_pc = np.full(n, -1)
+        for i, name in enumerate(vocab.names):
+            if name.startswith("PITCH_"):
+                self.pitch_pc[i] = int(name[6:]) % 12
+        self.is_pos = np.array([nm.startswith("POS_") for nm in vocab.names])
+        self.hold_dur = np.array([nm == f"DUR_{min(self.bar_len, 32)}" for nm in vocab.names])
+        self.is_dur = np.array([nm.startswith("DUR_") for nm in vocab.names])
+        self.pos0 = np.array([nm == "POS_0" for nm in vocab.names])
+        self.bar_or_eos = np.array([nm in ("BAR", "EOS") for nm in vocab.names])
+        self._masks: dict[frozenset[int], np.ndarray] = {}
+        self.long_dur = np.array([nm.startswith("DUR_") and int(nm[4:]) >= 4 for nm in vocab.names])
+        self.range_mask = None
+        self.off_grid = None
+        if spec.onset_grid > 1:
+            self.off_grid = np.array([nm.startswith("POS_") and int(nm[4:]) % spec.onset_grid != 0 for nm in vocab.names])
+        if spec.pitch_range is not None:
+            lo, hi = spec.pitch_range
+            pitch = np.array([int(nm[6:]) if nm.startswith("PITCH_") else -1 for nm in vocab.names])
+            self.range_mask = (pitch < 0) | ((pitch >= lo) & (pitch <= hi))
+
+    def _keep(self, pcs: frozenset[int]) -> np.ndarray:
+        """Tokens that are not pitches, or pitches of these pitch classes (cached per set)."""
+        mask = self._masks.get(pcs)
+        if mask is None:
+            mask = self._masks[pcs] = (self.pitch_pc < 0) | np.isin(self.pitch_pc, list(pcs))
+        return mask
+
+    def copy_source(self, bar: int) -> int | None:
+        if 0 <= bar < len(self.plan):
+            return self.plan[bar].copy_of
+        return None
+
+    def apply(self, g: Grammar, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        bonus = np.zeros(len(mask), np.float32)
+        bar = g.bar - 1 - self.primer_bars
+        if bar < 0 or g.last == "HEADER":
+            return mask, bonus
+        m = mask.copy()
+        if g.last == "POS" and self.range_mask is not None:
+            m &= self.range_mask
+        if self.off_grid is not None and g.last in ("BAR", "DUR"):
+            m &= ~self.off_grid
+        if bar >= len(self.plan):
+            return (m if m.any() else mask), bonus
+        gd = self.plan[bar]
+        if g.last == "POS" or (g.last == "DUR" and g.chord > 0):
+            allowed = gd.top if g.last == "POS" else gd.chord
+            if allowed is not None:
+                m &= self._keep(allowed)
+            if gd.bonus and gd.bonus_nats:
+                bonus[self._keep(gd.bonus) & (self.pitch_pc >= 0)] = gd.bonus_nats
+        if gd.long_bonus and g.last == "PITCH" and g.chord == 1:
+            bonus[self.long_dur] += gd.long_bonus
+        if gd.copy_of is not None:  # a restated bar ends where its source ended
+            m &= self.bar_or_eos
+        elif gd.hold or (gd.downbeat and g.last == "BAR"):
+            if g.last == "BAR":
+                m &= self.pos0
+            elif g.last == "PITCH":
+                m &= ~self.is_dur | self.hold_dur
+            elif g.last == "DUR":
+                m &= ~self.is_pos
+        return (m if m.any() else mask), bonus
 
 
 def nucleus(logits, top_p: float, gen):

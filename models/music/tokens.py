@@ -90,9 +90,10 @@ class NoteEvent:
     start: int  # sixteenths from the start of bar 0
     duration: int  # sixteenths, >= 1
     pitch: int  # MIDI number
+    voice: int = 0  # part: 0 melody / soprano; accompaniment and lower voices count up (not tokenised)
 
     def __post_init__(self) -> None:
-        if self.start < 0 or self.duration < 1 or not 0 <= self.pitch <= 127:
+        if self.start < 0 or self.duration < 1 or not 0 <= self.pitch <= 127 or not 0 <= self.voice < 16:
             raise ValueError(f"invalid note {self}")
 
 

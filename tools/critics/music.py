@@ -1,6 +1,15 @@
-"""Music critics (MusPy-style measures from ``models.music.metrics``):
+"""Music critics (MusPy-style measures from ``models.music.metrics``, and listening critics on
+``models.music.analysis``):
 - quality: scale consistency, pitch-class entropy in the corpus' band, groove consistency,
-  empty-beat rate, pitch-range sanity, and fluency (the model's own NLL per token);
+  empty-beat rate, pitch-range sanity, fluency (the model's own NLL per token), and the
+  listening critics: tonal centre (music21's key reading agrees with the request, tonic at the
+  start and the end), cadences (phrase ends on tonic/dominant chord tones over matching
+  harmony, the last on the tonic), form (restatement in the bar self-similarity matrix; the
+  requested form's shape), texture (chord tones under melody onsets, melody on top, spacing)
+  and, for four-part music, voice leading (parallels, crossings, ranges, plain chords). A piece
+  under any of their floors (``FLOORS``) has quality capped at ``QUALITY_CAP``, below the
+  revision floor, so neither a missing home key nor missing cadences can score 1.00
+  (bench/music_critics.py measures each critic's ROC AUC on real vs degraded corpus pieces);
 - novelty: 1 − copy rate of melody (interval, inter-onset) 6-grams against the corpus index,
   the longest copied span, and distance to the session's earlier pieces;
 - adherence: requested key (pitch-in-scale rate), bars, meter and tempo met.
@@ -26,6 +35,112 @@ class MusicRequest:
     bars: int
     meter: str
     tempo: float
+    form: str | None = None  # "AABB", "ABA", "AABA", "rondo"; None: any restatement; "through": none asked
+    phrase_bars: int | None = None  # the phrase plan's length; None: by style
+    style: str = "folk"
+    form_asked: bool = False  # the person named the form (then it counts in adherence too)
+
+
+# floors a piece must clear on each critic that applies (a miss caps quality below the revision
+# floor, so revision never keeps a piece without a home key or cadences for its novelty)
+FLOORS = {"tonal": 0.6, "cadence": 0.6, "form": 0.4, "texture": 0.6, "voice_leading": 0.5}
+QUALITY_CAP = 0.55  # quality of a piece under any floor (ReviseConfig.quality_floor is 0.6)
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """What the listening critics hear, each 0..1 (None where it does not apply)."""
+
+    tonal: float
+    cadence: float
+    form: float | None  # None for a through-composed request
+    texture: float | None  # melody with accompaniment (or parts) only
+    voice_leading: float | None  # four-part music only
+    details: dict
+
+    def parts(self) -> dict[str, float]:
+        d = {"tonal": self.tonal, "cadence": self.cadence, "form": self.form, "texture": self.texture,
+             "voice_leading": self.voice_leading}
+        return {k: v for k, v in d.items() if v is not None}
+
+    def failing(self) -> list[str]:
+        """The critics under their floors, and "home_key" when music21 hears another key in a
+        piece of 8 bars or more (its reading of a shorter one is a guess)."""
+        out = [k for k, v in self.parts().items() if v < FLOORS[k]]
+        heard_other = not self.details.get("key_agrees", True) and self.details.get("bars", 8) >= 8
+        return out + (["home_key"] if heard_other else [])
+
+
+def default_phrase_bars(style: str, bars: int) -> int:
+    if style == "chorale":
+        return 2
+    return 4 if bars >= 8 else max(1, bars // 2)
+
+
+def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None,
+            phrase_bars: int | None = None) -> Hearing:
+    """Tonal centre, cadences, form, texture and voice leading of ``score`` against ``key``."""
+    from models.music import analysis as an
+
+    kr = an.music21_key(score, key)
+    if kr.key == key:
+        key_part = 1.0
+    elif kr.requested_correlation is not None:
+        key_part = 0.7 * float(np.clip(1 - (kr.correlation - kr.requested_correlation) / 0.15, 0, 1))
+    else:
+        key_part = 0.0
+    start = min(1.0, an.tonic_at_start(score, key) / 0.6)
+    end = an.final_on_tonic(score, key)
+    # how clearly the notes spell the key: in-scale share (a jittered or chromatic piece falls off)
+    fit = float(np.clip((mm.pitch_in_scale_rate(score, key) - 0.7) / 0.28, 0.0, 1.0))
+    clarity = max(0.0, mm.key_correlation(score, key))  # Krumhansl-Kessler profile of the asked key
+    # weights tuned on the dev half of bench/music_critics.py (real vs wrong key / jittered)
+    tonal = 0.1 * key_part + 0.45 * fit + 0.25 * clarity + 0.1 * start + 0.1 * end
+
+    pb = phrase_bars or default_phrase_bars(style, score.bars)
+    cads = an.cadence_values(score, key, pb)
+    weighed = an.cadence_values(score, key, pb, closure=True)
+    inner = weighed[:-1]
+    share = float(np.mean(inner)) if inner else weighed[-1] if weighed else 0.0
+    cadence = 0.3 * share + 0.7 * (weighed[-1] if weighed else 0.0)
+
+    S = an.bar_similarity(score)
+    restated = an.restated_share(S)
+    boundary, register = an.bar_continuity(score)
+    # restatement in the self-similarity matrix, and bars that follow on from each other (weights
+    # tuned on the dev half of bench/music_critics.py: real vs bars shuffled)
+    form_score: float | None = (0.25 * min(1.0, restated / 0.5) + 0.5 * float(np.clip(1.5 - boundary, 0, 1))
+                                + 0.25 * float(np.clip(1.3 - register, 0, 1)))
+    match = an.form_match(S, form) if form and form != "through" else None
+    if match is not None:
+        form_score = 0.5 * form_score + 0.5 * match
+    elif form == "through" or score.bars < 8:  # nothing asked to recur, or too short to have sections
+        form_score = None
+
+    tex = an.texture(score)
+    texture = None
+    if tex.accompanied >= 0.2:
+        texture = 0.6 * tex.chord_tones + 0.2 * tex.on_top + 0.2 * tex.spacing
+    vl = None
+    voice_leading = None
+    if len(an.voices_of(score)) >= 4:
+        vl = an.voice_leading(score, key)
+        faults = vl.parallels_per_100 + vl.crossings_per_100 + vl.range_per_100
+        voice_leading = 0.5 * vl.plain_chords + 0.5 * float(np.exp(-faults / 10))
+    details = {
+        "key_read": kr.key.name, "key_agrees": kr.key == key, "key_clarity": clarity, "bars": score.bars,
+        "tonic_at_start": an.tonic_at_start(score, key),
+        "final_on_tonic": end, "phrase_bars": pb, "cadence_values": [round(c, 2) for c in cads],
+        "cadence_share": float(np.mean([c >= 1.0 for c in cads])) if cads else 0.0,
+        "restated_share": restated, "form_match": match, "aabb": an.is_aabb(score),
+        "bar_boundary_leap_ratio": boundary, "bar_register_ratio": register,
+        "accompanied": tex.accompanied, "chord_tones_under_melody": tex.chord_tones,
+    }
+    if vl is not None:
+        details.update(parallels_per_100=vl.parallels_per_100, crossings_per_100=vl.crossings_per_100,
+                       range_per_100=vl.range_per_100, plain_chord_beats=vl.plain_chords,
+                       final_tonic_triad=vl.final_tonic_triad)
+    return Hearing(tonal, cadence, form_score, texture, voice_leading, details)
 
 
 def melody_profile(score: Score) -> np.ndarray:
@@ -36,13 +151,23 @@ def melody_profile(score: Score) -> np.ndarray:
     return v / max(np.linalg.norm(v), 1e-9)
 
 
+def _line(score: Score) -> Score:
+    """The melody alone, for the MusPy measures (an accompaniment would widen range and entropy)."""
+    from models.music.analysis import melody_notes, voices_of
+
+    if len(voices_of(score)) != 3:
+        return score
+    return Score(tuple(melody_notes(score)), score.meter, score.key, score.style, score.density, score.n_bars)
+
+
 def music_scores(score: Score, nll: float, req: MusicRequest, index: NgramIndex,
                  earlier: list[np.ndarray] | None = None, tempo_written: float | None = None) -> Scores:
-    sc = mm.scale_consistency(score)
-    ent = mm.pitch_class_entropy(score)
-    groove = mm.groove_consistency(score)
-    empty = mm.empty_beat_rate(score)
-    prange = mm.pitch_range(score)
+    line = _line(score)
+    sc = mm.scale_consistency(line)
+    ent = mm.pitch_class_entropy(line)
+    groove = mm.groove_consistency(line)
+    empty = mm.empty_beat_rate(line)
+    prange = mm.pitch_range(line)
     # bands = the 5th..95th percentiles measured on 1,500 corpus pieces (seed 0): scale 0.945..1,
     # entropy 2.15..2.90 bits, groove 0.66..0.94, empty beats 0..0.17, range 9..24 semitones
     # (widened to 36 for four-part chorales; groove up to 1, since a steady rhythm is no flaw)
@@ -54,7 +179,12 @@ def music_scores(score: Score, nll: float, req: MusicRequest, index: NgramIndex,
         "range": band(prange, 9, 36, 8),
         "fluency": band(nll, 0.0, 1.6, 1.5),
     }
+    heard = hearing(score, req.key, req.style, req.form, req.phrase_bars)
+    quality_parts.update(heard.parts())
     quality = float(np.mean(list(quality_parts.values())))
+    failing = heard.failing()
+    if failing:  # below a critic's floor: under the revision floor too, never 1.00
+        quality = min(quality, QUALITY_CAP)
 
     melody = score_melody(score)
     copy = index.copy_rate(melody)
@@ -74,9 +204,14 @@ def music_scores(score: Score, nll: float, req: MusicRequest, index: NgramIndex,
         "meter": 1.0 if score.meter == req.meter else 0.0,
         "tempo": 1.0 if abs(tempo - req.tempo) < 0.5 else 0.0,
     }
+    adherence_parts["key_read"] = 1.0 if heard.details["key_agrees"] else 0.0
+    if req.form_asked and req.form != "through":
+        adherence_parts["form"] = heard.details["form_match"] or 0.0
     adherence = float(np.mean(list(adherence_parts.values())))
     est_key, key_r = mm.estimate_key(score)
-    return Scores(quality, novelty, adherence, {
+    hear = {f"critic_{k}": round(v, 4) for k, v in heard.parts().items()}
+    return Scores(quality, novelty, adherence, {**hear, "critics_failing": ",".join(failing),
+        **{k: v for k, v in heard.details.items() if k != "cadence_values"},
         "scale_consistency": sc, "pitch_class_entropy": ent, "groove_consistency": groove,
         "empty_beat_rate": empty, "pitch_range": prange, "nll_per_token": nll,
         "copy_rate": copy, "longest_copied_span": span + 1 if span else 0, "session_distance": session_dist,

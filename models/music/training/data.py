@@ -86,8 +86,73 @@ class MusicCorpus:
         )
 
 
-def score_from_music21(m21score, style: str) -> Score | None:
-    """Quantise a music21 Score; None when it cannot be represented (meter, empty)."""
+def expand_repeats(m21score):
+    """The piece with its repeats written out by music21 (kept for callers that want a music21
+    stream; ``played_measures`` is what the corpus reading uses for one-line tunes)."""
+    try:
+        return m21score.expandRepeats()
+    except Exception:
+        return m21score
+
+
+def played_measures(part) -> list | None:
+    """The measures of a one-line tune in the order they are played: an end repeat goes back to
+    the last start repeat or, as ABC tunes mean it, to just after the previous end repeat (or the
+    beginning); first and second endings are taken in turn. None when the tune has no repeats.
+    (music21's ``expandRepeats`` reads a bare ``:|`` as "from the very start" each time, which
+    turns AABB into A A AB AB.)"""
+    from music21 import bar, spanner
+
+    measures = list(part.getElementsByClass("Measure"))
+    if not measures:
+        return None
+    ending: dict[int, int] = {}
+    for sp in part.recurse().getElementsByClass(spanner.RepeatBracket):
+        try:
+            num = int(str(sp.number).split(",")[0])
+        except (TypeError, ValueError):
+            continue
+        for m in sp.getSpannedElements():
+            ending[id(m)] = num
+    has_repeat = False
+    order: list = []
+    start = 0
+    for i, m in enumerate(measures):
+        if isinstance(m.leftBarline, bar.Repeat):
+            start = i
+        if isinstance(m.rightBarline, bar.Repeat) and m.rightBarline.direction == "end":
+            has_repeat = True
+            section = measures[start : i + 1]
+            order += [x for x in section if ending.get(id(x), 1) == 1]
+            order += [x for x in section if ending.get(id(x), 2) == 2 and ending.get(id(x)) != 1]
+            start = i + 1
+    if not has_repeat:
+        return None
+    # what follows the last repeat, except a second ending already played
+    order += [x for x in measures[start:] if ending.get(id(x)) != 1 or x not in order]
+    return order
+
+
+def _played_notes(part, shift: int) -> list[NoteEvent] | None:
+    order = played_measures(part)
+    if order is None or len(order) > 256:
+        return None
+    notes, t = [], 0.0
+    for m in order:
+        for el in m.flatten().notes:
+            dur = int(round(float(el.quarterLength) * 4))
+            if dur <= 0:
+                continue
+            start = int(round((t + float(el.offset)) * 4)) + shift
+            notes += [NoteEvent(start, dur, int(p.midi)) for p in el.pitches]
+        t += float(m.duration.quarterLength)
+    return notes
+
+
+def score_from_music21(m21score, style: str, voices: bool = False, repeats: bool = False) -> Score | None:
+    """Quantise a music21 Score; None when it cannot be represented (meter, empty). ``voices``
+    keeps each part's index as the notes' ``voice`` (a chorale's S, A, T, B = 0..3); ``repeats``
+    writes a one-line tune's repeats out as played (``played_measures``; AABB stays AABB)."""
     sigs = m21score.recurse().getElementsByClass("TimeSignature")
     meters = [ts.ratioString for ts in sigs if ts.ratioString in METERS]
     if not meters or len(set(meters)) > 1:
@@ -99,14 +164,21 @@ def score_from_music21(m21score, style: str) -> Score | None:
     measures = parts[0].getElementsByClass("Measure")
     if measures and measures[0].paddingLeft:
         shift = int(round(float(measures[0].paddingLeft) * 4))
-    notes = []
-    for el in m21score.stripTies().flatten().notes:
-        dur = int(round(float(el.quarterLength) * 4))
-        if dur <= 0:
-            continue  # grace notes
-        start = int(round(float(el.offset) * 4)) + shift
-        for p in el.pitches:
-            notes.append(NoteEvent(start, dur, int(p.midi)))
+    if not shift and measures:  # a pickup bar shorter than the meter's: align its end with the bar line
+        first = float(measures[0].duration.quarterLength) * 4
+        if 0 < first < bar_len:
+            shift = int(round(bar_len - first))
+    played = _played_notes(parts[0], shift) if repeats and len(parts) == 1 else None
+    notes = played or []
+    streams = [] if played else [(v, p) for v, p in enumerate(parts)] if voices and len(parts) > 1 else [(0, m21score)]
+    for v, part in streams:
+        for el in part.stripTies().flatten().notes:
+            dur = int(round(float(el.quarterLength) * 4))
+            if dur <= 0:
+                continue  # grace notes
+            start = int(round(float(el.offset) * 4)) + shift
+            for p in el.pitches:
+                notes.append(NoteEvent(start, dur, int(p.midi), min(v, 15)))
     if len(notes) < 8 or bar_len != Score((), meter, Key(0, "major")).bar_length:
         return None
     notes.sort(key=lambda n: (n.start, -n.pitch))
@@ -154,7 +226,7 @@ def parse_job(job: tuple[str, str]) -> list[Score]:
         except Exception:
             continue
         try:
-            sc = score_from_music21(s, style)
+            sc = score_from_music21(s, style, repeats=style != "chorale")  # AABB tunes stay AABB
         except Exception:
             sc = None
         if sc is not None:

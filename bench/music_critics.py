@@ -1,0 +1,213 @@
+"""Does each music critic hear what it claims? ROC AUC of each critic telling real corpus pieces
+from degraded copies of them.
+
+Real pieces: music21's Bach chorales (four parts kept) and ABC folk tunes (O'Neill's 1850 dance
+tunes and Essen folk songs, repeats written out). Every other piece of a deterministic sample is
+dev (used to tune the critics' thresholds), the rest test (only reported). Degradations, each
+applied to every real piece with a fixed seed:
+
+- shuffled: the bars in a random order (all voices together);
+- wrong_key: transposed 1..11 semitones while the request keeps the original key;
+- jittered: a quarter of the notes moved 1 or 2 semitones;
+- scrambled (chorales): alto and tenor shifted a beat later, tenor an octave up.
+
+Writes bench/music_critics.json (per critic: AUC per degradation on dev and test, and on the
+degradations it is meant to hear, pooled).
+
+    .venv/bin/python bench/music_critics.py [--chorales 60] [--folk 80]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+# the degradations each critic is meant to hear (its AUC target is on these, pooled)
+HEARS = {
+    "tonal": ("wrong_key", "jittered"),
+    "cadence": ("wrong_key", "shuffled"),
+    "form": ("shuffled",),
+    "texture": ("jittered", "scrambled"),
+    "voice_leading": ("scrambled", "jittered"),
+}
+
+
+def load_real(n_chorales: int, n_folk: int, cache: Path | None = None) -> list:
+    """Real pieces as Scores with voices: chorales first, then folk tunes."""
+    import warnings
+
+    from music21 import converter, corpus
+
+    from models.music.training.data import MusicCorpus, score_from_music21
+    from models.music.tokens import NoteEvent, Score
+
+    if cache and cache.exists():
+        with np.load(cache, allow_pickle=False) as z:
+            c = MusicCorpus(**{k: z[k] for k in MusicCorpus.__dataclass_fields__})
+            voices = z["voices"]
+        out = []
+        for i in range(len(c)):
+            s = c.score(i)
+            vs = voices[c.offsets[i] : c.offsets[i + 1]]
+            out.append(Score(tuple(NoteEvent(n.start, n.duration, n.pitch, int(v)) for n, v in zip(s.notes, vs)),
+                             s.meter, s.key, s.style, s.density, s.n_bars))
+        return out
+    warnings.simplefilter("ignore")
+    from models.music.training.chords import chorale_scores
+
+    out = [s for s in chorale_scores()[::5] if s.bars >= 6][:n_chorales]  # a spread over the collection
+    root = Path(corpus.__file__).parent
+    # O'Neill's dance tunes (jigs, reels, hornpipes: repeats written out as played) and Essen songs
+    files = [root / "oneills1850" / f for f in ("0759-0810.abc", "0811-0899.abc", "0900-0950.abc")]
+    files += sorted((root / "essenFolksong").glob("*.abc"))[:2]
+    folk = []
+    for f in files:
+        try:
+            opus = converter.parse(str(f))
+        except Exception:
+            continue
+        style = "irish" if "oneills" in str(f) else "folk"
+        for k, s in enumerate(getattr(opus, "scores", [opus])):
+            if k % 4:
+                continue
+            try:
+                sc = score_from_music21(s, style, repeats=True)
+            except Exception:
+                sc = None
+            if sc is not None and 8 <= sc.bars <= 64:
+                folk.append(sc)
+    rng = np.random.default_rng(0)
+    rng.shuffle(folk)
+    out += folk[:n_folk]
+    if cache:
+        c = MusicCorpus.from_scores(out)
+        voices = np.array([n.voice for s in out for n in s.notes], np.int64)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, voices=voices, **{k: getattr(c, k) for k in MusicCorpus.__dataclass_fields__})
+    return out
+
+
+# ---- degradations ----------------------------------------------------------------------------------
+def shuffled(score, rng):
+    from models.music.tokens import NoteEvent, Score
+
+    bar = score.bar_length
+    perm = rng.permutation(score.bars)
+    while score.bars > 1 and (perm == np.arange(score.bars)).all():
+        perm = rng.permutation(score.bars)
+    where = {int(old): new for new, old in enumerate(perm)}
+    notes = [NoteEvent(where[n.start // bar] * bar + n.start % bar, n.duration, n.pitch, n.voice)
+             for n in score.notes if n.start // bar in where]
+    return Score(tuple(sorted(notes, key=lambda n: (n.start, -n.pitch))), score.meter, score.key, score.style,
+                 score.density, score.bars)
+
+
+def wrong_key(score, rng):
+    from models.music.tokens import NoteEvent, Score
+
+    t = int(rng.integers(1, 12))
+    t = t - 12 if t > 6 else t
+    notes = tuple(NoteEvent(n.start, n.duration, n.pitch + t, n.voice) for n in score.notes)
+    return Score(notes, score.meter, score.key, score.style, score.density, score.bars)  # request keeps the key
+
+
+def jittered(score, rng):
+    from models.music.tokens import NoteEvent, Score
+
+    notes = []
+    for n in score.notes:
+        d = int(rng.choice([-2, -1, 1, 2])) if rng.random() < 0.25 else 0
+        notes.append(NoteEvent(n.start, n.duration, n.pitch + d, n.voice))
+    return Score(tuple(notes), score.meter, score.key, score.style, score.density, score.bars)
+
+
+def scrambled(score, rng):
+    """Alto and tenor a beat late (clipped at the end), tenor an octave up: voices cross and clash."""
+    from models.music.tokens import NoteEvent, Score
+
+    end = score.bars * score.bar_length
+    notes = []
+    for n in score.notes:
+        if n.voice in (1, 2):
+            start = n.start + 4
+            if start >= end:
+                continue
+            notes.append(NoteEvent(start, min(n.duration, end - start), n.pitch + (12 if n.voice == 2 else 0), n.voice))
+        else:
+            notes.append(n)
+    return Score(tuple(sorted(notes, key=lambda n: (n.start, -n.pitch))), score.meter, score.key, score.style,
+                 score.density, score.bars)
+
+
+DEGRADATIONS = {"shuffled": shuffled, "wrong_key": wrong_key, "jittered": jittered, "scrambled": scrambled}
+
+
+def critic_values(score) -> dict[str, float | None]:
+    from tools.critics.music import hearing
+
+    h = hearing(score, score.key, style=score.style)
+    return {"tonal": h.tonal, "cadence": h.cadence, "form": h.form, "texture": h.texture,
+            "voice_leading": h.voice_leading}
+
+
+def auc(pos: list[float], neg: list[float]) -> float | None:
+    """ROC AUC = P(real scores above degraded), ties half (Mann-Whitney)."""
+    if not pos or not neg:
+        return None
+    p, n = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
+def evaluate(real: list, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    rows = []  # (split, kind, degradation or "real", values)
+    for i, s in enumerate(real):
+        split = "dev" if i % 2 == 0 else "test"
+        rows.append((split, s.style, "real", critic_values(s)))
+        for name, fn in DEGRADATIONS.items():
+            if name == "scrambled" and len({n.voice for n in s.notes}) < 4:
+                continue
+            rows.append((split, s.style, name, critic_values(fn(s, rng))))
+    out: dict = {}
+    for critic, hears in HEARS.items():
+        res: dict = {}
+        for split in ("dev", "test"):
+            real_v = [v[critic] for sp, _, d, v in rows if sp == split and d == "real" and v[critic] is not None]
+            per = {}
+            pooled_neg = []
+            for name in DEGRADATIONS:
+                neg = [v[critic] for sp, _, d, v in rows if sp == split and d == name and v[critic] is not None]
+                per[name] = auc(real_v, neg)
+                if name in hears:
+                    pooled_neg += neg
+            res[split] = {"auc": per, "auc_pooled": auc(real_v, pooled_neg), "n_real": len(real_v),
+                          "real_mean": float(np.mean(real_v)) if real_v else None}
+        out[critic] = res
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--chorales", type=int, default=60)
+    ap.add_argument("--folk", type=int, default=80)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/music-critics-real.npz"))
+    args = ap.parse_args()
+    real = load_real(args.chorales, args.folk, args.cache)
+    res = evaluate(real)
+    res["_pieces"] = {"chorales": sum(s.style == "chorale" for s in real),
+                      "folk": sum(s.style != "chorale" for s in real)}
+    (Path(__file__).parent / "music_critics.json").write_text(json.dumps(res, indent=1))
+    for critic in HEARS:
+        t = res[critic]["test"]
+        print(f"{critic:14s} pooled test {t['auc_pooled']!s:6.6} dev {res[critic]['dev']['auc_pooled']!s:6.6} "
+              + " ".join(f"{k}={v:.2f}" for k, v in t["auc"].items() if v is not None))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,454 @@
+"""Music analysis a musician would do: home key, cadences, form, texture and voice leading.
+
+Every measure reads a ``Score`` whose notes carry a ``voice`` (0 = melody or soprano; parts
+below count up). A one-voice score with chords is split by pitch: the top note at each onset is
+the melody, the rest accompaniment. Functions return plain numbers or small dataclasses; the
+critics (``tools/critics/music.py``) turn them into 0..1 scores and the benches into tables.
+
+- key: music21's key analysis (``Stream.analyze('key')``) of all notes, duration-weighted;
+- cadences: each phrase's last bar, its longest melody note, must be a tonic- or dominant-chord
+  tone over matching harmony (root in the bass); the last phrase ends on the tonic;
+- form: a bar self-similarity matrix of the melody (shared (onset, pitch) pairs); restated
+  segments of two or more bars, and the AABB/ABA shapes read off its diagonals;
+- texture: chord tones under melody onsets, melody on top, spacing and bass register;
+- voice leading (four parts): parallel fifths/octaves, crossings and range breaches per 100
+  beats, plain triads/sevenths per beat, the final chord.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from models.music.tokens import Key, NoteEvent, Score
+
+# chord templates: intervals above the root; triads and the common sevenths
+_CHORD_SHAPES = ((0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 7, 10), (0, 3, 7, 10), (0, 3, 6, 10), (0, 4, 7, 11),
+                 (0, 3, 6, 9))
+VOICE_RANGES = ((60, 81), (53, 74), (48, 69), (36, 62))  # soprano, alto, tenor, bass (MIDI), after Bach's usage
+
+
+@lru_cache(maxsize=1)
+def chord_templates() -> tuple[tuple[int, frozenset[int]], ...]:
+    """(root pitch class, pitch classes) of every triad and seventh chord on all 12 roots."""
+    return tuple((r, frozenset((r + i) % 12 for i in shape)) for shape in _CHORD_SHAPES for r in range(12))
+
+
+def fits_chord(pcs: set[int] | frozenset[int]) -> bool:
+    """True when the pitch classes all belong to one triad or seventh chord."""
+    pcs = frozenset(pcs)
+    return any(pcs <= t for _, t in chord_templates())
+
+
+def is_plain_chord(pcs: set[int] | frozenset[int]) -> bool:
+    """Three or more distinct pitch classes forming a triad or a seventh chord."""
+    return len(pcs) >= 3 and fits_chord(pcs)
+
+
+def tonic_triad(key: Key) -> frozenset[int]:
+    third = 4 if key.mode == "major" else 3
+    return frozenset({key.tonic, (key.tonic + third) % 12, (key.tonic + 7) % 12})
+
+
+def dominant_chord(key: Key) -> frozenset[int]:
+    """V7 (with the raised leading note in minor)."""
+    d = (key.tonic + 7) % 12
+    return frozenset({d, (d + 4) % 12, (d + 7) % 12, (d + 10) % 12})
+
+
+# ---- lines ---------------------------------------------------------------------------------------
+def voices_of(score: Score) -> list[int]:
+    return sorted({n.voice for n in score.notes})
+
+
+def melody_notes(score: Score) -> list[NoteEvent]:
+    """The melody: voice 0's top note at each onset (the top line of a one-voice score)."""
+    if not score.notes:
+        return []
+    v0 = min(n.voice for n in score.notes)
+    top: dict[int, NoteEvent] = {}
+    for n in score.notes:
+        if n.voice == v0 and (n.start not in top or n.pitch > top[n.start].pitch):
+            top[n.start] = n
+    return [top[t] for t in sorted(top)]
+
+
+def melody_part(score: Score, legato: bool = False) -> Score:
+    """The melody as a one-voice Score (voice 0), each note cut at the next onset; ``legato``
+    holds each note to the next (a sung line), the last to the end of the piece."""
+    mel = melody_notes(score)
+    end = score.bars * score.bar_length
+
+    def length(i: int, n: NoteEvent) -> int:
+        nxt = mel[i + 1].start if i + 1 < len(mel) else max(end, n.start + n.duration)
+        return nxt - n.start if legato else min(n.duration, nxt - n.start)
+
+    notes = tuple(NoteEvent(n.start, length(i, n), n.pitch, 0) for i, n in enumerate(mel))
+    return Score(notes, score.meter, score.key, score.style, score.density, score.n_bars)
+
+
+def accompaniment_notes(score: Score) -> list[NoteEvent]:
+    mel = set(melody_notes(score))
+    return [n for n in score.notes if n not in mel]
+
+
+def sounding(notes: list[NoteEvent], t: int) -> list[int]:
+    return [n.pitch for n in notes if n.start <= t < n.start + n.duration]
+
+
+# ---- key -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KeyReading:
+    key: Key
+    correlation: float
+    requested_correlation: float | None  # the requested key's correlation among the alternatives
+
+
+def music21_key(score: Score, requested: Key | None = None) -> KeyReading:
+    """music21's key analysis of every note (duration-weighted)."""
+    from music21 import note, stream
+
+    s = stream.Stream()
+    for n in score.notes:
+        s.insert(n.start / 4, note.Note(n.pitch, quarterLength=n.duration / 4))
+    if not score.notes:
+        return KeyReading(Key(0, "major"), 0.0, None)
+    k = s.analyze("key")
+    key = Key(k.tonic.pitchClass, k.mode if k.mode in ("major", "minor") else "major")
+    req = None
+    if requested is not None:
+        for alt in [k, *k.alternateInterpretations]:
+            if alt.tonic.pitchClass == requested.tonic and alt.mode == requested.mode:
+                req = float(alt.correlationCoefficient)
+                break
+    return KeyReading(key, float(k.correlationCoefficient), req)
+
+
+def tonic_at_start(score: Score, key: Key) -> float:
+    """Share of the first bar's sounding time (all voices) on tonic-triad pitch classes."""
+    bar = score.bar_length
+    tri = tonic_triad(key)
+    tot = hit = 0
+    for n in score.notes:
+        if n.start < bar:
+            d = min(n.start + n.duration, bar) - n.start
+            tot += d
+            hit += d * (n.pitch % 12 in tri)
+    return hit / tot if tot else 0.0
+
+
+def final_sonority(score: Score) -> tuple[int | None, list[int]]:
+    """(last melody pitch, pitches sounding under it at its onset)."""
+    mel = melody_notes(score)
+    if not mel:
+        return None, []
+    return mel[-1].pitch, under(score, mel[-1])
+
+
+def under(score: Score, n: NoteEvent) -> list[int]:
+    """Pitches below ``n`` sounding at its onset (every other note of the score)."""
+    return [m.pitch for m in score.notes
+            if m is not n and m.pitch < n.pitch and m.start <= n.start < m.start + m.duration]
+
+
+def final_on_tonic(score: Score, key: Key) -> float:
+    """1 when the last melody note is the tonic and any harmony under it is the tonic triad with
+    the tonic in the bass; 0.5 for a tonic-triad note; else 0."""
+    top, below = final_sonority(score)
+    if top is None:
+        return 0.0
+    tri = tonic_triad(key) | {(key.tonic + 4) % 12}  # a minor piece may close on the major (Picardy) third
+    if top % 12 != key.tonic:
+        return 0.5 if top % 12 in tri else 0.0
+    if below and (min(below) % 12 != key.tonic or not {p % 12 for p in below} <= tri):
+        return 0.5
+    return 1.0
+
+
+# ---- cadences ------------------------------------------------------------------------------------
+def phrase_end_notes(score: Score, phrase_bars: int) -> list[NoteEvent]:
+    """The arrival note of each phrase: in the phrase's last bar, the longest melody note (the later
+    on a tie); the final phrase ends on the piece's last melody note."""
+    mel = melody_notes(score)
+    bar = score.bar_length
+    out = []
+    if not mel or phrase_bars < 1:
+        return out
+    pickup = 1 if mel[0].start >= bar // 2 and mel[0].start < bar else 0  # an upbeat bar: phrases count from the next
+    for end_bar in range(pickup + phrase_bars - 1, score.bars - 1, phrase_bars):
+        inside = [n for n in mel if n.start // bar == end_bar]
+        if inside:
+            out.append(max(inside, key=lambda n: (n.duration, n.start)))
+    out.append(mel[-1])
+    return out
+
+
+def cadence_value(score: Score, key: Key, n: NoteEvent, final: bool = False) -> float:
+    """How well note ``n`` closes a phrase: 1 for a tonic or dominant chord tone over the matching
+    chord with its root in the bass (melody alone: the tone is enough), 0.5 for the right melody tone
+    over other harmony, 0 otherwise. A final cadence must be on the tonic chord."""
+    pc = n.pitch % 12
+    below = under(score, n)
+    chords = [(key.tonic, tonic_triad(key))] if final else [(key.tonic, tonic_triad(key)),
+                                                             ((key.tonic + 7) % 12, dominant_chord(key))]
+    best = 0.0
+    for root, pcs in chords:
+        if pc not in pcs:
+            continue
+        if final and pc != key.tonic:
+            best = max(best, 0.5)
+            continue
+        if not below:
+            best = max(best, 1.0)
+        elif {p % 12 for p in below} <= pcs and min(below) % 12 == root:
+            best = max(best, 1.0)
+        else:
+            best = max(best, 0.5)
+    return best
+
+
+def cadence_values(score: Score, key: Key, phrase_bars: int, closure: bool = False) -> list[float]:
+    """Per phrase end, ``cadence_value``; with ``closure`` each is also weighed by how much the
+    arrival note comes to rest (its length against twice the melody's median note, half weight)."""
+    ends = phrase_end_notes(score, phrase_bars)
+    vals = [cadence_value(score, key, n, final=i == len(ends) - 1) for i, n in enumerate(ends)]
+    if closure and ends:
+        mel = melody_notes(score)
+        med = float(np.median([n.duration for n in mel])) if mel else 1.0
+        end = score.bars * score.bar_length
+        for i, n in enumerate(ends):
+            d = n.duration if i < len(ends) - 1 else max(n.duration, end - n.start)
+            vals[i] *= 0.5 + 0.5 * min(1.0, d / (2 * med))
+    return vals
+
+
+# ---- form ----------------------------------------------------------------------------------------
+def bar_similarity(score: Score) -> np.ndarray:
+    """bars x bars: shared (onset-in-bar, pitch) pairs of the melody over the larger bar's count."""
+    bar = score.bar_length
+    sets: list[set] = [set() for _ in range(score.bars)]
+    for n in melody_notes(score):
+        b = n.start // bar
+        if b < len(sets):
+            sets[b].add((n.start % bar, n.pitch))
+    k = len(sets)
+    S = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            a, b = sets[i], sets[j]
+            s = len(a & b) / max(len(a), len(b)) if (a or b) else 0.0
+            S[i, j] = S[j, i] = s
+    return S
+
+
+def restated_share(S: np.ndarray, threshold: float = 0.75, min_len: int = 2) -> float:
+    """Share of bars that lie in a segment of >= ``min_len`` consecutive bars restated elsewhere
+    (a run along an off-diagonal of the similarity matrix)."""
+    k = len(S)
+    covered = np.zeros(k, bool)
+    for lag in range(min_len, k):
+        run = 0
+        for i in range(k - lag + 1):
+            ok = i < k - lag and S[i, i + lag] >= threshold
+            if ok:
+                run += 1
+                continue
+            if run >= min_len:
+                covered[i - run : i] = True
+                covered[i - run + lag : i + lag] = True
+            run = 0
+    return float(covered.mean()) if k else 0.0
+
+
+def bar_continuity(score: Score) -> tuple[float, float]:
+    """How the bars follow one another: (mean melodic leap across bar lines over the mean leap
+    inside bars + 1 semitone; mean register jump between adjacent bars over that between any two
+    bars). Both about 1 or below in real music; bars put out of order raise them."""
+    mel = melody_notes(score)
+    bar = score.bar_length
+    if len(mel) < 3:
+        return 2.0, 2.0
+    iv = np.abs(np.diff([n.pitch for n in mel]))
+    across = np.array([mel[i + 1].start // bar != mel[i].start // bar for i in range(len(mel) - 1)])
+    boundary = float(iv[across].mean() / (iv[~across].mean() + 1.0)) if across.any() and not across.all() else 2.0
+    by_bar: dict[int, list[int]] = {}
+    for n in mel:
+        by_bar.setdefault(n.start // bar, []).append(n.pitch)
+    m = np.array([np.mean(by_bar[k]) for k in sorted(by_bar)])
+    if len(m) < 3:
+        return boundary, 2.0
+    pairs = np.abs(m[:, None] - m[None, :]).sum() / (len(m) * (len(m) - 1))
+    return boundary, float(np.abs(np.diff(m)).mean() / (pairs + 1e-9))
+
+
+def section_similarity(S: np.ndarray, a: int, b: int, length: int, skip_last: bool = True) -> float:
+    """Mean similarity of the bars of section a..a+length and b..b+length (the last bar, where
+    varied endings live, left out when ``skip_last``)."""
+    n = length - 1 if skip_last and length > 1 else length
+    if b + n > len(S) or a + n > len(S) or n < 1:
+        return 0.0
+    return float(np.mean([S[a + i, b + i] for i in range(n)]))
+
+
+def form_match(S: np.ndarray, form: str) -> float:
+    """How well the matrix shows ``form`` (AABB, AABA, ABA, ABAB, rondo ABACA): the sections the
+    form says are the same are similar, the ones it says differ are not. 0..1."""
+    letters = {"rondo": "ABACA"}.get(form.lower(), form.upper())
+    k = len(S)
+    if not letters or k < len(letters):
+        return 0.0
+    off = 1 if k % len(letters) == 1 and k > len(letters) else 0  # a pickup bar before the sections
+    length = (k - off) // len(letters)
+    same, diff = [], []
+    for i in range(len(letters)):
+        for j in range(i + 1, len(letters)):
+            sim = section_similarity(S, off + i * length, off + j * length, length)
+            (same if letters[i] == letters[j] else diff).append(sim)
+    if not same:
+        return 0.0
+    s = float(np.mean(same))
+    d = float(np.mean(diff)) if diff else 0.0
+    return float(np.clip(s - 0.5 * max(0.0, d - 0.3), 0.0, 1.0))
+
+
+def is_aabb(score: Score) -> bool:
+    """Two strains, each played twice (endings may vary): A1~A2 and B1~B2 at >= 0.7, A unlike B."""
+    S = bar_similarity(score)
+    k = len(S)
+    off = 1 if k % 4 == 1 else 0  # a pickup bar before the strains
+    if k - off < 8 or (k - off) % 4:
+        return False
+    L = (k - off) // 4
+    aa = section_similarity(S, off, off + L, L)
+    bb = section_similarity(S, off + 2 * L, off + 3 * L, L)
+    ab = section_similarity(S, off, off + 2 * L, L)
+    return aa >= 0.7 and bb >= 0.7 and ab < 0.7
+
+
+# ---- texture -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Texture:
+    accompanied: float  # share of melody onsets with something sounding under them
+    chord_tones: float  # of those, share where melody + harmony fit one triad/seventh
+    on_top: float  # share of melody onsets above everything else
+    spacing: float  # share of accompanied onsets with upper voices within an octave, bass in register
+
+
+def texture(score: Score) -> Texture:
+    mel = melody_notes(score)
+    rest = accompaniment_notes(score)
+    acc = ct = top = space = 0
+    for n in mel:
+        under = sounding(rest, n.start)
+        if not under:
+            continue
+        acc += 1
+        pcs = {p % 12 for p in under} | {n.pitch % 12}
+        ct += fits_chord(pcs)
+        top += n.pitch > max(under)
+        ps = sorted(set(under) | {n.pitch})
+        gaps_ok = all(b - a <= 12 for a, b in zip(ps[1:-1], ps[2:])) if len(ps) > 2 else True
+        space += gaps_ok and 28 <= ps[0] <= 64
+    if not mel:
+        return Texture(0.0, 0.0, 0.0, 0.0)
+    return Texture(acc / len(mel), ct / acc if acc else 0.0, top / acc if acc else 0.0, space / acc if acc else 0.0)
+
+
+# ---- four-part voice leading ---------------------------------------------------------------------
+def beat_grid(score: Score, n_voices: int = 4) -> np.ndarray:
+    """(beats, n_voices) pitches sounding on each quarter-note beat (-1 = silent). Parts come from
+    ``voice``; a one-voice score is split by pitch (top n_voices notes, high to low)."""
+    total = score.bars * score.bar_length
+    beats = max(total // 4, 0)
+    grid = -np.ones((beats, n_voices), np.int64)
+    vs = voices_of(score)
+    if len(vs) >= n_voices:
+        for n in score.notes:
+            if n.voice not in vs[:n_voices]:
+                continue
+            v = vs.index(n.voice)
+            for b in range((n.start + 3) // 4, min((n.start + n.duration + 3) // 4, beats)):
+                if grid[b, v] < 0 or n.start <= b * 4:
+                    grid[b, v] = n.pitch
+    else:
+        for b in range(beats):
+            ps = sorted(set(sounding(list(score.notes), b * 4)), reverse=True)[:n_voices]
+            grid[b, : len(ps)] = ps
+    return grid
+
+
+@dataclass(frozen=True)
+class VoiceLeading:
+    beats: int
+    parallels_per_100: float  # parallel fifths and octaves between any two voices
+    crossings_per_100: float
+    range_per_100: float  # notes outside the SATB ranges
+    plain_chords: float  # beats whose pitch classes form a plain triad or seventh
+    final_tonic_triad: bool
+    four_voices: float  # beats with all four voices sounding
+
+
+def voice_leading(score: Score, key: Key) -> VoiceLeading:
+    g = beat_grid(score, 4)
+    n = len(g)
+    if n == 0:
+        return VoiceLeading(0, 0.0, 0.0, 0.0, 0.0, False, 0.0)
+    full = (g >= 0).all(1)
+    par = cross = rng = 0
+    for b in range(n):
+        row = g[b]
+        for v in range(4):
+            if row[v] >= 0 and not VOICE_RANGES[v][0] <= row[v] <= VOICE_RANGES[v][1]:
+                rng += 1
+            if v < 3 and row[v] >= 0 and row[v + 1] >= 0 and row[v] < row[v + 1]:
+                cross += 1
+        if b == 0 or not (full[b] and full[b - 1]):
+            continue
+        prev = g[b - 1]
+        for i in range(4):
+            for j in range(i + 1, 4):
+                a0, a1, b0, b1 = prev[i], row[i], prev[j], row[j]
+                if a0 == a1 or b0 == b1:
+                    continue
+                iv0, iv1 = (a0 - b0) % 12, (a1 - b1) % 12
+                same_dir = (a1 - a0) * (b1 - b0) > 0
+                if same_dir and iv0 == iv1 and iv0 in (0, 7):
+                    par += 1
+    plain = np.mean([is_plain_chord({int(p) % 12 for p in g[b] if p >= 0}) for b in range(n)])
+    last = [int(p) for p in g[-1] if p >= 0]
+    if not last:  # a final rest beat: use the last sounding beat
+        rows = [r for r in g if (r >= 0).any()]
+        last = [int(p) for p in rows[-1] if p >= 0] if rows else []
+    tri = tonic_triad(key) | {(key.tonic + 4) % 12}  # a minor piece may end on the major (Picardy) third
+    final = bool(last) and {p % 12 for p in last} <= tri and min(last) % 12 == key.tonic and len(set(last)) >= 2
+    per = 100.0 / n
+    return VoiceLeading(n, par * per, cross * per, rng * per, float(plain), final, float(full.mean()))
+
+
+# ---- one piece, as the bench reports it ----------------------------------------------------------
+def piece_report(score: Score, key: Key, kind: str = "folk") -> dict:
+    """The issue-19 measures of one piece: key reading, tonic at start and end, cadences, form,
+    texture and (chorales) voice leading. ``kind``: a bench request (chorale: 2-bar phrases and
+    the final chord; else 4-bar phrases and the final melody note)."""
+    chorale = kind == "chorale"
+    kr = music21_key(score, key)
+    cads = cadence_values(score, key, 2 if chorale else 4)
+    S = bar_similarity(score)
+    tex = texture(score)
+    vl = voice_leading(score, key)
+    final = vl.final_tonic_triad if chorale else final_on_tonic(score, key) >= 1.0
+    rep = {
+        "key_read": kr.key.name, "key_agrees": kr.key == key, "final_on_tonic": bool(final),
+        "first_bar_tonic": tonic_at_start(score, key) >= 0.5,
+        "cadence_share": float(np.mean([c >= 1.0 for c in cads])) if cads else 0.0,
+        "aabb": is_aabb(score), "restated_share": restated_share(S), "restated": restated_share(S) >= 0.5,
+        "accompanied": tex.accompanied >= 0.5, "chord_tone_share": tex.chord_tones,
+        "voices": len(voices_of(score)), "bars": score.bars,
+    }
+    if chorale:
+        rep.update(four_voices=vl.four_voices, triad_beats=vl.plain_chords, parallels_per_100=vl.parallels_per_100,
+                   crossings_per_100=vl.crossings_per_100, range_per_100=vl.range_per_100,
+                   final_tonic_triad=vl.final_tonic_triad)
+    return rep

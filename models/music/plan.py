@@ -1,0 +1,120 @@
+"""Phrase plans: the form and cadences a piece is sampled to, bar by bar.
+
+A plan splits the requested bars into sections by form letters (AABB for dance tunes, AABA /
+ABA for songs, waltzes and slow pieces, ABACA for a rondo, "through" for none) and each section
+into phrases (4 bars; 2 for chorales). It becomes one ``BarGuide`` per bar for the sampler:
+
+- the first bar leans to the tonic triad (a bonus in nats), so the piece opens in its key;
+- each phrase's last bar keeps its melody (and any notes under it) to one chord: the dominant
+  at a half cadence (a first phrase, a first ending), the tonic at a full one; the bar before a
+  full cadence leans to the dominant;
+- a section that restates an earlier one (the second A) is written out by forcing the earlier
+  bars' tokens through the model, all but its last bar, whose varied ending is sampled anew;
+- the last bar holds one tonic sonority, the melody on the tonic.
+
+``cadence_chords`` gives the chord each bar must carry (for the accompaniment's harmony).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.music.analysis import dominant_chord, tonic_triad
+from models.music.sample import BarGuide
+from models.music.tokens import Key
+
+FORMS = ("AABB", "AABA", "ABA", "ABAB", "AAB", "AB", "rondo", "through")  # AAB: a chorale's bar form
+DANCE_FORM = "AABB"
+SONG_FORM = "AABA"
+
+
+def form_letters(form: str) -> str:
+    f = form.strip()
+    if f.lower() == "rondo":
+        return "ABACA"
+    if f.lower() == "through":
+        return "A"
+    return f.upper()
+
+
+def parse_form(text: str) -> str:
+    """'aabb' -> 'AABB', 'Rondo' -> 'rondo'; ValueError naming the forms for anything else."""
+    t = (text or "").strip()
+    for f in FORMS:
+        if t.lower() == f.lower():
+            return f
+    raise ValueError(f"unknown form {text!r}; choose one of {', '.join(FORMS)}")
+
+
+@dataclass(frozen=True)
+class Section:
+    letter: str
+    start: int  # first bar (among the sampled bars)
+    bars: int
+    source: int | None  # first bar of the section it restates
+
+
+@dataclass(frozen=True)
+class PhrasePlan:
+    form: str
+    sections: tuple[Section, ...]
+    phrase_bars: int
+    cadences: tuple[str | None, ...]  # per bar: "I", "V" or None
+    guides: tuple[BarGuide, ...]
+
+
+def make_plan(key: Key, bars: int, form: str = "through", phrase_bars: int = 4, *,
+              first_bar_bonus: float = 2.0, approach_bonus: float = 1.0, cadence_rest: float = 1.0) -> PhrasePlan:
+    letters = form_letters(form)
+    if bars < 2 * len(letters) or len(letters) == 1:
+        letters = "A"
+    L = bars // len(letters)
+    if L >= phrase_bars:  # sections of whole phrases; the last takes the remainder (a chorale's longer Abgesang)
+        L = L // phrase_bars * phrase_bars
+    sections: list[Section] = []
+    first_of: dict[str, int] = {}
+    for i, ch in enumerate(letters):
+        start = i * L
+        length = L if i < len(letters) - 1 else bars - start
+        src = first_of.get(ch)
+        sections.append(Section(ch, start, length, src))
+        first_of.setdefault(ch, start)
+    pb = max(1, min(phrase_bars, L))
+    tonic, dom = tonic_triad(key), dominant_chord(key)
+    dom_triad = frozenset({(key.tonic + 7) % 12, (key.tonic + 11) % 12, (key.tonic + 2) % 12})
+    cad: list[str | None] = [None] * bars
+    guides: list[BarGuide] = [BarGuide() for _ in range(bars)]
+    for si, sec in enumerate(sections):
+        nxt = sections[si + 1] if si + 1 < len(sections) else None
+        ends = list(range(sec.start + pb - 1, sec.start + sec.bars - 1, pb)) + [sec.start + sec.bars - 1]
+        # A1 before A2 ends open (a half cadence) when it is one phrase; longer sections close on I
+        first_ending = nxt is not None and nxt.letter == sec.letter and len(ends) == 1
+        for j, e in enumerate(ends):
+            last = j == len(ends) - 1
+            if last:
+                cad[e] = "V" if first_ending else "I"
+            else:
+                cad[e] = "V" if j % 2 == 0 else "I"
+        for b in range(sec.start, sec.start + sec.bars):
+            rel = b - sec.start
+            copy = None
+            if sec.source is not None and rel < sec.bars - 1:
+                src_sec = next(s for s in sections if s.start == sec.source)
+                if rel < src_sec.bars - 1:
+                    copy = sec.source + rel
+            if copy is not None:
+                guides[b] = BarGuide(copy_of=copy)
+                cad[b] = cad[copy]
+                continue
+            if cad[b] == "I":
+                guides[b] = BarGuide(top=tonic, chord=tonic, long_bonus=cadence_rest)
+            elif cad[b] == "V":
+                guides[b] = BarGuide(top=dom_triad, chord=dom, long_bonus=cadence_rest)
+            elif b + 1 < bars and cad[b + 1] == "I" and approach_bonus:
+                guides[b] = BarGuide(bonus=dom, bonus_nats=approach_bonus)
+    # the opening leans to the tonic; the end holds it
+    if bars >= 2 and guides[0].copy_of is None and guides[0].top is None:
+        guides[0] = BarGuide(bonus=tonic, bonus_nats=first_bar_bonus, downbeat=True)
+    guides[-1] = BarGuide(top=frozenset({key.tonic}), chord=tonic, hold=True)
+    cad[-1] = "I"
+    return PhrasePlan(letters if letters != "A" else "through", tuple(sections), pb, tuple(cad), tuple(guides))

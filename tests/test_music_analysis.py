@@ -1,0 +1,259 @@
+"""The listening critics, phrase plans, the chord model and the accompaniment (issue 19)."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from models.music import analysis as an
+from models.music.tokens import Key, NoteEvent, Score
+from tests.tiny import scale_tune, tiny_chorales
+
+C = Key(0, "major")
+
+
+def _tune(pcs_by_bar, meter="4/4", key=C, voice=0, base=60):
+    """Quarter notes (a bar's worth per list) of the given pitch classes above ``base``."""
+    notes, bar = [], Score((), meter, key).bar_length
+    for b, pcs in enumerate(pcs_by_bar):
+        for i, pc in enumerate(pcs):
+            notes.append(NoteEvent(b * bar + i * (bar // len(pcs)), bar // len(pcs), base + pc, voice))
+    return Score(tuple(notes), meter, key, "folk", "moderate", len(pcs_by_bar))
+
+
+CADENCED = _tune([[0, 4, 7, 4], [5, 4, 2, 0], [2, 4, 5, 7], [11, 2, 7, 7],
+                  [0, 4, 7, 4], [5, 4, 2, 0], [2, 5, 4, 2], [0, 0, 0, 0]])
+
+
+def test_cadences_and_the_final_tonic_are_heard():
+    vals = an.cadence_values(CADENCED, C, 4)
+    assert vals == [1.0, 1.0]  # bar 4 ends on G (dominant), bar 8 on C
+    assert an.final_on_tonic(CADENCED, C) == 1.0
+    ends_on_d = _tune([[0, 4, 7, 4], [5, 4, 2, 0], [2, 4, 5, 7], [11, 2, 9, 9]])
+    assert an.cadence_values(ends_on_d, C, 4)[-1] == 0.0
+    assert an.final_on_tonic(ends_on_d, C) == 0.0
+
+
+def test_music21_reads_the_key_and_a_transposed_copy_disagrees():
+    assert an.music21_key(CADENCED, C).key == C
+    up = Score(tuple(NoteEvent(n.start, n.duration, n.pitch + 3) for n in CADENCED.notes), "4/4", C)
+    r = an.music21_key(up, C)
+    assert r.key != C and (r.requested_correlation is None or r.requested_correlation < r.correlation)
+
+
+def test_self_similarity_finds_aabb_and_restatement():
+    a = [[0, 2, 4, 5], [7, 5, 4, 2], [0, 4, 7, 4], [2, 11, 7, 7]]
+    b = [[9, 7, 5, 4], [2, 4, 5, 7], [9, 11, 0, 2], [4, 2, 0, 0]]
+    piece = _tune(a + a + b + b)
+    assert an.is_aabb(piece)
+    S = an.bar_similarity(piece)
+    assert an.restated_share(S) == 1.0
+    assert an.form_match(S, "AABB") > 0.9 and an.form_match(S, "ABAB") < an.form_match(S, "AABB")
+    through = _tune(a + b + [[4, 5, 7, 9], [11, 9, 7, 5], [4, 2, 0, 2], [7, 5, 2, 0]] + a[::-1])
+    assert not an.is_aabb(through)
+    assert an.restated_share(an.bar_similarity(through)) < 0.5
+
+
+def test_voice_leading_counts_parallels_and_crossings():
+    # S A T B: C major -> D minor in parallel root position: fifths and octaves between outer voices
+    def chord(t, pitches):
+        return [NoteEvent(t, 4, p, v) for v, p in enumerate(pitches)]
+
+    par = Score(tuple(chord(0, [72, 67, 64, 48]) + chord(4, [74, 69, 65, 50])), "4/4", C, "chorale", "slow", 1)
+    vl = an.voice_leading(par, C)
+    assert vl.parallels_per_100 > 0 and vl.crossings_per_100 == 0
+    crossed = Score(tuple(chord(0, [64, 67, 60, 48]) + chord(4, [65, 69, 60, 53])), "4/4", C, "chorale", "slow", 1)
+    assert an.voice_leading(crossed, C).crossings_per_100 > 0
+    good = tiny_chorales(1)[0]
+    g = an.voice_leading(good, good.key)
+    assert g.plain_chords == 1.0 and g.final_tonic_triad and g.four_voices == 1.0
+
+
+def test_critics_cap_quality_without_home_key_or_cadence():
+    from models.common.ngram_index import NgramIndex
+    from tools.critics.music import FLOORS, QUALITY_CAP, MusicRequest, hearing, music_scores
+
+    index = NgramIndex.build([np.arange(10)], 6)
+    h = hearing(CADENCED, C, "folk")
+    assert h.tonal >= FLOORS["tonal"] and h.cadence >= FLOORS["cadence"]
+    wrong = Key(6, "major")  # F# major asked, C major written
+    hw = hearing(CADENCED, wrong, "folk")
+    assert hw.tonal < FLOORS["tonal"] and "tonal" in hw.failing()
+    s = music_scores(CADENCED, 0.5, MusicRequest(wrong, 8, "4/4", 100.0), index)
+    assert s.quality <= QUALITY_CAP
+    ok = music_scores(CADENCED, 0.5, MusicRequest(C, 8, "4/4", 100.0), index)
+    assert ok.quality > QUALITY_CAP and not ok.metrics["critics_failing"].count("tonal")
+
+
+def test_phrase_plan_aabb_writes_repeats_with_varied_endings():
+    from models.music.plan import make_plan
+
+    p = make_plan(Key(2, "minor"), 32, "AABB", 4)
+    assert [s.letter for s in p.sections] == list("AABB") and all(s.bars == 8 for s in p.sections)
+    assert [g.copy_of for g in p.guides[8:15]] == list(range(0, 7))  # A2 restates A1 but its last bar
+    assert p.guides[15].copy_of is None and p.cadences[7] == "I" and p.cadences[15] == "I"
+    assert p.guides[-1].hold and p.guides[-1].top == frozenset({2})
+    assert p.cadences[3] == "V" and p.guides[0].bonus == an.tonic_triad(Key(2, "minor"))
+
+
+@pytest.mark.parametrize("kind", ["transformer", "rnn"])
+def test_sampling_to_a_plan_keeps_bars_form_and_final_tonic(kind):
+    from models.music.model import build_music_model
+    from models.music.plan import make_plan
+    from models.music.sample import SampleSpec, sample
+    from models.music.tokens import Vocab
+    from tests.test_music_models import TINY
+
+    torch.manual_seed(0)
+    m = build_music_model(TINY[kind])
+    key = Key(2, "minor")
+    plan = make_plan(key, 16, "AABB", 4)
+    spec = SampleSpec(key=key, meter="6/8", bars=16, style="irish", plan=plan.guides, candidates=2, seed=3,
+                      max_bar_tokens=24)
+    for p in sample(m, Vocab(), spec):
+        sc = p.score
+        assert sc.bars == 16
+        mel = an.melody_notes(sc)
+        assert mel[-1].pitch % 12 == 2 and mel[-1].start == 15 * sc.bar_length  # the held final tonic
+        bar = sc.bar_length
+
+        def bar_notes(b):
+            return sorted((n.start - b * bar, n.pitch, n.duration) for n in sc.notes if n.start // bar == b)
+
+        for b in range(3):  # A2 restates A1 (but for the varied last bar); B2 restates B1
+            assert bar_notes(4 + b) == bar_notes(b)
+            assert bar_notes(12 + b) == bar_notes(8 + b)
+        for b in (3, 7, 11):  # cadence bars: melody on the planned chord
+            allowed = plan.guides[b].top
+            assert all(n.pitch % 12 in allowed for n in mel if n.start // bar == b)
+
+
+def test_chord_model_learns_progressions_and_round_trips(tmp_path):
+    from models.music.chords import ChordModel
+    from models.music.training.chords import evaluate, train
+
+    m = train(tiny_chorales(), min_count=1)
+    assert {m.name(k) for k in m.in_mode("major")} == {"I", "IV", "V"}
+    assert evaluate(m, tiny_chorales(2))["root_agreement"] == 1.0
+    m.save(tmp_path / "c.npz")
+    m2 = ChordModel.load(tmp_path / "c.npz")
+    assert np.allclose(m2.trans, m.trans, equal_nan=True)
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    from models.common.errors import ModelFileError
+
+    with pytest.raises(ModelFileError):
+        ChordModel.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("pattern", ["waltz", "alberti", "broken", "block"])
+def test_accompaniment_puts_chord_tones_under_the_melody_in_named_tracks(pattern):
+    import pretty_midi
+
+    from models.music.accompany import accompany
+    from models.music.midi_io import midi_bytes
+    from models.music.plan import make_plan
+    from models.music.training.chords import train
+
+    m = train(tiny_chorales(), min_count=1)
+    meter = "3/4" if pattern == "waltz" else "4/4"
+    mel = CADENCED if meter == "4/4" else scale_tune(C, 8, "3/4")
+    plan = make_plan(C, 8, "through", 4)
+    acc = accompany(mel, C, m, plan.cadences, pattern)
+    sc = acc.score
+    assert an.voices_of(sc) == [0, 1, 2]
+    assert [n for n in sc.notes if n.voice == 0] == [n for n in mel.notes]  # the melody is untouched
+    assert acc.chords[-1] == "I"
+    tex = an.texture(sc)
+    assert tex.accompanied == 1.0 and tex.chord_tones >= 0.6 and tex.on_top >= 0.9
+    assert all(28 <= n.pitch <= 52 for n in sc.notes if n.voice == 2)
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes(sc, 90, 0, "Ars Nova piano")))
+    assert [i.name for i in pm.instruments] == ["Ars Nova piano melody", "Ars Nova piano accompaniment",
+                                                "Ars Nova piano bass"]
+
+
+def test_compose_music_reads_forms_and_accompaniment_from_words():
+    from tools.compose_music import ComposeMusicArgs, fill_args
+
+    assert fill_args("a lively jig in D", "", {})["form"] == "AABB"
+    w = fill_args("a waltz in A minor", "", {})
+    assert w["form"] == "AABA" and w["accompaniment"] == "auto"
+    assert fill_args("a rondo for flute", "", {})["form"] == "rondo"
+    assert "accompaniment" not in fill_args("a Bach chorale", "", {})
+    assert fill_args("a folk tune, unaccompanied", "", {})["accompaniment"] == "none"
+    with pytest.raises(ValueError, match="form"):
+        ComposeMusicArgs(form="ABCDE")
+    with pytest.raises(ValueError, match="accompaniment"):
+        ComposeMusicArgs(accompaniment="tuba")
+
+
+def test_abc_repeats_are_written_out_as_played():
+    from music21 import converter
+
+    from models.music.training.data import score_from_music21
+
+    abc = ("X:1\nT:t\nM:4/4\nL:1/4\nK:C\n"
+           "|: C D E F | G A B c :|\n|: c B A G | F E D C :|\n")
+    s = converter.parse(abc, format="abc")
+    plain = score_from_music21(s, "irish")
+    played = score_from_music21(s, "irish", repeats=True)
+    assert plain.bars == 4 and played.bars == 8
+    assert [n.pitch for n in played.notes[:8]] == [n.pitch for n in played.notes[8:16]]
+    assert an.is_aabb(Score(played.notes, "4/4", C, n_bars=8))
+
+
+def test_critic_bench_degradations_and_auc():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.music_critics import auc, jittered, scrambled, shuffled, wrong_key
+
+    rng = np.random.default_rng(0)
+    piece = tiny_chorales(1)[0]
+    sh = shuffled(piece, rng)
+    assert sorted((n.pitch, n.voice) for n in sh.notes) == sorted((n.pitch, n.voice) for n in piece.notes)
+    assert [n.start for n in sh.notes] != [n.start for n in piece.notes] or sh.notes != piece.notes
+    assert wrong_key(piece, rng).key == piece.key and wrong_key(piece, rng).notes != piece.notes
+    assert len(jittered(piece, rng).notes) == len(piece.notes)
+    assert an.voice_leading(scrambled(piece, rng), piece.key).crossings_per_100 > 0
+    assert auc([1, 2, 3], [0, 0.5]) == 1.0 and auc([1], [1]) == 0.5 and auc([0], [1]) == 0.0
+
+
+def test_chorale_harmoniser_writes_four_voice_led_parts():
+    from models.music.chorale import harmonise_chorale
+    from models.music.plan import make_plan
+    from models.music.training.chords import train
+
+    m = train(tiny_chorales(), min_count=1)
+    key = Key(9, "minor")
+    # a soprano in quarter notes: A C B A | E D C B | A C E D | C B A A
+    sop_pcs = [9, 0, 11, 9, 4, 2, 0, 11, 9, 0, 4, 2, 0, 11, 9, 9]
+    sop = Score(tuple(NoteEvent(4 * i, 4, 60 + (pc - 0) % 12 + (12 if pc < 9 else 0), 0) for i, pc in enumerate(sop_pcs)),
+                "4/4", key, "chorale", "moderate", 4)
+    plan = make_plan(key, 4, "through", 2)
+    sc, names = harmonise_chorale(sop, key, m, plan.cadences)
+    assert an.voices_of(sc) == [0, 1, 2, 3] and len(names) == 16
+    assert [n for n in sc.notes if n.voice == 0] == list(sop.notes)  # the soprano is kept
+    vl = an.voice_leading(sc, key)
+    assert vl.four_voices == 1.0 and vl.crossings_per_100 == 0 and vl.range_per_100 == 0
+    assert vl.parallels_per_100 == 0 and vl.final_tonic_triad
+    g = an.beat_grid(sc, 4)
+    assert (g[:, :3] - g[:, 1:] > 0).all()  # S > A > T > B on every beat
+    # the raised leading note: V in A minor is E major (G#), as the chorales write it
+    assert "V" in names and all(n.pitch % 12 != 7 for n in sc.notes if n.voice and names[n.start // 4] == "V")
+
+
+def test_sampler_keeps_register_and_onset_grid():
+    from models.music.model import build_music_model
+    from models.music.sample import SampleSpec, sample
+    from models.music.tokens import Vocab
+    from tests.test_music_models import TINY
+
+    torch.manual_seed(1)
+    m = build_music_model(TINY["rnn"])
+    spec = SampleSpec(key=C, bars=4, candidates=2, seed=5, pitch_range=(60, 79), onset_grid=4, max_chord=1,
+                      max_bar_tokens=24)
+    for p in sample(m, Vocab(), spec):
+        assert p.score.bars == 4 and p.score.notes
+        assert all(60 <= n.pitch <= 79 and n.start % 4 == 0 for n in p.score.notes)
