@@ -241,7 +241,7 @@ class ToolCard(Vertical):
         # file names only (Copy path gives the whole path): a long path would break mid-word
         files = "\n".join(f"{role}: {Path(p).name}" for role, p in view.files.items())
         if view.midi is not None:
-            self.show_rows(lambda room: plain(view.piano_roll(room), "cyan"))
+            self.show_rows(lambda room: roll_text(view.piano_roll(room)))
         elif view.image is not None:
             self.show_image(view.image, min(48, width - 8))
         elif view.scansion:
@@ -268,6 +268,18 @@ class ToolCard(Vertical):
         status.update(plain(f"{outcome} {elapsed:.1f}s", "dim"))
         status.display = bool(outcome)  # a restored card has no run time to tell
         self.query_one(".result", Static).update(plain(text, style))
+
+
+PART_COLOURS = {"█": "bold cyan", "▓": "yellow", "▒": "magenta", "░": "green"}  # melody, then parts under it
+
+
+def roll_text(roll: str) -> Text:
+    """A piano roll in text cells, each part in its own colour (the melody cyan, then yellow,
+    magenta, green for the parts under it); bar lines and pitch names dim."""
+    out = Text()
+    for ch in clean(roll):
+        out.append(ch, style=PART_COLOURS.get(ch, "dim cyan"))
+    return out
 
 
 def half_blocks(path: Path, cells: int) -> Text:

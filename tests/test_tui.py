@@ -500,3 +500,12 @@ async def test_the_theme_and_keys_live_in_one_settings_file(tiny_weights, tmp_pa
         assert any("unknown theme 'no-such-theme'" in str(n.message) for n in app._notifications)
         assert app.theme != "no-such-theme" and app.is_running
     assert settings.read_text() == "theme: no-such-theme\n"  # a bad file is reported, not rewritten
+
+
+def test_piano_roll_parts_have_their_own_colours():
+    from tui import roll_text
+
+    text = roll_text("C4 │█▓▒░\x1b[2J│")
+    assert text.plain == "C4 │█▓▒░│"  # escape sequences dropped
+    colour = {text.plain[s.start]: str(s.style) for s in text.spans}
+    assert len({colour[g] for g in "█▓▒░"}) == 4 and colour["│"] == "dim cyan"
