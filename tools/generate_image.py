@@ -29,6 +29,11 @@ from tools.schemas import SEED, Strict, no_nul
 # in round 0, and how much more each revision round redraws (measured: IMAGE_CARD.md)
 DEFAULT_VARIATION = 0.6
 VARIATION_STEP = 0.1
+# a composed scene (setting + placed subjects) is redrawn less: the setting is drawn by us and the
+# model's part is to make it one picture without losing the subjects (IMAGE_CARD.md)
+SCENE_VARIATION = 0.3
+SD_HINT = ("for subjects outside its library use a Stable Diffusion model: `arsnova --image-model sd:/path/to/model` "
+           "(or the picture model in the chat palette)")
 
 
 class GenerateImageArgs(Strict):
@@ -80,6 +85,8 @@ class _Drawing:
     batch: tuple[int, ...] | None  # the seeds drawn together with it (re-draws need the same batch)
     exemplar: int | None  # the exemplar it started from
     variation: float | None  # how much of the exemplar was redrawn
+    exemplars: tuple[int, ...] | None = None  # a composed scene: one exemplar per subject
+    start: object = None  # uint8 (H, W, 3): the picture the redraw started from
 
 
 def run(args: dict, ctx: ToolContext) -> Artifact:
@@ -87,8 +94,11 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     from PIL import Image
 
     from models.common.errors import UserFixableError
+    from models.image.generator import FIT
     from models.image.image_io import save_png
     from models.image.metrics import features
+    from models.image.cleanup import clean_redraw
+    from models.image.scene import parse_scene
     from models.common.runtime import app_version
     from tools.critics.image import ImageContext, image_scores, stray_colours
 
@@ -107,23 +117,44 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     prompt, negative = args["prompt"], args.get("negative_prompt")
     # start from the closest exemplar (embedded model with a library), redrawn this much
     use_exemplar = kit.exemplars is not None and args.get("exemplar", True) is not False
-    variation = float(args["variation"]) if args.get("variation") is not None else DEFAULT_VARIATION
+    # the prompt as subjects and a setting; the library's closest exemplars for each subject
+    scene = parse_scene(prompt)
+    matches = [kit.subject_match(sa.text, sa.colours) for sa in scene.subjects] if use_exemplar else []
+    lacking = [sa.text for sa, (_, sim) in zip(scene.subjects, matches) if sim < FIT]
+    composed = use_exemplar and scene.is_scene
+    default_v = SCENE_VARIATION if composed else DEFAULT_VARIATION
+    variation = float(args["variation"]) if args.get("variation") is not None else default_v
     earlier = []
     for p in ctx.earlier_files("image", "image"):
         with Image.open(p) as im:
             earlier.append(features(np.asarray(im.convert("RGB"))))
-    ictx = ImageContext(kit.index, tuple(earlier))
+    ictx = ImageContext(kit.index, tuple(earlier), kit.judge)
+
+    def scene_start(sd: int) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The composed canvas for seed ``sd``: its exemplars (one of each subject's close matches)
+        and its layout follow the seed, so a revision round tries other pictures and places."""
+        return compose_start(kit, scene, sd)
 
     def draw(seeds: list[int], g: float, stage: str, negative: str | None, v: float):
-        starts = kit.pick_exemplars(prompt, seeds) if use_exemplar and v < 1.0 else None
+        picks = starts = scenes = None
+        if composed and v < 1.0:
+            scenes = [scene_start(sd) for sd in seeds]
+            starts = [c for c, _ in scenes]
+        elif use_exemplar and v < 1.0:
+            picks = kit.pick_exemplars(prompt, seeds)
+            starts = [kit.exemplar_start(i, prompt) for i in picks]
         arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
-                            progress=ctx.progress("steps", stage), exemplars=starts, strength=v)
+                            progress=ctx.progress("steps", stage), strength=v,
+                            **({"starts": starts} if starts is not None else {}))
+        if starts is not None and v < 1.0:  # the model's speckle off, the start's flat fills back
+            arrs = [clean_redraw(a, st) for a, st in zip(arrs, starts)]
         batch = tuple(seeds) if kit.batch_size > 1 and len(seeds) > 1 else None  # drawn together
-        return [_Drawing(a, sd, g, negative, batch, starts[k] if starts else None, v if starts else None)
+        return [_Drawing(a, sd, g, negative, batch, picks[k] if picks else None, v if starts else None,
+                         scenes[k][1] if scenes else None, starts[k] if starts else None)
                 for k, (a, sd) in enumerate(zip(arrs, seeds))]
 
     def critic(item):
-        return image_scores(item.pixels, prompt, ictx)
+        return image_scores(item.pixels, prompt, ictx, start=item.start)
 
     kept: list = []  # the best scores so far, for the next round's negative prompt
 
@@ -161,6 +192,20 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
                     propose, critic, cfg, on_round=on_round)
     best = result.best
 
+    # an honest miss: the library has no such subject and the subject critic found it in no
+    # candidate; or an asked colour is still not there after the last round
+    s = result.best_scores
+    m = s.metrics
+    tried = sum(r.candidates for r in result.trajectory)
+    if kit.kind == "embedded" and lacking and (kit.judge is None or not m.get("subject_found")):
+        miss = "subject"
+    elif m.get("colour_match", 1.0) < 1.0:
+        miss = "colour"
+    else:
+        miss = None
+    s = type(s)(s.quality, s.novelty, s.adherence, {**m, "miss": miss, "lacking": lacking,
+                                                    "composed": bool(best.exemplars)})
+
     # 5. the PNG, carrying what it takes to draw it again
     im = Image.fromarray(best.pixels)
     upscale = None
@@ -177,15 +222,40 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         "scheduler": kit.scheduler, "model": kit.model_id,
         "exemplar": exemplar, "exemplar_caption": kit.exemplar_caption(exemplar) if exemplar is not None else None,
         "exemplar_recoloured": kit.exemplar_recolour(exemplar, prompt) if exemplar is not None else None,
-        "variation": best.variation,
+        "variation": best.variation, "native": kit.native,
+        "scene": {"sky": scene.sky, "ground": scene.ground, "subjects": [sa.text for sa in scene.subjects]}
+        if best.exemplars else None,
+        "exemplars": list(best.exemplars) if best.exemplars else None,
+        "exemplar_captions": [kit.exemplar_caption(i) for i in best.exemplars] if best.exemplars else None,
+        "miss": miss, "missing": s.metrics.get("missing"),
         "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
 
-    # 6. summary
-    s = result.best_scores
-    started = (f" from the exemplar \"{kit.exemplar_caption(exemplar)}\" redrawn {best.variation:.0%}"
-               if exemplar is not None else "")
-    summary = (f"Drew \"{prompt[:60]}\"{started} at {w}x{h}{' (upscaled from ' + str(kit.native) + ' px)' if upscale else ''}; "
-               f"quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; palette "
+    # 6. summary: what was drawn, what the critics did not find, and a miss said as one
+    if best.exemplars:
+        names = ", ".join(f'"{kit.exemplar_caption(i)}"' for i in best.exemplars)
+        setting = " in a setting of " + " and ".join(scene.elements) if scene.elements else ""
+        started = f" as a scene composed from {names}{setting}, redrawn {best.variation:.0%}"
+    elif exemplar is not None:
+        started = f" from the exemplar \"{kit.exemplar_caption(exemplar)}\" redrawn {best.variation:.0%}"
+    else:
+        started = ""
+    size_note = f" (upscaled from {kit.native} px, Lanczos)" if upscale else ""
+    missing = s.metrics.get("missing") or []
+    closest = (kit.exemplar_caption(best.exemplars[0]) if best.exemplars else
+               kit.exemplar_caption(exemplar) if exemplar is not None else None)
+    if miss == "subject":
+        head = (f"I can't draw {_a(' and '.join(lacking))} with the embedded model: its library has none"
+                f"{' and the subject critic found none in ' + str(tried) + ' candidates' if kit.judge is not None else ''}. "
+                + (f"The closest I have is \"{closest}\" (drawn anyway, at {w}x{h}{size_note}); " if closest else "")
+                + SD_HINT + ".")
+    elif miss == "colour":
+        head = (f"A miss: \"{prompt[:60]}\" came out {', '.join(s.metrics['palette']) or 'white'}, not "
+                f"{' and '.join(c for c in s.metrics['requested_colours'] if c not in s.metrics['palette'])}, after "
+                f"{len(result.trajectory)} round(s); drawn{started} at {w}x{h}{size_note}.")
+    else:
+        head = f"Drew \"{prompt[:60]}\"{started} at {w}x{h}{size_note}."
+    summary = (f"{head} Quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}"
+               f"{'; missing: ' + ', '.join(missing) if missing else ''}; palette "
                f"{', '.join(s.metrics['palette']) or '-'}; novelty by round {novelty_trail(result)}; file {files['image']}")
     return Artifact(
         kind="image", tool="generate_image", args=dict(args), seed=best.seed, model=kit.model_id,
@@ -209,7 +279,7 @@ def redraw_args(png: Path) -> tuple[dict, str | None]:
         raise UserFixableError(f"{png} has no generate_image parameters; only pictures drawn by Ars Nova can be re-run")
     args = {"prompt": p["prompt"], "negative_prompt": p.get("negative_prompt"), "seed": p["seed"],
             "steps": p["steps"], "guidance": p["guidance"], "width": im.size[0], "height": im.size[1],
-            "batch_seeds": p.get("batch_seeds"), "exemplar": p.get("exemplar") is not None,
+            "batch_seeds": p.get("batch_seeds"), "exemplar": p.get("exemplar") is not None or bool(p.get("exemplars")),
             "variation": p.get("variation")}
     return {k: v for k, v in args.items() if v is not None}, p.get("model")
 
@@ -276,3 +346,37 @@ SPEC = ToolSpec(
     revise_words=("picture", "image", "painting", "drawing", "illustration", "watercolour", "photo"),
     fill_args=fill_args,
 )
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+def compose_start(kit, scene, seed: int):
+    """(canvas, exemplars): the scene composed for ``seed`` at the model's native size; each
+    subject's exemplar is one of its close matches, chosen by the seed, recoloured to its colour."""
+    import numpy as np
+
+    from models.image.scene import compose
+
+    rng = np.random.default_rng(seed)
+    picks = []
+    for sa in scene.subjects:
+        ranked, _ = kit.subject_match(sa.text, sa.colours)
+        picks.append(ranked[int(rng.integers(len(ranked)))])
+    pictures = [kit.exemplars.start(i, list(sa.colours)) for i, sa in zip(picks, scene.subjects)]
+    return compose(scene, pictures, kit.native, seed), tuple(picks)
+
+
+def start_picture(kit, params: dict):
+    """The picture a drawing recorded in ``params`` (a PNG's) started from, at the model's native
+    size (uint8), or None when it was drawn from noise (or by a Stable Diffusion model)."""
+    if kit.kind != "embedded" or kit.exemplars is None:
+        return None
+    if params.get("exemplars"):
+        from models.image.scene import parse_scene
+
+        return compose_start(kit, parse_scene(params["prompt"]), int(params["seed"]))[0]
+    if params.get("exemplar") is None:
+        return None
+    return kit.exemplar_start(int(params["exemplar"]), params["prompt"])

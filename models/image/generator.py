@@ -15,6 +15,10 @@ from models.common.errors import Cancelled, ModelFileError, ModelMissing
 
 
 BATCH = 8  # the most pictures of the embedded model drawn in one batch
+# an exemplar "fits" a subject when their MiniLM cosine similarity reaches this: set on a dev list
+# of 20 subjects the library has (lowest 0.74, "ball") and 20 it lacks (highest 0.70, "harmonica"
+# -> harp), none of them an eval prompt (IMAGE_CARD.md)
+FIT = 0.72
 
 
 @dataclass
@@ -27,6 +31,7 @@ class ImageKit:
     model_hash: str
     scheduler: str
     exemplars: object | None = None  # Exemplars (embedded only, when shipped)
+    judge: object | None = None  # models.image.critic.SubjectJudge (when the subject critic is shipped)
 
     @property
     def batch_size(self) -> int:
@@ -42,6 +47,13 @@ class ImageKit:
 
         subject = self.pipe.embed([subject_of(prompt) or prompt])[0].numpy()
         return self.exemplars.pick(subject, colours_in(prompt), seeds)
+
+    def subject_match(self, text: str, colours: list[str] = ()) -> tuple[list[int], float]:
+        """The close exemplars for one subject ('castle'), best first, and the best one's subject
+        similarity (below ``FIT``: the library has no such subject)."""
+        v = self.pipe.embed([text])[0].numpy()
+        v = v / max(float(np.linalg.norm(v)), 1e-8)
+        return self.exemplars.ranked(v, list(colours)), float(np.max(self.exemplars.vectors @ v))
 
     def exemplar_start(self, index: int, prompt: str) -> np.ndarray:
         """The picture a drawing of ``prompt`` starts from: exemplar ``index``, recoloured if need be."""
@@ -61,12 +73,13 @@ class ImageKit:
     def generate(self, prompt: str, negative: str | None, size: tuple[int, int], steps: int, guidance: float,
                  seeds: list[int], progress: Callable[[int, int], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, exemplars: list[int] | None = None,
-                 strength: float = 1.0) -> list[np.ndarray]:
+                 strength: float = 1.0, starts: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """One uint8 array per seed, at the native size (embedded) or ``size`` (SD).
 
         With ``exemplars`` (one library index per seed) and ``strength`` < 1, picture k starts from
         exemplar k noised to that fraction of the schedule (image-to-image) and takes that fraction
-        of the steps.
+        of the steps. ``starts`` (one uint8 native-size picture per seed, e.g. a composed scene)
+        does the same from any picture.
 
         The embedded model draws all the seeds as one batch (up to ``BATCH`` at a time: the cheapest
         speed-up on a CPU, ~1.6x for 4 candidates here); picture k is seed k's own picture up to float
@@ -79,8 +92,10 @@ class ImageKit:
         out: list[np.ndarray] = []
         group = self.batch_size
         chunks = [seeds[i:i + group] for i in range(0, len(seeds), group)]
-        start = exemplars is not None and strength < 1.0
-        if start and (self.exemplars is None or len(exemplars) != len(seeds)):
+        if starts is not None and len(starts) != len(seeds):
+            raise ValueError("one start picture per seed")
+        start = (exemplars is not None or starts is not None) and strength < 1.0
+        if start and starts is None and (self.exemplars is None or len(exemplars) != len(seeds)):
             raise ValueError("exemplars need the model's exemplar library and one index per seed")
         run_steps = img2img_steps(steps, strength) if start else steps
         total = len(seeds) * run_steps
@@ -99,9 +114,11 @@ class ImageKit:
             gens = [torch.Generator("cpu").manual_seed(s) for s in chunk]
             kw = {} if self.kind == "embedded" else {"width": size[0], "height": size[1]}
             if start:
-                picks = exemplars[c * group:(c + 1) * group]
-                starts = np.stack([self.exemplar_start(i, prompt) for i in picks])
-                kw = {"image": torch.from_numpy(starts).permute(0, 3, 1, 2).float() / 255.0, "strength": strength}
+                if starts is not None:
+                    first = np.stack(starts[c * group:(c + 1) * group])
+                else:
+                    first = np.stack([self.exemplar_start(i, prompt) for i in exemplars[c * group:(c + 1) * group]])
+                kw = {"image": torch.from_numpy(first).permute(0, 3, 1, 2).float() / 255.0, "strength": strength}
             res = self.pipe(prompt, negative_prompt=negative, num_inference_steps=steps, guidance_scale=guidance,
                             num_images_per_prompt=n, generator=gens,
                             callback_on_step_end=on_step, **kw)
@@ -133,15 +150,16 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
         pipe = load_sd_pipeline(spec, "dpm++")
         path, _ = parse_sd_spec(spec)
         h = _hash_dir(Path(path)) if Path(path).is_dir() else hashlib.sha256(path.encode()).hexdigest()[:16]
-        return ImageKit(pipe, "sd", None, None, spec, h, "dpm++")
+        return ImageKit(pipe, "sd", None, None, spec, h, "dpm++", judge=_judge(home, encoder_factory))
     import torch
     from diffusers.utils import logging as dlog
 
     from models.image.pipeline import ArsNovaImagePipeline, native_size
 
     dlog.disable_progress_bar()
+    encoder = encoder_factory()
     try:
-        pipe = ArsNovaImagePipeline.from_pretrained(home, dtype=torch.float32).set_encoder(encoder_factory())
+        pipe = ArsNovaImagePipeline.from_pretrained(home, dtype=torch.float32).set_encoder(encoder)
     except (OSError, ValueError) as e:
         raise ModelFileError(f"cannot load the image model at {home}: {str(e).splitlines()[0][:200]}") from None
     pipe.set_progress_bar_config(disable=True)
@@ -158,4 +176,12 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
         exemplars = Exemplars.load(home / FILE)
     card = json.loads((home / "training.json").read_text()) if (home / "training.json").exists() else {}
     return ImageKit(pipe, "embedded", native_size(pipe.unet), index,
-                    f"arsnova-image (step {card.get('train_step', '?')})", _hash_dir(home), "ddim", exemplars)
+                    f"arsnova-image (step {card.get('train_step', '?')})", _hash_dir(home), "ddim", exemplars,
+                    _judge(home, lambda: encoder))
+
+
+def _judge(home: Path, encoder_factory: Callable):
+    """The subject critic beside the embedded model (it judges SD pictures too), or None."""
+    from models.image.critic import FILE, load_judge
+
+    return load_judge(home / FILE, encoder_factory()) if (home / FILE).is_file() else None

@@ -103,3 +103,42 @@ class FeatureIndex:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             return cls(z["feats"], meta["loo_median"], meta["loo_p01"], meta["quality_p05"])
+
+
+def speckle(rgb: np.ndarray) -> float:
+    """Noise: the mean absolute difference (0..255) between the picture and its 3x3 median — what
+    isolated specks add and flat fills and clean edges do not (a median keeps a step edge)."""
+    from PIL import Image, ImageFilter
+
+    im = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    med = np.asarray(im.filter(ImageFilter.MedianFilter(3)), dtype=np.float32)
+    return float(np.abs(np.asarray(im, dtype=np.float32) - med).mean())
+
+
+def edge_strength(rgb: np.ndarray) -> float:
+    """Crispness: the 95th percentile of the luminance gradient (0..255 per pixel) after a 3x3
+    median, so specks do not count as edges and a blurred outline scores lower than a clean one."""
+    from PIL import Image, ImageFilter
+
+    y = luminance(np.asarray(Image.fromarray(np.asarray(rgb, dtype=np.uint8)).filter(ImageFilter.MedianFilter(3))))
+    g = np.hypot(np.diff(y, axis=1)[:-1], np.diff(y, axis=0)[:, :-1])
+    return float(np.percentile(g, 95))
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """A drawing against the picture it started from: its noise and crispness over the start's (a
+    redraw that kept the start's clean edges and flat fills is near 1.0 / 1.0)."""
+
+    speckle_ratio: float  # > 1: noisier than the start
+    edge_ratio: float  # < 1: blurrier than the start
+
+    @property
+    def degraded(self) -> bool:
+        """Noticeably worse than the start: 50% more speckle, or edges at under 80% of its crispness."""
+        return self.speckle_ratio > 1.5 or self.edge_ratio < 0.8
+
+
+def degradation(rgb: np.ndarray, start: np.ndarray) -> Degradation:
+    """``rgb`` against ``start``, both uint8 (H, W, 3) at the same size."""
+    return Degradation(speckle(rgb) / max(speckle(start), 0.5), edge_strength(rgb) / max(edge_strength(start), 1.0))

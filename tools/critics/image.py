@@ -1,5 +1,8 @@
 """Picture critics: quality against the training pictures' floors, novelty as distance to the
-nearest training picture and the session's earlier ones, adherence as the asked colours."""
+nearest training picture and the session's earlier ones, adherence as subject + scene + colour:
+the subject critic (a small CLIP-style encoder aligned with MiniLM, ``models/image/critic.py``)
+finds each asked subject, the setting checks find the sky and ground, and the palette the asked
+colours. The critique names what is missing ("no sunset", "subject not found: castle")."""
 
 from __future__ import annotations
 
@@ -17,6 +20,51 @@ class ImageContext:
 
     index: object  # models.image.metrics.FeatureIndex, or None for a model without one
     earlier: tuple = ()  # feature vectors
+    judge: object = None  # models.image.critic.SubjectJudge, or None (then adherence is colour only)
+
+
+@dataclass(frozen=True)
+class Adherence:
+    """What of the prompt a picture shows. ``score`` weighs subject 0.5, setting 0.25, colour 0.25
+    over the parts the prompt asks for (and the critics can see)."""
+
+    score: float
+    subject_score: float | None  # mean rank of the asked subjects among the critic's distractors
+    subject_found: bool | None  # every asked subject above the critic's threshold
+    scene_asked: tuple[str, ...]
+    scene_present: tuple[str, ...]
+    colour_match: float  # share of the asked colours in the palette (1.0 when none asked)
+    palette: tuple[str, ...]
+    missing: tuple[str, ...]  # "subject not found: castle", "no sunset", "not purple"
+
+
+def adherence_report(rgb: np.ndarray, prompt: str, judge=None) -> Adherence:
+    """The picture (uint8, any size) against the prompt's subjects, setting and colours."""
+    from models.image.colours import colour_words
+    from models.image.scene import parse_scene, setting_present
+
+    scene = parse_scene(prompt)
+    missing, parts = [], []
+    subject_score = found = None
+    if judge is not None and scene.subjects:
+        texts = [("an " if s.text[:1] in "aeiou" else "a ") + s.text for s in scene.subjects]
+        ranks = judge.ranks(rgb, texts)
+        ok = [r > judge.threshold for r in ranks]
+        subject_score, found = float(np.mean(ranks)), all(ok)
+        missing += [f"subject not found: {s.text}" for s, k in zip(scene.subjects, ok) if not k]
+        parts.append((0.5, float(np.mean([1.0 if k else 0.5 * r for r, k in zip(ranks, ok)]))))
+    present = tuple(e for e in scene.elements if setting_present(rgb, e))
+    missing += [f"no {e}" for e in scene.elements if e not in present]
+    if scene.elements:
+        parts.append((0.25, len(present) / len(scene.elements)))
+    wanted = requested_colours(prompt)
+    palette = tuple(colour_words(rgb, min_share=0.1, max_words=3))
+    colour_ok = sum(c in palette for c in wanted) / len(wanted) if wanted else 1.0
+    missing += [f"not {c}" for c in wanted if c not in palette]
+    if wanted or not parts:
+        parts.append((0.25, colour_ok))
+    score = sum(w * v for w, v in parts) / sum(w for w, _ in parts)
+    return Adherence(score, subject_score, found, scene.elements, present, colour_ok, palette, tuple(missing))
 
 
 def requested_colours(prompt: str) -> list[str]:
@@ -25,19 +73,27 @@ def requested_colours(prompt: str) -> list[str]:
     return colours_in(prompt)
 
 
-def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext) -> Scores:
+def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext, start: np.ndarray | None = None) -> Scores:
     """rgb: the picture at the model's native size (uint8). quality: colourfulness, contrast,
     entropy and sharpness against the 5th percentiles of the training images; novelty: distance
     to the nearest training image (scaled by the training set's own median nearest-neighbour
-    distance; a near-copy scores 0) and to the session's earlier images; adherence: the colour
-    words of the prompt found in the measured palette."""
-    from models.image.colours import colour_words
+    distance; a near-copy scores 0) and to the session's earlier images; adherence: subject,
+    setting and colour (``adherence_report``). With ``start`` (the picture a redraw began from, same
+    size): noise and crispness against it, and a degraded redraw (``metrics.Degradation``) has its
+    quality halved, below the revision floor, so a cleaner candidate is kept when there is one."""
     from models.image.metrics import features, quality_metrics
 
     q = quality_metrics(rgb)
     floors = ctx.index.quality_p05 if ctx.index is not None else {k: 0.0 for k in q}
     quality_parts = {k: band(v, floors.get(k, 0.0), 1e9, max(floors.get(k, 0.0), 1e-6)) for k, v in q.items()}
     quality = float(np.mean(list(quality_parts.values())))
+    clean = {}
+    if start is not None and np.shape(start) == np.shape(rgb):
+        from models.image.metrics import degradation
+
+        d = degradation(rgb, start)
+        clean = {"speckle_ratio": d.speckle_ratio, "edge_ratio": d.edge_ratio, "degraded": d.degraded}
+        quality *= 0.5 if d.degraded else 1.0
     f = features(rgb)
     near_copy, d_train = False, 1.0
     if ctx.index is not None:
@@ -51,12 +107,13 @@ def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext) -> Scores:
         session = float(min(1.0, min(np.sqrt(max(0.0, 2 - 2 * float(f @ e))) for e in ctx.earlier) / 0.5))
     novelty = 0.7 * train_part + 0.3 * session
     wanted = requested_colours(prompt)
-    palette = colour_words(rgb, min_share=0.1, max_words=3)
-    colour_ok = sum(c in palette for c in wanted) / len(wanted) if wanted else 1.0
-    adherence = colour_ok
-    return Scores(quality, novelty, adherence, {
-        **q, "nearest_training_distance": d_train, "near_copy": near_copy, "session_distance": session,
-        "requested_colours": wanted, "palette": palette, "colour_match": colour_ok,
+    rep = adherence_report(rgb, prompt, ctx.judge)
+    subject = {} if rep.subject_score is None else {"subject_score": rep.subject_score, "subject_found": rep.subject_found}
+    scene = {"scene_asked": list(rep.scene_asked), "scene_present": list(rep.scene_present)} if rep.scene_asked else {}
+    return Scores(quality, novelty, rep.score, {
+        **q, **clean, "nearest_training_distance": d_train, "near_copy": near_copy, "session_distance": session,
+        "requested_colours": wanted, "palette": list(rep.palette), "colour_match": rep.colour_match,
+        **subject, **scene, "missing": list(rep.missing),
     })
 
 
