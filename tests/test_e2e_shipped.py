@@ -26,7 +26,7 @@ def test_shipped_weights_exist_and_are_small():
     total = sum(p.stat().st_size for p in wd.rglob("*") if p.is_file())
     for f in MODEL_FILES.values():
         assert (wd / f).is_file(), f"{f} is not shipped"
-    assert total < 60e6
+    assert total < 120e6, f"{total / 1e6:.1f} MB of weights: the project keeps them under ~120 MB"
 
 
 def test_brief_on_shipped_models(tmp_path, capsys):
