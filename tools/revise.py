@@ -46,12 +46,15 @@ def revise(
     critic: Callable[[T], Scores],
     cfg: ReviseConfig,
     on_round: Callable[[RoundRecord], None] | None = None,
+    keeps: Callable[[Scores, Scores], bool] | None = None,
 ) -> Revised[T]:
-    """``propose(round, n)`` -> (n candidates, the parameters used); ``critic`` scores one."""
+    """``propose(round, n)`` -> (n candidates, the parameters used); ``critic`` scores one.
+    ``keeps(candidate, round 0)``: a tool's own guard, e.g. "never worse than round 0 on sense
+    and form"; a revised candidate that fails it is never kept."""
 
-    def best_of(cands: list[T]) -> tuple[T, Scores]:
+    def best_of(cands: list[T], first: Scores | None = None) -> tuple[T, Scores]:
         scored = [(c, critic(c)) for c in cands]
-        ok = [x for x in scored if admissible(x[1], cfg)]
+        ok = [x for x in scored if admissible(x[1], cfg) and (first is None or keeps is None or keeps(x[1], first))]
         pool = ok or scored  # when nothing clears the floors, keep the best-quality one
         key = (lambda x: x[1].novelty) if ok else (lambda x: x[1].quality + x[1].adherence)
         return max(pool, key=key)
@@ -67,8 +70,9 @@ def revise(
             stopped = "target reached"
             break
         cands, params = propose(r, cfg.candidates)
-        cand, cand_s = best_of(cands)
+        cand, cand_s = best_of(cands, trajectory[0].scores)
         better = admissible(cand_s, cfg) and (not admissible(best_s, cfg) or cand_s.novelty > best_s.novelty)
+        better = better and (keeps is None or keeps(cand_s, trajectory[0].scores))
         if better:
             best, best_s, best_round = cand, cand_s, r
         rec = RoundRecord(r, params, len(cands), cand_s, better)

@@ -1,9 +1,10 @@
 """write_poem: a poem in a given form about a topic.
 
 The pipeline, in order: 1. defaults and checks (English only, the form's plan, the topic's
-vector), 2. the round-0 poem, 3. critique (form, fluency, corpus copy rates, topic), 4. revise
-within bounds (corpus n-gram blocking and a little more temperature each round), 5. the poem
-page, 6. the summary. "More like Dickinson" takes the poet's form, scheme and meter.
+vector), 2. the round-0 poem, 3. critique (form, sense, fluency, corpus copy rates, topic),
+4. revise within bounds (corpus n-gram blocking and a little more temperature each round; a
+revised poem is kept only if its sense and form stay at or above round 0's), 5. the poem page,
+6. the summary. "More like Dickinson" takes the poet's form, scheme and meter.
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     q = kit.embed([topic])[0]
     earlier = [kit.embed(["\n".join(read_poem_lines(p.read_text(encoding="utf-8")))])[0]
                for p in ctx.earlier_files("poem", "poem")]
-    pctx = PoemContext(plan, kit.indexes, kit.baseline_vecs @ q, tuple(earlier), kit.val_nll)
+    sense_floor = kit.sense_floor() if kit.sense is not None else 0.5
+    pctx = PoemContext(plan, kit.indexes, kit.baseline_vecs @ q, tuple(earlier), kit.val_nll, sense_floor)
     total = len(plan.lines)
 
     def progress(stage: str):
@@ -86,7 +88,8 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         poem, _, _ = item
         vec = kit.embed([poem.text])[0]
         nll = kit.poet.lm.nll(kit.poet.lm.prompt(topic, poem.keywords, plan.form), poem.text)
-        return poem_scores(poem.lines, nll, float(vec @ q), vec, pctx)
+        sense = kit.sense.poem(poem.lines) if kit.sense is not None else None
+        return poem_scores(poem.lines, nll, float(vec @ q), vec, pctx, sense)
 
     # 2. the round-0 poem's settings
     base = SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
@@ -103,7 +106,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     cfg = ctx.revise_config()
     cfg = replace(cfg, candidates=min(cfg.candidates, 2))
     result = revise([write(base, seed, "round 0")], _params(base, seed), propose, critic, cfg,
-                    on_round=ctx.report_round)
+                    on_round=ctx.report_round, keeps=never_worse)
     poem, used, used_seed = result.best
     s = result.best_scores
 
@@ -118,8 +121,12 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     # 6. summary
     misses = [i + 1 for i, r in enumerate(poem.line_results) if not r.ok]
     limits = limits_of(result) + ((f"form missed on line(s) {', '.join(map(str, misses))}",) if misses else ())
+    sense = (f"sense {s.metrics['sense']:.2f} (real verse from {s.metrics['sense_floor']:.2f}; by round "
+             f"{' → '.join(format(r.scores.metrics['sense'], '.2f') for r in result.trajectory)}), "
+             if "sense" in s.metrics else "")
     summary = (f"Wrote a {plan.form} \"{poem.title}\" ({len(poem.lines)} lines"
-               f"{', ' + plan.scheme if any(c != '-' for c in plan.scheme) else ''}); quality {s.quality:.2f}, "
+               f"{', ' + plan.scheme if any(c != '-' for c in plan.scheme) else ''}); form {_form(s):.2f}, "
+               f"{sense}quality {s.quality:.2f}, "
                f"novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; 5-gram copy rate "
                f"{s.metrics['copy_rate_5']:.1%}; novelty by round {novelty_trail(result)}; file {files['poem']}")
     return Artifact(
@@ -127,6 +134,17 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
         limits_hit=limits, id=stem, turn=ctx.turn, revision=revision_record(direction, cfg, result),
     )
+
+
+def _form(s) -> float:
+    m = s.metrics
+    return (m["syllables_ok"] + m["rhymes_ok"] + m["line_count_ok"]) / 3
+
+
+def never_worse(cand, first) -> bool:
+    """A revised poem is kept only if its sense and its form are at or above round 0's."""
+    sense_ok = cand.metrics.get("sense", 1.0) >= first.metrics.get("sense", 1.0) - 1e-9
+    return sense_ok and _form(cand) >= _form(first) - 1e-9
 
 
 def _params(s, seed: int) -> dict:

@@ -22,9 +22,18 @@ class PoetKit:
     baseline_vecs: np.ndarray  # unit vectors of random held-out corpus passages
     val_nll: float
     model_id: str
+    home: Path | None = None  # weights/poet: the lexicon, the sense critic, held-out passages
+    sense: object = None  # models.poetry.sense.SenseCritic, or None when not installed
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.poet.encoder(texts)
+
+    def sense_floor(self) -> float:
+        """Real verse's lower-quartile poem sense (held-out passages, measured when the critic was trained)."""
+        report = self.home / "sense.json" if self.home else None
+        if report is not None and report.exists():
+            return float(json.loads(report.read_text()).get("real_poem", {}).get("q1", 0.5))
+        return 0.5
 
 
 def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path | None) -> PoetKit:
@@ -45,10 +54,17 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     val = 4.5  # a general LM's NLL on verse is unknown: a broad default band
     if spec in (None, "", "embedded") and (home / "training.json").exists():
         val = float(json.loads((home / "training.json").read_text())["val_nll"])
+    from models.poetry.lexicon import load_lexicon
+    from models.poetry.sense import load_sense_critic
+
+    lexicon = load_lexicon(home)
+    embedded = spec in (None, "", "embedded")
+    # the critic reads with the embedded poet's LM, whoever writes
+    sense = load_sense_critic(home, *((lm.model, lm.tokenizer) if embedded else ()))
     if served:  # one engine (vLLM, llama.cpp server, Ollama) shared by every worker
         from models.poetry.served_poet import make_served_poet
 
-        poet = make_served_poet(spec, vocab, encoder, indexes)
+        poet = make_served_poet(spec, vocab, encoder, indexes, lexicon, sense)
     else:
-        poet = Poet(lm, vocab, encoder, indexes)
-    return PoetKit(poet, indexes, base, val, poet.lm.name)
+        poet = Poet(lm, vocab, encoder, indexes, lexicon, sense)
+    return PoetKit(poet, indexes, base, val, poet.lm.name, home, sense)

@@ -28,9 +28,15 @@ def poem_markdown(poem, meta: dict, scores) -> str:
     front = {**meta, "scores": scores.to_dict() if scores is not None else {}}
     head = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000).strip()
     rows = scansion_rows(poem.lines)
-    table = ["| # | syllables | rhyme | stress | line |", "|---:|---:|:---:|:---|:---|"]
-    table += [f"| {i + 1} | {n} | {letter} | `{stress or '?'}` | {_cell(text)} |"
-              for i, (n, letter, stress, text) in enumerate(rows)]
+    sense = list(scores.metrics.get("sense_lines", ())) if scores is not None else []
+    if len(sense) == len(rows):  # the sense critic's P(real verse) per line, beside the form
+        table = ["| # | syllables | rhyme | stress | sense | line |", "|---:|---:|:---:|:---|---:|:---|"]
+        table += [f"| {i + 1} | {n} | {letter} | `{stress or '?'}` | {sense[i]:.2f} | {_cell(text)} |"
+                  for i, (n, letter, stress, text) in enumerate(rows)]
+    else:
+        table = ["| # | syllables | rhyme | stress | line |", "|---:|---:|:---:|:---|:---|"]
+        table += [f"| {i + 1} | {n} | {letter} | `{stress or '?'}` | {_cell(text)} |"
+                  for i, (n, letter, stress, text) in enumerate(rows)]
     body = poem.text.replace("\n\n", "\n\n").splitlines()
     return "\n".join(["---", head, "---", "", f"# {poem.title}", "", *[ln + ("  " if ln else "") for ln in body],
                       "", SCANSION_HEADING, "", *table, ""])

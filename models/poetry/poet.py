@@ -171,6 +171,10 @@ class SampleSettings:
     topic_weight: float = 0.4
     unknown_weight: float = 2.0  # penalty per share of words CMUdict does not know
     topic_ends: bool = True  # offer topic words as line endings for unrhymed lines
+    sense_weight: float = 2.0  # times the sense critic's P(real) of the line in its window
+    topic_need_weight: float = 1.0  # bonus for a topic word while the poem has none yet
+    weak_sense: float = 0.35  # a best line below this P(real) gets another batch of candidates
+    extra_batches: int = 1
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class LineResult:
     logp: float  # mean log-prob per token
     ok: bool  # met its syllable/rhyme target
     syllables: int
+    sense: float = float("nan")  # the sense critic's P(real) of the line in its window
 
 
 @dataclass
@@ -206,9 +211,12 @@ class Poem:
 class Poet:
     """Writes poems to a form plan with a PoetLM, a Vocabulary and an encoder."""
 
-    def __init__(self, lm: PoetLM, vocab: Vocabulary, encoder, corpus_index: dict | None = None):
+    def __init__(self, lm: PoetLM, vocab: Vocabulary, encoder, corpus_index: dict | None = None,
+                 lexicon=None, sense=None):
         self.lm, self.vocab, self.encoder = lm, vocab, encoder
         self.corpus_index = corpus_index or {}  # n -> NgramIndex over word ids
+        self.lexicon = lexicon  # models.poetry.lexicon.Lexicon: no word outside it is sampled
+        self.sense = sense  # models.poetry.sense.SenseCritic: ranks candidate lines
         self.sampled_tokens = 0  # candidate tokens sampled so far (for tokens/s in the benchmarks)
         self.sample_seconds = 0.0  # time spent sampling and scoring candidate lines
 
@@ -226,16 +234,25 @@ class Poet:
                 kws.append(w)
         return sims, kws[:3]
 
+    def topic_words(self, topic: str, neighbours: int = 40) -> set[str]:
+        """The topic's own content words (and their plurals) and its nearest vocabulary words:
+        a poem must use at least one of them in its lines."""
+        q = self.encoder([topic])[0]
+        own = [w for w in prosody.line_words(topic) if w not in FUNCTION_END and len(w) > 2]
+        near = [self.vocab.words[i] for i in np.argsort(-self.vocab.rank(q))[:neighbours]]
+        return set(own) | {w + "s" for w in own} | {w + "es" for w in own} | set(near)
+
     def plan_end_words(self, sims: np.ndarray, need: int, used: set[str], rng: np.random.Generator,
                        options: int = 6, max_syllables: int = 3) -> list[str]:
         """Topic-related words with at least ``need - 1`` rhyming partners in the vocabulary."""
-        order = np.argsort(-sims)
-        out: list[str] = []
+        order = np.argsort(-sims[:COMMON_END_WORDS])  # the vocabulary is in corpus-frequency order: rare
+        out: list[str] = []                             # words ("reindeer") made lines the LM could not use
         for i in order[:600]:
             w = self.vocab.words[i]
             if w in used or w in FUNCTION_END or prosody.syllables(w) > min(3, max_syllables):
                 continue
-            if len([j for j in self.vocab.partners(w) if self.vocab.words[j] not in used]) >= need - 1:
+            if len([j for j in self.vocab.partners(w) if j < 2 * COMMON_END_WORDS
+                    and self.vocab.words[j] not in used]) >= need - 1:
                 out.append(w)
             if len(out) >= options * 2:
                 break
@@ -247,6 +264,8 @@ class Poet:
     def partner_words(self, word: str, sims: np.ndarray, used: set[str], options: int = 8) -> list[str]:
         ps = [j for j in self.vocab.partners(word) if self.vocab.words[j] not in used
               and self.vocab.words[j] not in FUNCTION_END]
+        common = [j for j in ps if j < 2 * COMMON_END_WORDS]
+        ps = common or ps  # the common partners, or any partner rather than none
         ps.sort(key=lambda j: -sims[j])
         return [self.vocab.words[j] for j in ps[:options]]
 
@@ -260,6 +279,7 @@ class Poet:
         sims, keywords = self.topic_ranking(topic)
         prompt = self.lm.prompt(topic, keywords, plan.form)
         topic_words = {self.vocab.words[i] for i in np.argsort(-sims)[:60]} | set(keywords)
+        required = self.topic_words(topic)
         lines: list[str] = []
         results: list[LineResult] = []
         group_words: dict[str, list[str]] = {}
@@ -286,7 +306,13 @@ class Poet:
                 ends = self.plan_end_words(sims, 1, used, rng, options=3, max_syllables=spec.syllables[0] - 1)
                 ends = (ends + [None] * len(ends)) if ends else None
             context = prompt + self.lm.encode("".join(ln + "\n" for ln in lines))
-            res = self._best_line(context, prompt, spec, ends, lines, plan.foot, topic_words, settings, gen, rng)
+            # the line that ends the poem (a villanelle ends on its second refrain) closes a sentence
+            rest = plan.lines[li + 1 :]
+            final = all(sp.refrain and (sp.refrain in refrains or sp.refrain == spec.refrain) for sp in rest) or bool(
+                spec.refrain and spec.refrain == plan.lines[-1].refrain)
+            missing = None if any(w in required for ln in lines for w in prosody.line_words(ln)) else required
+            res = self._best_line(context, prompt, spec, ends, lines, plan.foot, topic_words, settings, gen, rng,
+                                  final=final, need=missing)
             lines.append(res.text)
             results.append(res)
             if spec.rhyme:
@@ -300,29 +326,38 @@ class Poet:
         return Poem(title, lines, plan.stanzas, keywords, plan.form, results, group_words)
 
     def _best_line(self, context, prompt, spec: LineSpec, ends, lines, foot, topic_words, s: SampleSettings,
-                   gen, rng) -> LineResult:
+                   gen, rng, final: bool = False, need: set | None = None) -> LineResult:
+        """The best of a batch of candidates by LM probability, sense, meter and topic; a weak best
+        (sense below ``weak_sense``, or no topic word while one is needed) earns another batch."""
         prev_words = [w for ln in lines for w in prosody.line_words(ln)]
-        best: list[LineResult] = []
-        temp = s.temperature
-        for _attempt in range(s.retries + 1):
-            cands = self._sample_lines(context, prompt, spec, ends, prev_words, s, temp, gen, rng)
-            good = [c for c in cands if c.ok]
-            if good:
-                best = good
-                break
-            best = best or cands
-            temp += 0.2
-        if not best:
-            return LineResult("", "", -99.0, False, 0)
+
+        def batch(temp: float) -> list[LineResult]:
+            best: list[LineResult] = []
+            for _attempt in range(s.retries + 1):
+                cands = self._sample_lines(context, prompt, spec, ends, prev_words, s, temp, gen, rng, final)
+                good = [c for c in cands if c.ok]
+                if good:
+                    return self._with_sense(lines, good)
+                best = best or cands
+                temp += 0.2
+            return self._with_sense(lines, best)
+
+        def has_topic(c: LineResult) -> bool:
+            return bool(need) and any(w in need for w in prosody.line_words(c.text))
 
         def score(c: LineResult) -> float:
             sc = c.logp
+            if c.sense == c.sense:  # not NaN: a critic is loaded
+                sc += s.sense_weight * c.sense
+            if has_topic(c):
+                sc += s.topic_need_weight
             if foot:
                 sc += s.meter_weight * prosody.meter_fit(c.text, foot)
             ws = prosody.line_words(c.text)
             sc += s.topic_weight * sum(w in topic_words for w in ws) / max(1, len(ws))
             sc -= 0.5 * sum(w in prev_words for w in ws if w not in FUNCTION_END) / max(1, len(ws))
-            sc -= s.unknown_weight * sum(not prosody.phones(w) for w in ws) / max(1, len(ws))  # not a word
+            known = self.lexicon.known if self.lexicon is not None else prosody.phones
+            sc -= s.unknown_weight * sum(not known(w) for w in ws) / max(1, len(ws))  # not a word
             if ws and ws[-1] in FUNCTION_END:  # "…and that," is no way to end a line
                 sc -= 0.5
             sc -= 2.0 * len(_PUNCT_RUN.findall(c.text))  # ". . . . ." and ",--;" runs
@@ -330,20 +365,46 @@ class Poet:
                 sc -= 100 + abs(c.syllables - spec.syllables[0])
             return sc
 
+        best = batch(s.temperature)
+        for _extra in range(s.extra_batches):
+            top = max(best, key=score, default=None)
+            weak = top is None or not top.ok or (top.sense == top.sense and top.sense < s.weak_sense)
+            if need and final and not any(has_topic(c) for c in best):
+                weak = True
+            if not weak:
+                break
+            best = best + batch(s.temperature + 0.1)
+        if not best:
+            return LineResult("", "", -99.0, False, 0)
+        if need and final and any(has_topic(c) and c.ok for c in best):  # the poem's last chance for its topic
+            best = [c for c in best if has_topic(c) and c.ok]
+
         return max(best, key=score)
 
+    def _with_sense(self, lines: list[str], cands: list[LineResult]) -> list[LineResult]:
+        if self.sense is None or not cands:
+            return cands
+        import time
+
+        from dataclasses import replace as _replace
+
+        t0 = time.perf_counter()
+        p = self.sense.candidates(lines, [c.text for c in cands])
+        self.sample_seconds += time.perf_counter() - t0
+        return [_replace(c, sense=float(v)) for c, v in zip(cands, p)]
+
     def _sample_lines(self, context, prompt, spec: LineSpec, ends, prev_words, s: SampleSettings, temperature: float,
-                      gen, rng) -> list[LineResult]:
+                      gen, rng, final: bool = False) -> list[LineResult]:
         import time
 
         t0 = time.perf_counter()
         try:
-            return self._sample_lines_timed(context, prompt, spec, ends, prev_words, s, temperature, gen, rng)
+            return self._sample_lines_timed(context, prompt, spec, ends, prev_words, s, temperature, gen, rng, final)
         finally:
             self.sample_seconds += time.perf_counter() - t0
 
     def _sample_lines_timed(self, context, prompt, spec: LineSpec, ends, prev_words, s: SampleSettings,
-                            temperature: float, gen, rng) -> list[LineResult]:
+                            temperature: float, gen, rng, final: bool = False) -> list[LineResult]:
         import torch
 
         lm = self.lm
@@ -390,12 +451,19 @@ class Poet:
                             logits[r, newline] = -float("inf")
                     else:
                         logits[r, newline] = -float("inf")
-                nxt = sample_nucleus(torch.softmax(logits, -1), s.top_p, gen)
+                probs = torch.softmax(logits, -1)
+                nxt = sample_nucleus(probs, s.top_p, gen)
                 nxt[torch.from_numpy(done | dead)] = lm.newline_id  # finished rows just idle
                 for r in range(B):
                     if done[r] or dead[r]:
                         continue
                     t = int(nxt[r])
+                    if self.lexicon is not None and not self._in_lexicon(texts[r], lm.pieces[t]):
+                        t = self._resample_in_lexicon(probs[r], texts[r], t, s.top_p, gen)
+                        if t < 0:
+                            dead[r] = True
+                            continue
+                        nxt[r] = t
                     piece = lm.pieces[t]
                     if end_for[r] is not None and lm.word_start[t]:
                         _, complete = _count(texts[r])  # a word-start token completes the last word
@@ -427,16 +495,50 @@ class Poet:
                 continue
             line = texts[r].strip()
             if end_for[r] is not None:  # the end word follows the prefix's last word, not its full stop
-                line = (line.rstrip(_TRAILING) + " " + end_for[r]).strip()
+                line = (line.rstrip(TRAILING) + " " + end_for[r]).strip()
             if not prosody.line_words(line):
                 continue
             results.append(line)
-        scored = self._score_lines(context, results, spec, end_for_any=forced_end, index=index,
-                                   prev_words=prev_words)
+        if final:  # the poem ends on a finished sentence: its last line gets a terminal mark
+            results = [ln.rstrip(TRAILING) for ln in results]
+            results = [ln for ln in results if prosody.line_words(ln)]
+        scored = self._score_lines(context, results, spec, end_for_any=forced_end or final, index=index,
+                                   prev_words=prev_words, final=final)
         return scored
 
-    def _score_lines(self, context, lines: list[str], spec: LineSpec, end_for_any: bool, index, prev_words) -> list[LineResult]:
-        """Batched log-probability of each finished line; rhymed lines get their best closing mark."""
+    def _in_lexicon(self, text: str, piece: str) -> bool:
+        """Would ``text + piece`` still consist of lexicon words (the last one possibly unfinished)?"""
+        piece = piece.split("\n")[0] + (" " if "\n" in piece else "")
+        if any(c.isalpha() and not c.isascii() for c in piece):  # "Kauśish": CMUdict spells in ASCII
+            return False
+        new = text + piece
+        old_words = prosody.line_words(text)
+        old_done = len(old_words) - (1 if text[-1:].isalpha() else 0)
+        new_words = prosody.line_words(new)
+        partial = new_words[-1] if new_words and new[-1:].isalpha() else None
+        closed = new_words[old_done : len(new_words) - (partial is not None)]
+        if any(not self.lexicon.known(w) for w in closed):
+            return False
+        return partial is None or self.lexicon.prefix_ok(partial)
+
+    def _resample_in_lexicon(self, probs, text: str, bad: int, top_p: float, gen, tries: int = 8) -> int:
+        """Another token from the row's distribution with the refused ones removed; -1 if none fits."""
+        import torch
+
+        p = probs.clone()
+        for _ in range(tries):
+            p[bad] = 0.0
+            if float(p.sum()) <= 0:
+                return -1
+            bad = int(sample_nucleus((p / p.sum())[None], top_p, gen)[0])
+            if self._in_lexicon(text, self.lm.pieces[bad]):
+                return bad
+        return -1
+
+    def _score_lines(self, context, lines: list[str], spec: LineSpec, end_for_any: bool, index, prev_words,
+                     final: bool = False) -> list[LineResult]:
+        """Batched log-probability of each finished line; rhymed lines get their best closing mark
+        (a terminal one, . ! ?, on the poem's last line)."""
         import torch
 
         if not lines:
@@ -451,13 +553,14 @@ class Poet:
             rest = lm.model(input_ids=x, **{lm.cache_key: past}, use_cache=True).logits.float()
         lp = torch.log_softmax(torch.cat([first[:, None, :], rest], 1), -1)  # position k predicts token k
         out = []
-        closers = [(t, lm.pieces[t]) for t in range(len(lm.pieces)) if lm.pieces[t] in {",", ".", ";", "!", "?", ":"}]
+        marks = {".", "!", "?"} if final else {",", ".", ";", "!", "?", ":"}
+        closers = [(t, lm.pieces[t]) for t in range(len(lm.pieces)) if lm.pieces[t] in marks]
         for r, (ln, e) in enumerate(zip(lines, enc)):
             tok_lp = [float(lp[r, k, e[k]]) for k in range(len(e))]
             last = lp[r, len(e)]
             text = ln
             if end_for_any and ln[-1:].isalpha():
-                opts = [(float(last[lm.newline_id]), "")] + [(float(last[t]), p) for t, p in closers]
+                opts = ([] if final else [(float(last[lm.newline_id]), "")]) + [(float(last[t]), p) for t, p in closers]
                 best_lp, mark = max(opts)
                 text = ln + mark
                 tok_lp.append(best_lp)
@@ -493,8 +596,9 @@ class Poet:
         return " ".join(w if w in ("of", "and", "the") and i else w.capitalize() for i, w in enumerate(best.split()))
 
 
+COMMON_END_WORDS = 3000  # planned line endings come from the most frequent content words
 _PUNCT_RUN = re.compile(r"(?:[.,;:!?\u2014-]\s*){3,}")
-_TRAILING = " \t.,;:!?-\u2014\u2013\"'\u201c\u201d\u2018\u2019()"
+TRAILING = " \t.,;:!?-\u2014\u2013\"'\u201c\u201d\u2018\u2019()"
 
 
 def _group_sizes(plan: FormPlan) -> dict[str, int]:

@@ -84,13 +84,14 @@ class ServedLM:
         return -sum(lps) / len(lps) if lps else 5.0
 
 
-def make_served_poet(spec: str, vocab, encoder, corpus_index):
-    from models.poetry.poet import LineResult, Poet, copies
+def make_served_poet(spec: str, vocab, encoder, corpus_index, lexicon=None, sense=None):
+    from models.poetry.poet import TRAILING, LineResult, Poet, copies
 
     url, model = parse_openai_spec(spec)
 
     class ServedPoet(Poet):
-        def _sample_lines_timed(self, context, prompt, spec_, ends, prev_words, s, temperature, gen, rng):
+        def _sample_lines_timed(self, context, prompt, spec_, ends, prev_words, s, temperature, gen, rng,
+                                final=False):
             lm: ServedLM = self.lm
             text = "".join(context)
             if len(text) > lm.max_positions:  # the prompt and the most recent lines
@@ -111,6 +112,8 @@ def make_served_poet(spec: str, vocab, encoder, corpus_index):
                 if end is not None and not (words[-1] == end or (spec_.rhyme and prosody.rhymes(words[-1], end))):
                     cut = line[: line.lower().rfind(words[-1])].rstrip(" ,;:-")
                     line = (cut + " " + end).strip()
+                if final:  # the poem ends on a finished sentence
+                    line = line.rstrip(TRAILING) + (line.rstrip()[-1:] if line.rstrip()[-1:] in "!?" else ".")
                 syl = prosody.line_syllables(line)
                 ok = lo <= syl <= hi and not (index is not None and copies(prev_words, line, index, closed_only=False))
                 lm.line_logp[line] = lp
@@ -119,4 +122,4 @@ def make_served_poet(spec: str, vocab, encoder, corpus_index):
                 results.append(LineResult(line, prosody.last_word(line), lp, ok, syl))
             return results
 
-    return ServedPoet(ServedLM(url, model), vocab, encoder, corpus_index)
+    return ServedPoet(ServedLM(url, model), vocab, encoder, corpus_index, lexicon, sense)

@@ -1,5 +1,6 @@
-"""Poem critics: form (syllables, rhymes, line count via CMUdict), fluency (the model's own loss),
-real words; novelty against the corpus n-gram indexes and the session; adherence to the topic."""
+"""Poem critics: form (syllables, rhymes, line count via CMUdict), sense (the trained sense critic,
+models/poetry/sense.py, per line and per poem), fluency (the model's own loss), real words;
+novelty against the corpus n-gram indexes and the session; adherence to the topic."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class PoemContext:
     baseline_sims: np.ndarray
     earlier: tuple = ()
     val_nll: float = 4.0  # the model's validation NLL: the centre of the fluency band
+    sense_floor: float = 0.5  # real verse's lower-quartile poem sense: at or above it, full marks
 
 
 def form_match(lines: list[str], plan) -> dict:
@@ -64,8 +66,15 @@ def copied_lines(lines: list[str], index) -> int:
     return n
 
 
-def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.ndarray, ctx: PoemContext) -> Scores:
-    """quality: form + fluency; novelty: corpus copy rates, longest copied span, distinct-2, distance
+def finished_sentence(lines: list[str]) -> bool:
+    """Does the poem end on terminal punctuation (. ! ? or an ellipsis, perhaps inside quotes)?"""
+    last = next((ln for ln in reversed(lines) if ln.strip()), "")
+    return last.rstrip().rstrip("\"'\u201d\u2019)").endswith((".", "!", "?", "\u2026"))
+
+
+def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.ndarray, ctx: PoemContext,
+                sense=None) -> Scores:
+    """quality: form + sense + fluency (+ a finished last sentence); novelty: corpus copy rates, longest copied span, distinct-2, distance
     to the session's earlier poems; adherence: topic similarity against random corpus passages + form."""
     from models.poetry import prosody
     from models.poetry.corpus import word_ids
@@ -75,7 +84,17 @@ def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.nda
     fluency = band(nll, 0.0, ctx.val_nll + 0.8, 2.0)
     words = [w for ln in lines for w in prosody.line_words(ln)]
     known = sum(bool(prosody.phones(w)) for w in words) / max(1, len(words))  # real English words
-    quality = 0.5 * form_score + 0.3 * fluency + 0.2 * band(known, 0.95, 1.0, 0.3)
+    finished = finished_sentence(lines)
+    if sense is None:  # no sense critic installed (a toy poet): form and fluency only
+        quality = 0.5 * form_score + 0.3 * fluency + 0.2 * band(known, 0.95, 1.0, 0.3)
+        sense_metrics = {}
+    else:  # an incoherent poem cannot score 1.00: sense weighs as much as form
+        sense_q = band(sense.score, ctx.sense_floor, 1.0, ctx.sense_floor)
+        quality = (0.35 * form_score + 0.35 * sense_q + 0.1 * fluency + 0.1 * band(known, 0.98, 1.0, 0.2)
+                   + 0.1 * finished)
+        sense_metrics = {"sense": sense.score, "sense_quality": sense_q, "sense_floor": ctx.sense_floor,
+                         "sense_lines": [round(v, 3) for v in sense.lines],
+                         "weakest_line": int(np.argmin(sense.lines)) + 1 if sense.lines else 0}
 
     ids = word_ids(" ".join(lines))
     i4, i5 = ctx.indexes.get(4), ctx.indexes.get(5)
@@ -98,7 +117,7 @@ def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.nda
     topic = float(np.clip((topic_sim - base_mean) / max(base_hi - base_mean, 1e-6), 0.0, 1.0))
     adherence = 0.5 * topic + 0.5 * form_score
     return Scores(quality, novelty, adherence, {
-        **form, "nll_per_token": nll, "known_words": known, "copy_rate_4": copy4, "copy_rate_5": copy5, "longest_copied_span": span,
+        **form, **sense_metrics, "finished_sentence": finished, "nll_per_token": nll, "known_words": known, "copy_rate_4": copy4, "copy_rate_5": copy5, "longest_copied_span": span,
         "lines_copied_whole": whole, "distinct_2": distinct2, "session_distance": session,
         "topic_similarity": topic_sim, "baseline_similarity": base_mean, "beats_baseline": topic_sim > base_mean,
     })
