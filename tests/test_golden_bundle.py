@@ -18,13 +18,13 @@ turns:
 """
 
 DIGESTS = {
-    "images/002-call_0_generate_image-image.png": "d29bc7594402d873e2c994daa80f37a7b8aace8aa783d8ee998520ec424accf0",
-    "images/004-call_0_style_transfer-styled.png": "c477a798f3de5f281d3c31f7339ecca2796fe98b2a4e0f8afdb8d871d0657583",
-    "index.html": "64242b8fb83132f6675a2218c7a72fad48c4ed3e5f8203a0fa27a93f77adaf2f",
-    "manifest.json": "780d06e3ee54e4a3bf8095de73be95f221bbc0b08880a414c16a40f2f144d011",
-    "music/003-call_0_compose_music-music.mid": "a08716322523c5d7662d0fd9425912ff6627746b227f3ffb1b6f4d2df688ae0c",
-    "music/003-call_0_compose_music-music.png": "a183e9ac005936cb608d1f69d4cc36d11bf41d04a9f4e38df5c4f57e725dd92f",
-    "poems/001-call_0_write_poem-poem.md": "8a8e61489e399d4db96f73f91d401e6c8decf886994a91b8749a339582312163",
+    "images/002-call_0_generate_image-image.png": "4230e65c61ecda2c195a4cac1775f0e06efbab64dea5148b3c9de354f3420bcd",
+    "images/004-call_0_style_transfer-styled.png": "e30de63a1ab96a2f45f4c6ae2f7cd3a7ad3c4e0d2ba35be4d1747fddbfb608ae",
+    "index.html": "860a05f4f383c05c7b28a43d8d15d23917c37591dbb88e5f3dcf8b2d02b96221",
+    "manifest.json": "898d067aa8cb2e249b4210ac40b41a997533fe4c31e36cebf332bd5b64e5eaf1",
+    "music/003-call_0_compose_music-music.mid": "5ff490df4ea0e1232461d3c670b40be507478962f10eb23ad1f6815b8108f7e4",
+    "music/003-call_0_compose_music-music.png": "5f71d40a3d4ef1ff26c59e9eac641ae6f4277ebf9fb1b6797a802e6a73f1d6b1",
+    "poems/001-call_0_write_poem-poem.md": "1d6e0588109bcfe1021deb0513027745bced0bf693f8cc762f89218646b7a9d6",
 }
 
 
