@@ -44,22 +44,12 @@ def load_real(n_chorales: int, n_folk: int, cache: Path | None = None) -> list:
 
     from music21 import converter, corpus
 
+    from models.music.training.chords import chorale_scores, load_voiced
     from models.music.training.data import MusicCorpus, score_from_music21
-    from models.music.tokens import NoteEvent, Score
 
     if cache and cache.exists():
-        with np.load(cache, allow_pickle=False) as z:
-            c = MusicCorpus(**{k: z[k] for k in MusicCorpus.__dataclass_fields__})
-            voices = z["voices"]
-        out = []
-        for i in range(len(c)):
-            s = c.score(i)
-            vs = voices[c.offsets[i] : c.offsets[i + 1]]
-            out.append(Score(tuple(NoteEvent(n.start, n.duration, n.pitch, int(v)) for n, v in zip(s.notes, vs)),
-                             s.meter, s.key, s.style, s.density, s.n_bars))
-        return out
+        return load_voiced(cache)
     warnings.simplefilter("ignore")
-    from models.music.training.chords import chorale_scores
 
     out = [s for s in chorale_scores()[::5] if s.bars >= 6][:n_chorales]  # a spread over the collection
     root = Path(corpus.__file__).parent

@@ -25,21 +25,28 @@ from models.music.tokens import MODES, NoteEvent, Score
 CACHE = Path("/tmp/arsnova-chorales.npz")
 
 
+def load_voiced(cache: Path) -> list[Score]:
+    """Scores saved as a MusicCorpus plus a ``voices`` array (one voice number per note)."""
+    from models.music.training.data import MusicCorpus
+
+    with np.load(cache, allow_pickle=False) as z:
+        c = MusicCorpus(**{k: z[k] for k in MusicCorpus.__dataclass_fields__})
+        voices = z["voices"]
+    out = []
+    for i in range(len(c)):
+        s = c.score(i)
+        vs = voices[c.offsets[i] : c.offsets[i + 1]]
+        out.append(Score(tuple(NoteEvent(n.start, n.duration, n.pitch, int(v)) for n, v in zip(s.notes, vs)),
+                         s.meter, s.key, s.style, s.density, s.n_bars))
+    return out
+
+
 def chorale_scores(cache: Path = CACHE) -> list[Score]:
     """All chorales music21 ships, four parts kept as voices 0..3 (cached after the first parse)."""
     from models.music.training.data import MusicCorpus, score_from_music21
 
     if cache.exists():
-        with np.load(cache, allow_pickle=False) as z:
-            c = MusicCorpus(**{k: z[k] for k in MusicCorpus.__dataclass_fields__})
-            voices = z["voices"]
-        out = []
-        for i in range(len(c)):
-            s = c.score(i)
-            vs = voices[c.offsets[i] : c.offsets[i + 1]]
-            out.append(Score(tuple(NoteEvent(n.start, n.duration, n.pitch, int(v)) for n, v in zip(s.notes, vs)),
-                             s.meter, s.key, s.style, s.density, s.n_bars))
-        return out
+        return load_voiced(cache)
     import warnings
 
     from music21 import corpus
