@@ -447,6 +447,7 @@ class StudioApp(App):
     .notice { color: $warning; }
     .error { color: $error; }
     #status { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
+    Toast { max-width: 90%; text-overflow: ellipsis; }  /* a path in an error stays whole on narrow screens */
     """
     BINDINGS = [  # ids: what <data dir>/keymap.yaml rebinds, e.g. `cancel: ctrl+c,escape`
         Binding("escape", "cancel", "Cancel", id="cancel"),

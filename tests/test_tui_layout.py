@@ -72,3 +72,33 @@ async def test_nothing_wraps_or_disappears(session, width, sidebar):
         assert len(str(status.render())) <= status.content_region.width, str(status.render())
         assert "planner: router" in str(status.render())
         assert any("Resumed" in t for t in texts(app))
+
+
+@pytest.mark.parametrize("sidebar", [False, True], ids=["plain", "sidebar"])
+@pytest.mark.parametrize("width", [60, 80, 120, 160])
+async def test_the_palette_and_an_error_toast_fit(session, width, sidebar):
+    from textual.command import CommandPalette
+    from textual.widgets._toast import Toast
+
+    cfg, sid = session
+    app = make_app(cfg, sid)
+    async with app.run_test(size=(width, 40), notifications=True) as pilot:
+        if sidebar:
+            await pilot.press("ctrl+b")
+        app.notify("/tmp/a-rather-long-folder-name/broken.mid: not a MIDI file (bad header); give a .mid file",
+                   severity="error", timeout=60, markup=False)
+        await wait_for(pilot, lambda: list(app.query(Toast)), timeout=10)
+        toast = app.query(Toast).first()
+        assert toast.region.x >= 0 and toast.region.right <= width, (toast.region, width)
+        words = str(toast.render()).split()
+        room = toast.content_region.width
+        assert all(len(w) <= room for w in words) or toast.styles.text_overflow != "fold", (room, max(words, key=len))
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"switch")
+        await pilot.pause(0.3)
+        box = app.screen.query_one("#--container")
+        assert box.region.x >= 0 and box.region.right <= width, (box.region, width)
+        options = app.screen.query_one("OptionList")
+        assert options.option_count >= 1 and options.region.right <= width  # "Switch session" etc., on screen
