@@ -57,7 +57,8 @@ def test_run_brief_makes_a_bundle(capsys, tmp_path, brief, tiny_weights):
     assert (out / arts[0]["path"]).read_text().startswith("---\ntitle: ")
     a = arts[1]
     assert a["request"] == "Compose 4 bars of slow piano music in D minor." and a["tool"] == "compose_music"
-    assert a["args"] == {"mood": "slow", "key": "D minor", "tempo": 72, "bars": 4, "instrument": "piano"}
+    assert a["args"] == {"mood": "slow", "key": "D minor", "tempo": 72, "bars": 4, "instrument": "piano",
+                         "form": "AABA", "accompaniment": "auto"}  # a slow piano piece: restated, accompanied
     for k in ("quality", "novelty", "adherence", "copy_rate", "pitch_in_scale", "scale_consistency"):
         assert k in a["scores"]
     assert a["trajectory"][0]["round"] == 0 and a["model"].startswith("arsnova/music-transformer")

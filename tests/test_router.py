@@ -78,7 +78,7 @@ def test_music_slots(router):
     name, args = calls[0]
     assert name == "compose_music"
     assert args == {"mood": "slow", "key": "G minor", "tempo": 72, "bars": 12, "meter": "3/4",
-                    "instrument": "violin", "seed": 9}
+                    "instrument": "violin", "seed": 9, "form": "AABA", "accompaniment": "auto"}  # a waltz: restated, accompanied
 
 
 def test_primer_and_model_slots(router):
@@ -219,7 +219,8 @@ def test_negations_remove_tools(router, text, expected):
 
 @pytest.mark.parametrize("text,args", [
     ("a lively jig in G major with the transformer",
-     {"mood": "lively", "key": "G major", "tempo": 132, "meter": "6/8", "style": "irish", "model": "transformer"}),
+     {"mood": "lively", "key": "G major", "tempo": 132, "meter": "6/8", "style": "irish", "form": "AABB",
+      "model": "transformer"}),
     ("a 32-bar piece with the transformer", {"bars": 32, "model": "transformer"}),
     ("a piece in F# major with the transformer", {"key": "F# major", "model": "transformer"}),
     ("a piece with the rnn", {"model": "rnn"}),

@@ -415,7 +415,7 @@ async def test_progress_shows_elapsed_and_eta(tmp_path):
         assert status.startswith("round 0: 5/10 bars · 10.") and "about 10s left" in status
         card.progress(0, 0, "", "loading the poet (first use)")  # a model loading: no count, no ETA
         await pilot.pause()
-        assert str(card.query_one(".status", Static).render()) == "loading the poet (first use)…"
+        assert str(card.query_one(".status", Static).render()) == "⠋ loading the poet (first use)…"  # spinning
 
 
 async def test_planner_answers_are_markdown_and_hostile_markup_stays_text(app_factory):
