@@ -9,7 +9,7 @@ from __future__ import annotations
 from tools import compose_music, generate_image, style_transfer, write_poem
 from tools.artifacts import Artifact
 from tools.base import ToolContext, ToolSpec
-from tools.schemas import validation_message as _message
+from tools import schemas
 
 TOOLS: tuple[ToolSpec, ...] = (
     write_poem.SPEC,
@@ -40,7 +40,7 @@ def langchain_tools() -> list:
 
 
 def validation_message(name: str, err) -> str:
-    return _message(name, spec(name).schema, err)
+    return schemas.validation_message(name, spec(name).schema, err)
 
 
 def invoke(name: str, args: dict, ctx: ToolContext, call_id: str | None = None) -> Artifact:
