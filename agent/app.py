@@ -33,7 +33,8 @@ def encoder_factory(config: Config) -> Callable:
 
 def settings_of(config: Config) -> TurnSettings:
     """The turn settings a configuration starts from (the chat's palette changes them per turn)."""
-    return TurnSettings(planner=config.planner or "router", poet=config.poet, image_model=config.image_model,
+    return TurnSettings(planner=config.planner or "router", poet=config.poet, composer=config.composer,
+                        image_model=config.image_model,
                         threads=config.threads or default_threads(), revise=config.revise)
 
 
@@ -49,7 +50,7 @@ def make_agent(config: Config, store: SessionStore | None = None, planner=None, 
     enc = encoder or encoder_factory(config)
     store = store or SessionStore(config.data_dir)
     host = host or make_host(config.weights_dir, enc, cache_dir=config.data_dir / "cache", image_loader=image_loader,
-                             resources=Resources(config.soundfont, config.styles_dir))
+                             resources=Resources(config.soundfont, config.styles_dir), data_dir=config.data_dir)
     settings = settings_of(config)
     if planner is not None:
         settings = replace(settings, planner=planner.name)

@@ -27,11 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="arsnova", description="Ars Nova: a local creative studio in the terminal.")
     p.add_argument("--data-dir", help="where sessions are stored (default: the user data dir, or $ARSNOVA_HOME)")
     p.add_argument("--weights", help="directory of model weights (default: the shipped models/weights)")
-    p.add_argument("--poet", help="the poem model: embedded (default) | hf:ID | hf:/dir | hf:/dir#file.gguf | "
-                                   "openai:URL#MODEL (a vLLM / llama.cpp / Ollama server) "
+    p.add_argument("--poet", help="the poem model: embedded (default) | NAME (learned with `arsnova learn poems`) | "
+                                   "hf:ID | hf:/dir | hf:/dir#file.gguf | openai:URL#MODEL (a vLLM / llama.cpp / Ollama server) "
                                    "(also $ARSNOVA_POET)")
     p.add_argument("--image-model", help="the picture model: embedded (default) | sd:ID | sd:/dir | "
                                           "sd:/file.safetensors#/config-dir (also $ARSNOVA_IMAGE_MODEL)")
+    p.add_argument("--composer", help="a composer learned with `arsnova learn music … --name NAME` "
+                                       "(default: the shipped models; also $ARSNOVA_COMPOSER)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     c = sub.add_parser("chat", help="open the studio (the default)")
@@ -90,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--install", action="store_true", help="copy the result into the weights directory")
     t.add_argument("--index-only", action="store_true", help="music: only rebuild the corpus n-gram index; image: "
                                                              "only rebuild the installed model's picture index and exemplars")
+
+    lr = sub.add_parser("learn", help="fine-tune the composer or the poet on your own MIDI files or poems")
+    lr.add_argument("what", choices=["music", "poems"])
+    lr.add_argument("source", help="music: a folder of MIDI files (or one file); poems: a text/Markdown file or a folder")
+    lr.add_argument("--name", required=True, help="what to call the model (letters, digits, - and _)")
+    lr.add_argument("--steps", type=int, help="at most this many fine-tuning steps (default 800 music, 600 poems)")
+    lr.add_argument("--max-seconds", type=float, default=600.0, help="stop training after this wall time "
+                                                                     "(default 600; the run is resumable)")
+    lr.add_argument("--max-files", type=int, default=2000, help="read at most this many files (default 2000)")
+    lr.add_argument("--base", choices=["transformer", "rnn"], default="transformer",
+                    help="music: the shipped model to start from")
+    lr.add_argument("--threads", type=int, help="torch threads (default: all cores but one)")
+    lr.add_argument("--replace", action="store_true", help="replace an earlier model of the same name")
     return p
 
 
@@ -137,7 +152,8 @@ def cmd_models(args) -> int:
     from models.common.runtime import default_weights_dir
     from tools.inventory import model_rows
 
-    rows = model_rows(config_from_args(args).weights_dir or default_weights_dir())
+    cfg = config_from_args(args)
+    rows = model_rows(cfg.weights_dir or default_weights_dir(), cfg.data_dir)
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         say("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
@@ -166,6 +182,12 @@ def cmd_train(args) -> int:
     from agent.train_cli import cmd_train as train
 
     return train(args)
+
+
+def cmd_learn(args) -> int:
+    from agent.train_cli import cmd_learn as learn
+
+    return learn(args)
 
 
 def cmd_batch(args) -> int:
@@ -204,7 +226,7 @@ COMMANDS: dict[str, Callable] = {
     "chat": cmd_chat, "image": cmd_image,
     "batch": cmd_batch,
     "run": cmd_run, "plan": cmd_plan, "models": cmd_models, "sessions": cmd_sessions,
-    "export": cmd_export, "train": cmd_train,
+    "export": cmd_export, "train": cmd_train, "learn": cmd_learn,
 }
 
 

@@ -29,6 +29,16 @@ def check_threads(value: object, source: str) -> int:
     return n
 
 
+def check_model_name(value: str, source: str) -> str:
+    """A learned model's name (``--composer`` / ARSNOVA_COMPOSER); whether it exists is checked on use."""
+    from models.common.learned import check_name
+
+    try:
+        return check_name(value)
+    except UserFixableError as e:
+        raise UserFixableError(f"{_named(source, value)}: {e}") from None
+
+
 def check_data_dir(path: Path, source: str) -> Path:
     """Where sessions go (``--data-dir`` / ARSNOVA_HOME): a folder, or a path one can be made at."""
     p = Path(path).expanduser()
@@ -70,7 +80,9 @@ def config_from_args(args, **extra) -> "Config":
     return Config.from_env(new_weights=new,
                            data_dir=check_data_dir(Path(args.data_dir), "--data-dir") if args.data_dir else None,
                            weights_dir=check_weights_dir(Path(args.weights), "--weights", new) if args.weights else None,
-                           poet=getattr(args, "poet", None), image_model=getattr(args, "image_model", None), **extra)
+                           poet=getattr(args, "poet", None), image_model=getattr(args, "image_model", None),
+                           composer=check_model_name(args.composer, "--composer") if getattr(args, "composer", None) else None,
+                           **extra)
 
 
 def ray_address() -> str | None:
@@ -113,6 +125,7 @@ class Config:
     encoder_path: Path | None = None
     poet: str | None = None  # None: the embedded poet; or hf:ID / hf:/dir[#file.gguf]
     image_model: str | None = None  # None: the embedded image model; or sd:ID / sd:/dir / sd:/file.safetensors#config
+    composer: str | None = None  # None: the shipped music models; or a composer learned with `arsnova learn music`
     soundfont: Path | None = None  # $ARSNOVA_SOUNDFONT: a General MIDI soundfont for the WAVs
     styles_dir: Path | None = None  # $ARSNOVA_STYLES: a folder of the person's own named styles
 
@@ -126,6 +139,8 @@ class Config:
             env["planner"] = os.environ["ARSNOVA_PLANNER"]
         if os.environ.get("ARSNOVA_POET"):
             env["poet"] = os.environ["ARSNOVA_POET"]
+        if os.environ.get("ARSNOVA_COMPOSER"):
+            env["composer"] = check_model_name(os.environ["ARSNOVA_COMPOSER"], "ARSNOVA_COMPOSER")
         if os.environ.get("ARSNOVA_IMAGE_MODEL"):
             env["image_model"] = os.environ["ARSNOVA_IMAGE_MODEL"]
         if os.environ.get("ARSNOVA_SOUNDFONT"):

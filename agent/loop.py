@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import ToolException
 
+from agent.learned_refs import bind_learned
 from agent.events import Failed, Final, Notice, PlanMade, TextDelta, ToolFailed, ToolFinished, ToolStarted
 from agent.planner import Planner
 from agent.session import SessionStore
@@ -100,7 +101,7 @@ class Agent:
             return
         for note in plan.notices:
             yield Notice(note)
-        calls = list(plan.message.tool_calls)
+        calls = bind_learned(list(plan.message.tool_calls), message, self.store.data_dir)
         limits = []
         if len(calls) > self.max_tool_calls:
             limits.append(f"plan cut to {self.max_tool_calls} tool calls")

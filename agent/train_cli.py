@@ -163,3 +163,57 @@ def train_image_model(args) -> int:
     if args.install:
         say(f"installed into {install_image_model(run_dir, weights, ds, encoder)}")
     return 0
+
+
+def cmd_learn(args) -> int:
+    """`arsnova learn music|poems SOURCE --name NAME`: fine-tune on the person's own work, register it."""
+    import dataclasses
+
+    from agent.app import default_threads
+    from models.common.learned import card_lines, check_name
+    from models.common.runtime import default_weights_dir
+
+    check_name(args.name)
+    if args.steps is not None and not 1 <= args.steps <= 100_000:
+        raise UserFixableError("--steps must be between 1 and 100000")
+    if not 0 <= args.max_seconds <= 7 * 24 * 3600:
+        raise UserFixableError("--max-seconds must be between 0 (no limit) and 604800 (a week)")
+    if not 1 <= args.max_files <= 100_000:
+        raise UserFixableError("--max-files must be between 1 and 100000")
+    threads = check_threads(args.threads, "--threads") if args.threads is not None else default_threads()
+    cfg = config_from_args(args)
+    weights = cfg.weights_dir or default_weights_dir()
+    common = {"max_seconds": args.max_seconds, "max_files": args.max_files, "threads": threads,
+              **({"steps": args.steps} if args.steps else {})}
+    if args.what == "music":
+        from models.music.training.learn import LearnMusicSettings, learn_music
+
+        settings = dataclasses.replace(LearnMusicSettings(), base=args.base, **common)
+        model = learn_music(Path(args.source), args.name, cfg.data_dir, weights, settings, log=say,
+                            progress=_progress_line(), replace=args.replace)
+    else:
+        from models.poetry.training.learn import LearnPoemsSettings, learn_poems
+
+        settings = dataclasses.replace(LearnPoemsSettings(), **common)
+        model = learn_poems(Path(args.source), args.name, cfg.data_dir, weights, settings, log=say,
+                            progress=_progress_line(), replace=args.replace)
+    print()
+    say(card_lines(model.card), multiline=True)
+    use = "--composer" if args.what == "music" else "--poet"
+    say(f"registered {model.name} in {model.path}; use it with `arsnova {use} {model.name}` or ask in the chat "
+        f"for \"{'music in the style of' if args.what == 'music' else 'a poem like'} {model.name}\"")
+    return 0
+
+
+def _progress_line():
+    """A one-line progress report on a terminal (step, elapsed, ETA), nothing when piped."""
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+
+    def show(step: int, total: int, seconds: float) -> None:
+        eta = seconds / max(step, 1) * (total - step)
+        print(f"\r  step {step}/{total}  {seconds:.0f} s, about {eta:.0f} s left   ", end="", flush=True)
+
+    return show

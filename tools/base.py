@@ -34,7 +34,7 @@ class TurnSettings:
     """What the person set for this turn (CLI flags, the chat's palette), passed to every call.
 
     ``novelty`` "bold" revises every request as if asked to be less conventional; ``poet`` and
-    ``image_model`` are model specs (None: the embedded ones); ``threads`` is the torch thread
+    ``image_model`` are model specs (None: the embedded ones), ``composer`` a learned composer's name; ``threads`` is the torch thread
     count the tools compute with; ``planner`` names who plans (recorded, and shown)."""
 
     novelty: str = "default"
@@ -42,6 +42,7 @@ class TurnSettings:
     poet: str | None = None
     image_model: str | None = None
     threads: int = 1
+    composer: str | None = None  # a composer learned with `arsnova learn music` (None: the shipped models)
     revise: ReviseConfig = field(default_factory=ReviseConfig)
 
     def __post_init__(self) -> None:

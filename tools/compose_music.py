@@ -63,13 +63,22 @@ class ComposeMusicArgs(Strict):
     instrument: str | None = Field(default=None, max_length=40, description="e.g. piano, violin, flute, organ")
     style: Literal[STYLES] | None = Field(default=None, description="corpus style")  # type: ignore[valid-type]
     primer_midi: str | None = Field(default=None, max_length=4096, description="a MIDI file to continue")
-    model: Literal["transformer", "rnn"] | None = Field(default=None, description="which music model")
+    model: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                              description="transformer, rnn, or a composer learned with `arsnova learn music`")
     form: Literal[FORMS] | None = Field(default=None, description="section form: AABB, AABA, ABA, rondo...")  # type: ignore[valid-type]
     accompaniment: Literal[ACCOMPANIMENTS] | None = Field(  # type: ignore[valid-type]
         default=None, description="harmony under the melody: auto, waltz, alberti, broken, block or none")
     seed: int | None = SEED
 
     _t = field_validator("mood", "primer_midi", "instrument")(no_nul)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        low = v.lower()
+        return "rnn" if low in ("rnn", "lstm") else "transformer" if low == "transformer" else v
 
     @field_validator("key")
     @classmethod
@@ -101,7 +110,8 @@ def compose_music(config: RunnableConfig, **kwargs):
     mood sets the feel (calm, sad, lively...), key like 'D minor', tempo in bpm, bars
     to compose, meter like '3/4', instrument like piano or violin, style one of the
     corpus styles (chorale, folk, irish, scottish, english), primer_midi a MIDI file
-    to continue, model 'transformer' (default) or 'rnn', form a section form (AABB,
+    to continue, model 'transformer' (default), 'rnn' or the name of a composer learned
+    from the person's pieces ("in the style of NAME"), form a section form (AABB,
     AABA, ABA, rondo; dances default to AABB, songs to AABA), accompaniment chords
     under the melody (auto, waltz, alberti, broken, block, none).
     """
@@ -117,22 +127,25 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     from tools.critics.music import MusicRequest, default_phrase_bars, melody_profile, music_scores
 
     # 1. defaults and checks
-    gen = ctx.model("music", "the music models")
-    kind = args.get("model") or gen.default_kind()
-    density, mood_tempo, mood_mode = MOODS.get((args.get("mood") or "").lower(), ("moderate", 100, None))
+    gen, kind = _generator(args.get("model") or ctx.settings.composer, ctx)
+    learned = gen.defaults  # tempo, meter, key and style read from a learned composer's pieces
+    density, mood_tempo, mood_mode = MOODS.get((args.get("mood") or "").lower(),
+                                               (learned.get("density", "moderate"), learned.get("tempo", 100), None))
     # a primer, read before any sampling, lends its key and meter unless they were asked for
     primer = read_midi(Path(args["primer_midi"])) if args.get("primer_midi") else None
     if args.get("key"):
         key = parse_key(args["key"])
     elif primer is not None:
         key = primer.key
+    elif learned.get("key") and (mood_mode is None or learned["key"].endswith(mood_mode)):
+        key = parse_key(learned["key"])
     else:
         key = Key(2, "minor") if mood_mode == "minor" else Key(7, "major")
     tempo = float(args.get("tempo") or mood_tempo)
-    meter = args.get("meter") or (primer.meter if primer is not None else "4/4")
+    meter = args.get("meter") or (primer.meter if primer is not None else learned.get("meter", "4/4"))
     if primer is not None and (primer.meter != meter or primer.key != key):
         primer = read_midi(Path(args["primer_midi"]), key=key, meter=meter)
-    style = args.get("style") or ("chorale" if args.get("instrument") in ("organ", "choir") else "folk")
+    style = args.get("style") or ("chorale" if args.get("instrument") in ("organ", "choir") else learned.get("style", "folk"))
     form = args.get("form") or default_form(style, density, meter)
     bars = int(args.get("bars") or (32 if form == "AABB" and primer is None else 16))
     instrument = (args.get("instrument") or "piano").lower()
@@ -176,8 +189,17 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
             out.append(replace(p, score=score))
         return out
 
+    user = gen.user_index  # a learned composer's own pieces: novelty is measured against them too
+
     def critic(piece):
-        return music_scores(piece.score, piece.nll, req, gen.index, earlier)
+        scores = music_scores(piece.score, piece.nll, req, gen.novelty_index, earlier)
+        if user is None:
+            return scores
+        from models.music.sample import score_melody
+
+        melody = score_melody(piece.score)
+        return replace(scores, metrics={**scores.metrics, "copy_rate_builtin": gen.index.copy_rate(melody),
+                                        f"copy_rate_{gen.name}": user.copy_rate(melody)})
 
     def propose(r: int, n: int):
         spec = replace(base, temperature=1.0 + 0.08 * r, top_p=0.97, block_strength=2.5 * r,
@@ -207,15 +229,30 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     s = result.best_scores
     limits = limits_of(result) + (("token budget",) if piece.hit_limit else ())
     texture = ", four parts (SATB)" if chorale else "" if accompaniment == "none" else f", {accompaniment} accompaniment"
+    copies = ""
+    if user is not None:
+        trail = " → ".join(f"{r.scores.metrics.get(f'copy_rate_{gen.name}', 0):.0%}" for r in result.trajectory)
+        copies = f"; copies of {gen.name}'s melody 6-grams by round {trail}"
     shape = "" if plan.form == "through" else f", form {plan.form}"
     summary = (f"Composed {piece.score.bars} bars in {key.name}, {meter}, {tempo:g} bpm for {instrument} "
                f"({kind}{shape}{texture}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
-               f"novelty by round {novelty_trail(result)}, kept round {result.best_round}; file {files['midi']}")
+               f"novelty by round {novelty_trail(result)}, kept round {result.best_round}{copies}; file {files['midi']}")
     return Artifact(
         kind="music", tool="compose_music", args=dict(args), seed=seed, model=gen.model_id(kind),
         round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
-        limits_hit=limits, id=stem, turn=ctx.turn, revision=revision_record(direction, cfg, result),
+        limits_hit=limits, id=stem, turn=ctx.turn,
+        revision={**revision_record(direction, cfg, result), "novelty_against": gen.novelty_corpora()},
     )
+
+
+def _generator(name: str | None, ctx: ToolContext):
+    """(the generator, the model kind): the shipped models, or a composer learned from the
+    person's pieces (``name``), which samples with the model it was fine-tuned from."""
+    if name in (None, "transformer", "rnn"):
+        gen = ctx.model("music", "the music models")
+        return gen, name or gen.default_kind()
+    gen = ctx.model("music", f"the learned composer {name}", name)
+    return gen, gen.default_kind()
 
 
 def _params(spec) -> dict:

@@ -35,6 +35,7 @@ class ModelHost:
     loaders: dict[str, Callable[[str | None], object]]
     resources: Resources = field(default_factory=Resources)
     keep: int = 2
+    data_dir: Path | None = None  # where the models learned from the person's work are
     _loaded: dict[str, OrderedDict] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -71,7 +72,8 @@ class ModelHost:
 
 def describe(kind: str, model) -> str:
     if kind == "music":
-        return "music " + ",".join(sorted(getattr(model, "_meta", {})) or ["ready"])
+        name = f" ({model.name})" if getattr(model, "name", None) else ""
+        return "music " + ",".join(sorted(getattr(model, "_meta", {})) or ["ready"]) + name
     if kind == "vgg":
         return "vgg19"
     return f"{kind} {getattr(model, 'model_id', '?')}"
@@ -79,9 +81,10 @@ def describe(kind: str, model) -> str:
 
 def make_host(weights_dir: Path | None = None, encoder: Callable | None = None, vgg_factory: Callable | None = None,
               cache_dir: Path | None = None, image_loader: Callable | None = None,
-              resources: Resources | None = None) -> ModelHost:
+              resources: Resources | None = None, data_dir: Path | None = None) -> ModelHost:
     """The host for the shipped weights (or ``weights_dir``); ``image_loader(spec)`` replaces the
-    picture model's loader (a batch worker drawing through a Ray image service)."""
+    picture model's loader (a batch worker drawing through a Ray image service); ``data_dir``
+    holds the composers and poets learned from a person's work (a spec that is their name)."""
     from models.music.generator import MusicGenerator
     from models.common.runtime import default_weights_dir
 
@@ -95,7 +98,14 @@ def make_host(weights_dir: Path | None = None, encoder: Callable | None = None, 
     def load_poet(spec: str | None):
         from models.poetry.kit import load_poet_kit
 
-        return load_poet_kit(wd, spec, load_encoder(), cache_dir)
+        return load_poet_kit(wd, spec, load_encoder(), cache_dir, data_dir)
+
+    def load_music(spec: str | None):
+        if spec in (None, "", "embedded"):
+            return MusicGenerator.from_dir(weights_dir)
+        from models.common.learned import find_learned
+
+        return MusicGenerator.from_learned(find_learned(data_dir, "music", spec), weights_dir)
 
     def load_image(spec: str | None):
         from models.image.generator import load_image_kit
@@ -108,7 +118,7 @@ def make_host(weights_dir: Path | None = None, encoder: Callable | None = None, 
         return (vgg_factory or default_vgg)()
 
     return ModelHost(
-        loaders={"music": lambda spec: MusicGenerator.from_dir(weights_dir), "poet": load_poet,
+        loaders={"music": load_music, "poet": load_poet,
                  "image": image_loader or load_image, "vgg": load_vgg},
-        resources=resources or Resources(),
+        resources=resources or Resources(), data_dir=data_dir,
     )

@@ -8,8 +8,9 @@ from pathlib import Path
 from models.common.errors import UserFixableError
 
 
-def model_rows(wd: Path) -> list[tuple[str, str, str, str, str]]:
-    """(model, used by, path, size, note) for every model the four tools and the router use."""
+def model_rows(wd: Path, data_dir: Path | None = None) -> list[tuple[str, str, str, str, str]]:
+    """(model, used by, path, size, note) for every model the four tools and the router use, then
+    the composers and poets learned from the person's own work (in ``data_dir``)."""
     from models.common.checkpoint import read_metadata
     from models.common.encoder import default_encoder_path
     from models.music.generator import INDEX_FILE, MODEL_FILES
@@ -55,6 +56,15 @@ def model_rows(wd: Path) -> list[tuple[str, str, str, str, str]]:
     else:
         rows.append(("arsnova-image (UNet)", "generate_image", "-", "-",
                      "not trained yet: arsnova train image --install, or --image-model sd:/path"))
+    from models.common.learned import list_learned
+
+    for kind, tool in (("music", "compose_music"), ("poet", "write_poem")):
+        for m in list_learned(data_dir, kind):
+            size = sum(p.stat().st_size for p in m.path.iterdir() if p.is_file())
+            c = m.card
+            rows.append((f"{m.name} (learned)", tool, str(m.path), f"{size / 1e6:.1f} MB",
+                         f"{c.get('files_used')} {c.get('unit')} from {c.get('source')}; held-out NLL "
+                         f"{c.get('val_nll_before')} → {c.get('val_nll_after')}"))
     return rows
 
 

@@ -31,6 +31,8 @@ class WritePoemArgs(Strict):
     form: Literal[POEM_FORMS] = Field(default="free", description="poetic form")  # type: ignore[valid-type]
     lines: int | None = Field(default=None, ge=1, le=60, description="number of lines (free verse; stanzas of couplets/quatrains)")
     language: str | None = Field(default=None, max_length=40, description="language, default English")
+    model: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                              description="a poet learned with `arsnova learn poems` (default: the turn's poet)")
     seed: int | None = SEED
 
     _t = field_validator("topic", "language")(no_nul)
@@ -42,7 +44,8 @@ def write_poem(config: RunnableConfig, **kwargs):
 
     Use for poems, verses, haiku, sonnets, limericks, quatrains. form is one of free,
     haiku, sonnet, limerick, quatrain, couplet, tanka, cinquain, villanelle; lines sets
-    the length of free verse; language defaults to English.
+    the length of free verse; language defaults to English; model names a poet learned
+    from the person's poems ("a poem like NAME").
     """
     return call_tool("write_poem", run, kwargs, config)
 
@@ -52,7 +55,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
 
     from models.common.errors import UserFixableError
     from models.poetry.poet import SampleSettings
-    from models.poetry.forms import plan_form, style_profile
+    from models.poetry.forms import plan_form
     from models.poetry.page import poem_markdown, read_poem_lines
     from models.common.files import write_atomic
     from tools.critics.poetry import PoemContext, poem_scores
@@ -64,11 +67,11 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     seed = ctx.seed(args)
     topic = args["topic"]
     direction = ctx.direction()
-    style = style_profile(ctx.ask.like) if ctx.ask.like else None
+    spec, style = _poet_and_style(args, ctx)
     form = style.form if style else (args.get("form") or "free")  # "more like X" takes X's form
     plan = plan_form(form, args.get("lines"), np.random.default_rng(seed), scheme=style.scheme if style else None,
                      meter=style.meter if style else None)
-    kit = ctx.model("poet", "the poet", ctx.settings.poet)
+    kit = ctx.model("poet", f"the learned poet {spec}" if kit_is_learned(spec) else "the poet", spec)
     q = kit.embed([topic])[0]
     earlier = [kit.embed(["\n".join(read_poem_lines(p.read_text(encoding="utf-8")))])[0]
                for p in ctx.earlier_files("poem", "poem")]
@@ -89,7 +92,13 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         vec = kit.embed([poem.text])[0]
         nll = kit.poet.lm.nll(kit.poet.lm.prompt(topic, poem.keywords, plan.form), poem.text)
         sense = kit.sense.poem(poem.lines) if kit.sense is not None else None
-        return poem_scores(poem.lines, nll, float(vec @ q), vec, pctx, sense)
+        scores = poem_scores(poem.lines, nll, float(vec @ q), vec, pctx, sense)
+        if kit.user_indexes is None:
+            return scores
+        from models.poetry.corpus import word_ids
+
+        ids = word_ids(poem.text)
+        return replace(scores, metrics={**scores.metrics, f"copy_rate_5_{kit.learned.name}": kit.user_indexes[5].copy_rate(ids)})
 
     # 2. the round-0 poem's settings
     base = SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
@@ -128,12 +137,47 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
                f"{', ' + plan.scheme if any(c != '-' for c in plan.scheme) else ''}); form {_form(s):.2f}, "
                f"{sense}quality {s.quality:.2f}, "
                f"novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; 5-gram copy rate "
-               f"{s.metrics['copy_rate_5']:.1%}; novelty by round {novelty_trail(result)}; file {files['poem']}")
+               f"{s.metrics['copy_rate_5']:.1%}{_copies(kit, result)}; novelty by round {novelty_trail(result)}; "
+               f"file {files['poem']}")
     return Artifact(
         kind="poem", tool="write_poem", args=dict(args), seed=used_seed, model=kit.model_id,
         round=result.best_round, scores=s, files=files, summary=summary, trajectory=result.trajectory,
-        limits_hit=limits, id=stem, turn=ctx.turn, revision=revision_record(direction, cfg, result),
+        limits_hit=limits, id=stem, turn=ctx.turn,
+        revision={**revision_record(direction, cfg, result), "novelty_against": kit.novelty_corpora},
     )
+
+
+def kit_is_learned(spec: str | None) -> bool:
+    from models.common.learned import is_learned_name
+
+    return bool(spec) and ":" not in str(spec) and spec != "embedded" and is_learned_name(spec)
+
+
+def _poet_and_style(args: dict, ctx: ToolContext):
+    """(the poet spec, the style profile): a poet named in the call, or "more like NAME" naming a
+    poet learned from the person's poems (which writes instead), else the turn's poet with the
+    named author's style profile."""
+    from models.common.errors import UserFixableError
+    from models.common.learned import find_learned
+    from models.poetry.forms import style_profile
+
+    like = ctx.ask.like
+    if like and like.strip().lower() not in STYLE_PROFILES and kit_is_learned(like.strip()):
+        try:
+            return find_learned(getattr(ctx.host, 'data_dir', None), "poet", like.strip()).name, None
+        except UserFixableError:
+            pass  # not a learned poet: style_profile says which authors it knows
+    style = style_profile(like) if like else None
+    return args.get("model") or ctx.settings.poet, style
+
+
+def _copies(kit, result) -> str:
+    """For a learned poet: its poems' 5-grams copied, round by round."""
+    if kit.learned is None:
+        return ""
+    key = f"copy_rate_5_{kit.learned.name}"
+    trail = " → ".join(f"{r.scores.metrics.get(key, 0):.1%}" for r in result.trajectory)
+    return f" (of {kit.learned.name}'s poems by round {trail})"
 
 
 def _form(s) -> float:

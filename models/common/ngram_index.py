@@ -82,6 +82,12 @@ class NgramIndex:
     def __len__(self) -> int:
         return len(self.hashes)
 
+    def union(self, other: "NgramIndex") -> "NgramIndex":
+        """Every n-gram either index has (copy rate and blocking against two corpora at once)."""
+        if other.n != self.n:
+            raise ValueError(f"cannot join {self.n}-gram and {other.n}-gram indexes")
+        return NgramIndex(self.n, np.union1d(self.hashes, other.hashes))
+
     def save(self, path: Path) -> None:
         """Two bytes per n-gram: the low 16 bits of each sorted hash, plus how many hashes
         share each value of the high 16 bits (65,536 counts). Same set, ~half the size."""

@@ -24,16 +24,43 @@ CHORDS_FILE = "music-chords.npz"
 
 @dataclass
 class MusicGenerator:
+    """``weights_dir`` holds the models; ``shipped_dir`` the built-in corpus index and the chord
+    model (the same folder, except for a composer learned from a person's pieces, whose folder
+    holds its model and the index of those pieces: ``learned``)."""
+
     weights_dir: Path
     vocab: Vocab = field(default_factory=Vocab)
+    shipped_dir: Path | None = None
+    learned: object | None = None  # models.common.learned.LearnedModel
     _models: dict = field(default_factory=dict)
     _meta: dict = field(default_factory=dict)
     _index: NgramIndex | None = None
+    _user_index: NgramIndex | None = None
+    _union: NgramIndex | None = None
     _chords: object | None = None
 
     @classmethod
     def from_dir(cls, weights_dir: Path | None = None) -> "MusicGenerator":
         return cls(Path(weights_dir) if weights_dir else default_weights_dir())
+
+    @classmethod
+    def from_learned(cls, model, weights_dir: Path | None = None) -> "MusicGenerator":
+        """A composer learned with `arsnova learn music` (``models.common.learned.LearnedModel``)."""
+        return cls(model.path, shipped_dir=Path(weights_dir) if weights_dir else default_weights_dir(), learned=model)
+
+    @property
+    def home(self) -> Path:
+        return self.shipped_dir or self.weights_dir
+
+    @property
+    def name(self) -> str | None:
+        """The learned composer's name (None for the shipped models)."""
+        return self.learned.name if self.learned is not None else None
+
+    @property
+    def defaults(self) -> dict:
+        """Tempo, meter, key and style read from the learned composer's pieces ({} when shipped)."""
+        return dict(self.learned.card.get("defaults", {})) if self.learned is not None else {}
 
     def available(self) -> dict[str, Path]:
         return {k: self.weights_dir / f for k, f in MODEL_FILES.items() if (self.weights_dir / f).exists()}
@@ -59,18 +86,40 @@ class MusicGenerator:
     def model_id(self, kind: str) -> str:
         self.model(kind)
         step = self._meta[kind].get("train_step", "?")
+        if self.learned is not None:
+            return f"learned/{self.learned.name}@step{step}"
         return f"arsnova/{MODEL_FILES[kind].removesuffix('.safetensors')}@step{step}"
 
     @property
     def index(self) -> NgramIndex:
+        """The built-in corpus's melody n-grams."""
         if self._index is None:
-            path = self.weights_dir / INDEX_FILE
-            if not path.exists():
-                raise ModelFileError(f"corpus n-gram index {path} is missing; run `arsnova train music --index-only`")
-            self._index = NgramIndex.load(path)
-            if self._index.n != MELODY_N:
-                raise ModelFileError(f"{path} indexes {self._index.n}-grams, expected {MELODY_N}")
+            self._index = _load_index(self.home / INDEX_FILE, "run `arsnova train music --index-only`")
         return self._index
+
+    @property
+    def user_index(self) -> NgramIndex | None:
+        """The learned composer's own pieces' melody n-grams (None for the shipped models)."""
+        if self.learned is not None and self._user_index is None:
+            self._user_index = _load_index(self.weights_dir / INDEX_FILE, f"learn {self.learned.name} again")
+        return self._user_index
+
+    @property
+    def novelty_index(self) -> NgramIndex:
+        """Every corpus novelty is measured against: the built-in one and, for a learned composer, its pieces."""
+        user = self.user_index
+        if user is None:
+            return self.index
+        if self._union is None:
+            self._union = self.index.union(user)
+        return self._union
+
+    def novelty_corpora(self) -> list[str]:
+        names = ["built-in (music21 Bach chorales and folk collections)"]
+        if self.learned is not None:
+            names.append(f"{self.learned.name} ({self.learned.card.get('files_used', '?')} pieces from "
+                         f"{self.learned.card.get('source', '?')})")
+        return names
 
     @property
     def chords(self):
@@ -78,7 +127,7 @@ class MusicGenerator:
         if self._chords is None:
             from models.music.chords import ChordModel
 
-            path = self.weights_dir / CHORDS_FILE
+            path = self.home / CHORDS_FILE
             if not path.exists():
                 raise ModelFileError(f"chord model {path} is missing; run `python -m models.music.training.chords`")
             self._chords = ChordModel.load(path)
@@ -93,4 +142,14 @@ class MusicGenerator:
         progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[SampledPiece]:
-        return sample(self.model(kind), self.vocab, spec, primer, self.index if block else None, progress, should_stop)
+        return sample(self.model(kind), self.vocab, spec, primer, self.novelty_index if block else None, progress,
+                      should_stop)
+
+
+def _load_index(path: Path, fix: str) -> NgramIndex:
+    if not path.exists():
+        raise ModelFileError(f"melody n-gram index {path} is missing; {fix}")
+    index = NgramIndex.load(path)
+    if index.n != MELODY_N:
+        raise ModelFileError(f"{path} indexes {index.n}-grams, expected {MELODY_N}")
+    return index

@@ -32,6 +32,11 @@ INSTRUMENTS = {
 
 def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
     """A MIDI file as a quantised Score (sixteenth grid at the file's first tempo)."""
+    return read_midi_piece(path, key, meter)[0]
+
+
+def read_midi_piece(path: Path, key: Key | None = None, meter: str = "4/4") -> tuple[Score, float]:
+    """(the quantised Score, the file's first tempo in quarter notes per minute)."""
     import pretty_midi
 
     path = Path(path)
@@ -78,7 +83,7 @@ def read_midi(path: Path, key: Key | None = None, meter: str = "4/4") -> Score:
         from models.music.metrics import estimate_key
 
         key, _ = estimate_key(Score(events, meter, Key(0, "major")))
-    return Score(events, meter, key)
+    return Score(events, meter, key), qpm
 
 
 SATB = ("soprano", "alto", "tenor", "bass")

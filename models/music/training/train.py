@@ -8,9 +8,8 @@ Validation NLL per token is measured on fixed windows of held-out pieces (no tra
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from models.music.training.data import MusicCorpus
 from models.music.tokens import MAX_PITCH, MIN_PITCH, Vocab
 from models.common.runtime import use_threads
-from models.common.training import checkpoint, lr_at, restore_adam
+from models.common.training import resume_state, train_loop
 
 HEADER_LEN = 5
 
@@ -40,6 +39,9 @@ class TrainConfig:
     threads: int = 1
     transpose: bool = True  # random transposition of every training piece (key conditioning for all keys)
     max_seconds: float = 0.0  # 0 = no wall-clock limit
+    val_fraction: float = 0.05  # pieces held out for the validation NLL
+    init_from: str = ""  # fine-tune: start from this checkpoint (its config replaces ``model``)
+    patience: int = 0  # early stopping: evaluations without a better validation NLL (0 = off); the best is kept
 
 
 def piece_tokens(corpus: MusicCorpus, vocab: Vocab, i: int, transpose: int) -> np.ndarray:
@@ -101,82 +103,65 @@ def evaluate(model, batches: list) -> float:
     return tot / max(n, 1)
 
 
-def train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig,
-          log: Callable[[str], None] = print) -> dict:
-    """Train (or resume) and return the final state dict written to ``state.json``."""
+def train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callable[[str], None] = print,
+          progress: Callable[[int, int, float], None] | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train (or resume) and return the final state dict written to ``state.json``. ``progress(step,
+    steps, seconds)`` after each step; ``should_stop()`` ends the run early with a checkpoint
+    (``state["cancelled"]``), so the same call resumes it."""
     import torch
 
     # initialisation and dropout draw from torch's global generator: seed it without leaking
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        return _train(corpus, out_dir, config, log)
+        return _train(corpus, out_dir, config, log, progress, should_stop)
 
 
-def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callable[[str], None]) -> dict:
+def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callable[[str], None],
+           progress=None, should_stop=None) -> dict:
     import torch
     from torch.nn import functional as F
 
-    from models.common.checkpoint import load_safetensors
     from models.music.model import build_music_model, save_music_model
 
     use_threads(config.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     vocab = Vocab()
-    mcfg = {**config.model, "vocab_size": len(vocab), "block_size": config.block_size}
-    model = build_music_model(mcfg)
+    if config.init_from:  # transfer learning: the shipped model's shape and weights
+        from models.music.model import load_music_model
+
+        model, meta = load_music_model(Path(config.init_from))
+        mcfg = dict(meta["config"])
+        L = min(config.block_size, int(mcfg.get("block_size") or config.block_size))  # an RNN has no limit
+    else:
+        mcfg = {**config.model, "vocab_size": len(vocab), "block_size": config.block_size}
+        model = build_music_model(mcfg)
+        L = config.block_size
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
-    state = {"step": 0, "tokens_seen": 0, "seconds": 0.0, "history": [], "config": asdict(config)}
-    if (out_dir / "state.json").exists():
-        state = json.loads((out_dir / "state.json").read_text())
-        tensors, _ = load_safetensors(out_dir / "model.safetensors")
-        model.load_state_dict(tensors)
-        moments, _ = load_safetensors(out_dir / "optim.safetensors")
-        restore_adam(opt, moments, state["step"])
-        log(f"resumed at step {state['step']}")
-    train_idx, val_idx = corpus.split(seed=config.seed)
+    state = resume_state(model, opt, out_dir, config, lambda m, t: m.load_state_dict(t), log)
+    train_idx, val_idx = corpus.split(config.val_fraction, seed=config.seed)
     vrng = np.random.default_rng(1234)
     val_batches = []
     pick = val_idx[: config.val_windows]
     for j in range(0, len(pick), config.batch_size):
-        rows = [window(piece_tokens(corpus, vocab, int(i), 0), config.block_size + 1, vrng) for i in pick[j : j + config.batch_size]]
+        rows = [window(piece_tokens(corpus, vocab, int(i), 0), L + 1, vrng) for i in pick[j : j + config.batch_size]]
         val_batches.append(torch.from_numpy(np.stack(rows)))
     rng = np.random.default_rng(config.seed + state["step"])
     n_params = sum(p.numel() for p in model.parameters())
     log(f"{mcfg['kind']}: {n_params / 1e6:.2f}M params, {len(train_idx)} train / {len(val_idx)} val pieces")
-    model.train()
-    t0 = time.time() - state["seconds"]
-    while state["step"] < config.steps:
-        if config.max_seconds and time.time() - t0 > config.max_seconds:
-            log("time limit reached")
-            break
-        rows = [packed_window(corpus, vocab, train_idx, config.block_size + 1, rng, config.transpose)
+
+    def step_loss():
+        rows = [packed_window(corpus, vocab, train_idx, L + 1, rng, config.transpose)
                 for _ in range(config.batch_size)]
         x = torch.from_numpy(np.stack(rows))
-        for g in opt.param_groups:
-            g["lr"] = lr_at(state["step"], config)
         logits, _ = model(x[:, :-1])
         y = x[:, 1:].clone()
         y[:, : HEADER_LEN - 1] = 0
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state["step"] += 1
-        state["tokens_seen"] += int((y != 0).sum())
-        state["seconds"] = time.time() - t0
-        if state["step"] % config.eval_every == 0 or state["step"] == config.steps:
-            val = evaluate(model, val_batches)
-            state["history"].append({"step": state["step"], "train_loss": float(loss.detach()), "val_nll": val,
-                                     "seconds": round(state["seconds"], 1)})
-            log(f"step {state['step']} loss {float(loss.detach()):.3f} val {val:.3f} ({state['seconds']:.0f}s)")
-        if state["step"] % config.ckpt_every == 0 or state["step"] == config.steps:
-            checkpoint(model, opt, state, out_dir, save_music_model)
-    checkpoint(model, opt, state, out_dir, save_music_model)
-    state["val_nll"] = evaluate(model, val_batches)
-    state["params"] = n_params
-    (out_dir / "state.json").write_text(json.dumps(state, indent=1))
-    return state
+        return loss, int((y != 0).sum())
+
+    return train_loop(model, opt, state, config, out_dir, step_loss=step_loss,
+                      evaluate=lambda: evaluate(model, val_batches), save_model=save_music_model, log=log,
+                      progress=progress, should_stop=should_stop)
 
 
 # The shipped checkpoints were trained with these presets (see models/weights/MUSIC_CARD.md).

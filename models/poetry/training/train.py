@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from models.common.runtime import use_threads
-from models.common.training import checkpoint, lr_at, restore_adam
+from models.common.training import resume_state, train_loop
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class PoetryTrainConfig:
     seed: int = 0
     threads: int = 2
     max_seconds: float = 0.0
+    init_from: str = ""  # fine-tune: a poet model directory to start from (its shape replaces ``model``)
+    patience: int = 0  # early stopping: evaluations without a better validation NLL (0 = off); the best is kept
 
 
 PRESETS = {
@@ -140,69 +142,57 @@ def evaluate(model, batches: list) -> float:
     return tot / max(n, 1)
 
 
-def train(data_dir: Path, out_dir: Path, config: PoetryTrainConfig, log: Callable[[str], None] = print) -> dict:
+def train(data_dir: Path, out_dir: Path, config: PoetryTrainConfig, log: Callable[[str], None] = print,
+          progress: Callable[[int, int, float], None] | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train (or resume) on ``data_dir``'s token arrays; see ``models.common.training.train_loop``."""
     import torch
 
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        return _train(data_dir, out_dir, config, log)
+        return _train(data_dir, out_dir, config, log, progress, should_stop)
 
 
-def _train(data_dir: Path, out_dir: Path, config: PoetryTrainConfig, log: Callable[[str], None]) -> dict:
+def _load_weights(model, tensors: dict) -> None:
+    model.load_state_dict(tensors, strict=False)  # lm_head is tied to the embeddings
+    model.tie_weights()
+
+
+def _train(data_dir: Path, out_dir: Path, config: PoetryTrainConfig, log: Callable[[str], None],
+           progress=None, should_stop=None) -> dict:
     import torch
-
-    from models.common.checkpoint import load_safetensors
 
     use_threads(config.threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     tr = np.load(data_dir / "train.npy", mmap_mode="r")
     va = np.load(data_dir / "val.npy")
-    vocab = json.loads((data_dir / "corpus.json").read_text())["vocab_size"]
-    model = build_poet_model(vocab, config.block_size, config.model, config.dropout)
+    if config.init_from:  # transfer learning: the shipped poet's shape and weights, in fp32
+        from models.common.causal_lm import load_causal_lm
+
+        model = load_causal_lm(config.init_from, role="poet")[0]
+        model.loss_type = "ForCausalLM"  # from_pretrained leaves it unset (a warning on every loss)
+        L = min(config.block_size, int(model.config.n_positions))
+    else:
+        vocab = json.loads((data_dir / "corpus.json").read_text())["vocab_size"]
+        model = build_poet_model(vocab, config.block_size, config.model, config.dropout)
+        L = config.block_size
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
-    state = {"step": 0, "tokens_seen": 0, "seconds": 0.0, "history": [], "config": asdict(config)}
-    if (out_dir / "state.json").exists():
-        state = json.loads((out_dir / "state.json").read_text())
-        tensors, _ = load_safetensors(out_dir / "model.safetensors")
-        model.load_state_dict(tensors, strict=False)
-        model.tie_weights()
-        moments, _ = load_safetensors(out_dir / "optim.safetensors")
-        restore_adam(opt, moments, state["step"])
-        log(f"resumed at step {state['step']}")
-    L = config.block_size
+    state = resume_state(model, opt, out_dir, config, _load_weights, log)
+    if len(tr) <= L + 1 or len(va) <= L + 1:
+        L = int(min(len(tr), len(va))) - 2  # a small corpus: windows as long as it allows
     vstarts = np.linspace(0, len(va) - L - 1, config.val_windows).astype(np.int64)
     val_batches = [_batch(va, vstarts[j : j + 16], L) for j in range(0, len(vstarts), 16)]
     rng = np.random.default_rng(config.seed + state["step"])
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"GPT-2 {config.model}: {n_params / 1e6:.2f}M params, {len(tr)} train tokens")
-    model.train()
-    t0 = time.time() - state["seconds"]
-    while state["step"] < config.steps:
-        if config.max_seconds and time.time() - t0 > config.max_seconds:
-            log("time limit reached")
-            break
+    shape = {k: getattr(model.config, k) for k in ("n_layer", "n_head", "n_embd")}
+    log(f"GPT-2 {shape}: {n_params / 1e6:.2f}M params, {len(tr)} train tokens")
+
+    def step_loss():
         x = _batch(tr, rng.integers(0, len(tr) - L - 1, config.batch_size), L)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(state["step"], config)
-        loss = model(x, labels=x).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state["step"] += 1
-        state["tokens_seen"] += int(x.numel())
-        state["seconds"] = time.time() - t0
-        if state["step"] % config.eval_every == 0 or state["step"] == config.steps:
-            val = evaluate(model, val_batches)
-            state["history"].append({"step": state["step"], "train_loss": float(loss.detach()), "val_nll": val,
-                                     "seconds": round(state["seconds"], 1)})
-            log(f"step {state['step']} loss {float(loss.detach()):.3f} val {val:.3f} ({state['seconds']:.0f}s)")
-        if state["step"] % config.ckpt_every == 0:
-            checkpoint(model, opt, state, out_dir, _save_weights)
-    state["val_nll"] = evaluate(model, val_batches)
-    state["params"] = n_params
-    checkpoint(model, opt, state, out_dir, _save_weights)
-    return state
+        return model(x, labels=x).loss, x.numel()
+
+    return train_loop(model, opt, state, config, out_dir, step_loss=step_loss,
+                      evaluate=lambda: evaluate(model, val_batches), save_model=_save_weights, log=log,
+                      progress=progress, should_stop=should_stop)
 
 
 def install_poet(data_dir: Path, run_dir: Path, weights_dir: Path) -> Path:
@@ -219,8 +209,7 @@ def install_poet(data_dir: Path, run_dir: Path, weights_dir: Path) -> Path:
     tensors, _ = load_safetensors(run_dir / "model.safetensors")
     c = state["config"]
     model = build_poet_model(corpus["vocab_size"], c["block_size"], c["model"])
-    model.load_state_dict(tensors, strict=False)
-    model.tie_weights()
+    _load_weights(model, tensors)
     dest = weights_dir / "poet"
     dest.mkdir(parents=True, exist_ok=True)
     model.to(torch.float16).save_pretrained(dest, safe_serialization=True)

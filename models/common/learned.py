@@ -1,0 +1,218 @@
+"""Models learned from a person's own work (`arsnova learn music|poems … --name NAME`).
+
+Each lives in ``<data dir>/models/<kind>/<NAME>/`` with a ``card.json`` written last; a model
+is built in a staging folder beside it and moved into place in one rename, so a name is either
+absent or complete (a kill mid-way leaves only a staging folder, which the next ``learn``
+clears). Training runs (checkpoints, the read corpus) live in ``<data dir>/models/.runs/`` so
+an interrupted ``learn`` resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.common.errors import ModelFileError, UserFixableError
+
+KINDS = {"music": "composer", "poet": "poet"}
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+# names that already mean something where a model name is read (model arguments, --poet specs)
+RESERVED = {"transformer", "rnn", "lstm", "embedded", "default", "shipped", "builtin", "built-in", "none", "auto",
+            "hf", "openai", "ollama", "sd", "router", "hybrid", "new", "all"}
+CARD = "card.json"
+
+
+def check_name(name: str) -> str:
+    """A model name: letters, digits, - and _, at most 40, not one the shipped models use."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        shown = repr(name)[:50]
+        raise UserFixableError(f"model name {shown}: use 1-40 letters, digits, '-' or '_' (no spaces, dots or "
+                               "slashes), e.g. --name my-tunes")
+    if name.lower() in RESERVED:
+        raise UserFixableError(f"model name {name!r} is taken by a shipped model or a setting; pick another, "
+                               "e.g. --name my-" + name.lower())
+    return name
+
+
+def root(data_dir: Path) -> Path:
+    return Path(data_dir) / "models"
+
+
+def model_dir(data_dir: Path, kind: str, name: str) -> Path:
+    return root(data_dir) / kind / check_name(name)
+
+
+def run_dir(data_dir: Path, kind: str, name: str) -> Path:
+    """Where a `learn` keeps its checkpoints and the corpus it read, so a second run resumes."""
+    return root(data_dir) / ".runs" / f"{kind}-{check_name(name)}"
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    kind: str
+    name: str
+    path: Path
+    card: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (learned from {_used(self.card)})"
+
+
+def is_learned_name(name: str | None) -> bool:
+    return bool(name) and NAME_RE.fullmatch(str(name)) is not None and str(name).lower() not in RESERVED
+
+
+def list_learned(data_dir: Path | None, kind: str) -> list[LearnedModel]:
+    """The complete learned models of ``kind`` (those with a card), by name."""
+    if data_dir is None:
+        return []
+    base = root(data_dir) / kind
+    out = []
+    try:
+        entries = sorted(os.scandir(base), key=lambda e: e.name.lower())
+    except OSError:
+        return []
+    for e in entries:
+        if not NAME_RE.fullmatch(e.name) or not e.is_dir(follow_symlinks=False):
+            continue
+        card = read_card(Path(e.path))
+        if card is not None:
+            out.append(LearnedModel(kind, e.name, Path(e.path), card))
+    return out
+
+
+def read_card(path: Path) -> dict | None:
+    from models.common.files import read_capped
+
+    try:
+        return json.loads(read_capped(path / CARD, 1 << 20, "model card"))
+    except (OSError, UserFixableError, ValueError):
+        return None
+
+
+def find_learned(data_dir: Path | None, kind: str, name: str) -> LearnedModel:
+    """The learned model ``name``, or a one-line error listing the ones there are."""
+    for m in list_learned(data_dir, kind):
+        if m.name.lower() == str(name).lower():
+            return m
+    names = ", ".join(m.name for m in list_learned(data_dir, kind)) or "none yet"
+    verb = "music FOLDER" if kind == "music" else "poems FILE_OR_FOLDER"
+    raise ModelFileError(f"no learned {KINDS[kind]} named {str(name)[:40]!r} (learned: {names}); "
+                         f"make one with `arsnova learn {verb} --name {str(name)[:40] if is_learned_name(name) else 'NAME'}`")
+
+
+def check_free(data_dir: Path, kind: str, name: str, replace: bool) -> Path:
+    """The final folder for ``name``; an error when one is there and ``replace`` was not asked."""
+    dest = model_dir(data_dir, kind, name)
+    if os.path.lexists(dest) and not replace:
+        raise UserFixableError(f"a learned {KINDS[kind]} named {name!r} already exists at {dest}; pick another "
+                               "--name or pass --replace")
+    if os.path.lexists(dest) and (dest.is_symlink() or read_card(dest) is None):
+        raise UserFixableError(f"{dest} is not a model Ars Nova wrote (no card); move it away or pick another --name")
+    return dest
+
+
+def staging_dir(data_dir: Path, kind: str, name: str) -> Path:
+    """A fresh folder to build ``name`` in (an earlier, interrupted one is cleared: Ars Nova made it)."""
+    st = root(data_dir) / kind / f".staging-{check_name(name)}"
+    if st.is_dir() and not st.is_symlink():
+        shutil.rmtree(st)
+    st.mkdir(parents=True)
+    return st
+
+
+def register(staging: Path, data_dir: Path, kind: str, name: str, card: dict, replace: bool = False) -> LearnedModel:
+    """Write the card last, then move the finished folder into place in one rename. Replacing
+    moves the old model aside first and removes it only after the new one is in place."""
+    from models.common.files import write_atomic
+
+    dest = check_free(data_dir, kind, name, replace)
+    write_atomic(staging / CARD, json.dumps(card, indent=1).encode())
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".old-{name}")
+        if old.exists():
+            shutil.rmtree(old)
+        dest.rename(old)
+    staging.rename(dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return LearnedModel(kind, name, dest, card)
+
+
+MAX_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class Found:
+    """The files a `learn` will read, and what it passed over while looking."""
+
+    files: tuple[Path, ...]
+    skipped: tuple[tuple[Path, str], ...]  # (path, why) for files it will not read
+    over_limit: int  # matching files past ``max_files`` (counted, not read)
+
+
+def collect_files(source: Path, suffixes: tuple[str, ...], max_files: int, what: str) -> Found:
+    """``source`` itself (a file) or the files under it (a folder) whose names end in ``suffixes``,
+    in name order. Linked folders are not followed (a link loop cannot trap the walk), hidden
+    folders are skipped, depth is bounded; a linked file is read when it leads to a regular file."""
+    source = Path(source).expanduser()
+    if not os.path.lexists(source):
+        raise UserFixableError(f"{source}: no such file or folder; give the folder of your {what}")
+    if source.is_file():
+        return Found((source,), (), 0)
+    if not source.is_dir():
+        raise UserFixableError(f"{source}: not a file or a folder; give the folder of your {what}")
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    over = 0
+    for top, dirs, names in os.walk(source, followlinks=False, onerror=lambda e: skipped.append(
+            (Path(e.filename or source), f"cannot be read ({e.strerror or e})"))):
+        depth = len(Path(top).relative_to(source).parts)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and depth < MAX_DEPTH)
+        for n in sorted(names):
+            p = Path(top) / n
+            if not n.lower().endswith(suffixes) or n.startswith("."):
+                continue
+            if len(files) >= max_files:
+                over += 1
+                continue
+            if p.is_symlink() and not p.is_file():  # a dangling link or a link loop
+                skipped.append((p, "a link that leads to no file"))
+                continue
+            files.append(p)
+    return Found(tuple(files), tuple(skipped), over)
+
+
+def _used(card: dict) -> str:
+    if card.get("kind") == "poet":
+        return f"{card.get('poems')} poems ({card.get('lines')} lines) from {card.get('files_used')} files"
+    return f"{card.get('files_used')} {card.get('unit', 'files')} used"
+
+
+def card_lines(card: dict) -> str:
+    """A learned model's card as Markdown: what it read, how it trained, what it measures."""
+    who = KINDS.get(card.get("kind", ""), "model")
+    unit = card.get("unit", "files")
+    skipped = ", ".join(f"{why} {n}" for why, n in sorted(card.get("skipped", {}).items())) or "none"
+    lines = [
+        f"# {card.get('name')}: a {who} learned from your own work",
+        "",
+        f"- Source: `{card.get('source')}`; {_used(card)}, {card.get('held_out')} of the {unit} held "
+        f"out for validation; files skipped: {skipped}.",
+        f"- Started from {card.get('base')}; {card.get('steps')} fine-tuning steps"
+        f"{' (stopped early)' if card.get('early_stopped') else ''}, best at step {card.get('best_step')}; "
+        f"{card.get('train_seconds')} s training, {card.get('seconds')} s in all.",
+        f"- Held-out NLL (nats/token): {card.get('val_nll_before')} before → {card.get('val_nll_after')} after.",
+        f"- Copy rate of plain samples (round 0, no revision) against your {unit}: {card.get('copy_rate_plain')}.",
+    ]
+    if card.get("defaults"):
+        d = card["defaults"]
+        lines.append("- Defaults read from your files: " + ", ".join(f"{k} {v}" for k, v in d.items()) + ".")
+    lines += ["", f"Learned {card.get('learned_at')} with `arsnova learn`; settings: `{json.dumps(card.get('settings'))}`.", ""]
+    return "\n".join(lines)
