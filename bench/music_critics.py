@@ -12,7 +12,12 @@ applied to every real piece with a fixed seed:
 - scrambled (chorales): alto and tenor shifted a beat later, tenor an octave up.
 
 Writes bench/music_critics.json (per critic: AUC per degradation on dev and test, and on the
-degradations it is meant to hear, pooled).
+degradations it is meant to hear, pooled; per critic and split also the pooled AUC by style).
+
+The cadence critic finds phrase ends in the music (``analysis.phrase_end_notes``); the bench
+checks them against the fermatas music21 reads in the same chorales (the corpus reading drops
+them): the share of the phrase ends found that are fermata notes, and of fermatas found, beside
+the fixed grid the critic used before (``_fermatas`` in the JSON).
 
     .venv/bin/python bench/music_critics.py [--chorales 60] [--folk 80]
 """
@@ -81,6 +86,80 @@ def load_real(n_chorales: int, n_folk: int, cache: Path | None = None) -> list:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache, voices=voices, **{k: getattr(c, k) for k in MusicCorpus.__dataclass_fields__})
     return out
+
+
+# ---- phrase ends against the chorales' fermatas ---------------------------------------------------------
+def chorale_fermatas(chorales: list) -> list[list[int]]:
+    """Per chorale of ``chorales`` (as load_real picks them), the onsets (sixteenths, in the Score's
+    time) of the soprano notes music21 marks with a fermata. The chorales are parsed again in the
+    order ``chorale_scores`` reads them and matched by their notes."""
+    import warnings
+
+    from music21 import corpus, expressions
+
+    from models.music.training.data import score_from_music21
+
+    warnings.simplefilter("ignore")
+    want = {s.notes: i for i, s in enumerate(chorales)}
+    out: list[list[int] | None] = [None] * len(chorales)
+    for m21 in corpus.chorales.Iterator(returnType="stream"):
+        if all(o is not None for o in out):
+            break
+        try:
+            sc = score_from_music21(m21, "chorale", voices=True)
+        except Exception:
+            continue
+        if sc is None or sc.notes not in want:
+            continue
+        sop = list(m21.parts)[0].stripTies().flatten().notes
+        first = min(n.start for n in sc.notes if n.voice == 0)
+        shift = first - int(round(float(sop[0].offset) * 4))
+        out[want[sc.notes]] = [int(round(float(n.offset) * 4)) + shift for n in sop
+                               if any(isinstance(e, expressions.Fermata) for e in n.expressions)]
+    return [o or [] for o in out]
+
+
+def grid_phrase_ends(score, phrase_bars: int) -> list:
+    """The phrase ends the cadence critic read before (kept here as the baseline): in every
+    ``phrase_bars``-th bar (after an upbeat bar) its longest melody note, and the last note."""
+    from models.music.analysis import melody_notes
+
+    mel = melody_notes(score)
+    bar = score.bar_length
+    if not mel:
+        return []
+    pickup = 1 if bar // 2 <= mel[0].start < bar else 0
+    out = []
+    for end_bar in range(pickup + phrase_bars - 1, score.bars - 1, phrase_bars):
+        inside = [n for n in mel if n.start // bar == end_bar]
+        if inside:
+            out.append(max(inside, key=lambda n: (n.duration, n.start)))
+    return out + [mel[-1]]
+
+
+def fermata_check(chorales: list) -> dict:
+    """Inner phrase ends (the final left out: every method has it) against the fermatas: precision
+    (share of the ends found that are fermata notes) and recall (share of fermatas found), pooled
+    over the chorales, for the ends found in the music and for the old two-bar grid."""
+    from models.music.analysis import phrase_end_notes
+    from tools.critics.music import default_phrase_bars
+
+    fermatas = chorale_fermatas(chorales)
+    res = {"chorales_with_fermatas": sum(bool(f) for f in fermatas)}
+    for name, finder in (("found_in_music", phrase_end_notes), ("fixed_grid", grid_phrase_ends)):
+        hit = found = marked = 0
+        for s, ferm in zip(chorales, fermatas):
+            if not ferm:
+                continue
+            last = max(n.start for n in s.notes if n.voice == 0)
+            ends = {n.start for n in finder(s, default_phrase_bars("chorale", s.bars))} - {last}
+            marks = set(ferm) - {last}
+            hit += len(ends & marks)
+            found += len(ends)
+            marked += len(marks)
+        res[name] = {"precision": hit / found if found else None, "recall": hit / marked if marked else None,
+                     "ends": found, "fermatas": marked}
+    return res
 
 
 # ---- degradations ----------------------------------------------------------------------------------
@@ -176,8 +255,15 @@ def evaluate(real: list, seed: int = 0) -> dict:
                 per[name] = auc(real_v, neg)
                 if name in hears:
                     pooled_neg += neg
-            res[split] = {"auc": per, "auc_pooled": auc(real_v, pooled_neg), "n_real": len(real_v),
-                          "real_mean": float(np.mean(real_v)) if real_v else None}
+            by_style = {}
+            for style in sorted({st for _, st, _, _ in rows}):
+                r = [v[critic] for sp, st, d, v in rows if sp == split and st == style and d == "real"
+                     and v[critic] is not None]
+                n = [v[critic] for sp, st, d, v in rows if sp == split and st == style and d in hears
+                     and v[critic] is not None]
+                by_style[style] = auc(r, n)
+            res[split] = {"auc": per, "auc_pooled": auc(real_v, pooled_neg), "auc_pooled_by_style": by_style,
+                          "n_real": len(real_v), "real_mean": float(np.mean(real_v)) if real_v else None}
         out[critic] = res
     return out
 
@@ -187,11 +273,16 @@ def main() -> None:
     ap.add_argument("--chorales", type=int, default=60)
     ap.add_argument("--folk", type=int, default=80)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/music-critics-real.npz"))
+    ap.add_argument("--no-fermatas", dest="fermatas", action="store_false",
+                    help="skip the fermata check (it parses the chorales again)")
     args = ap.parse_args()
     real = load_real(args.chorales, args.folk, args.cache)
     res = evaluate(real)
     res["_pieces"] = {"chorales": sum(s.style == "chorale" for s in real),
                       "folk": sum(s.style != "chorale" for s in real)}
+    if args.fermatas:
+        res["_fermatas"] = fermata_check([s for s in real if s.style == "chorale"])
+        print("phrase ends vs fermatas", json.dumps(res["_fermatas"]))
     (Path(__file__).parent / "music_critics.json").write_text(json.dumps(res, indent=1))
     for critic in HEARS:
         t = res[critic]["test"]

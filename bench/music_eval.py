@@ -8,7 +8,7 @@ Two phases, so a baseline measured before a change can be re-analysed with today
     .venv/bin/python bench/music_eval.py generate /tmp/music-eval        # 96 tool calls -> MIDI
     .venv/bin/python bench/music_eval.py analyse /tmp/music-eval [--out bench/music_eval.json]
     .venv/bin/python bench/music_eval.py all /tmp/music-eval              # both; writes bench/music_eval.json
-    .venv/bin/python bench/music_eval.py speed x                         # seconds -> bench/music_speed.json
+    .venv/bin/python bench/music_eval.py speed x                         # bench/music_speed.py -> music_speed.json
 
 The baseline column (``bench/music_eval_baseline.json``) is the analysis of MIDI files the tool
 wrote before the issue-19 work (generated with the then-current code, analysed with this one).
@@ -146,44 +146,6 @@ def summarise(rows: list[dict]) -> dict:
     return {"summary": summary, "by_request": by_kind, "pieces": rows}
 
 
-def speed(repeats: int = 3) -> dict:
-    """Seconds (median of ``repeats``, one thread) for 16 accompanied bars (sample to the plan, then
-    harmonise and lay out the accompaniment) and for an 8-bar four-part chorale, per model."""
-    import torch
-
-    from bench.common import stats
-    from models.music.accompany import accompany
-    from models.music.chorale import harmonise_chorale
-    from models.music.generator import MusicGenerator
-    from models.music.plan import make_plan
-    from models.music.sample import SampleSpec
-    from models.music.tokens import Key
-    from models.music.analysis import melody_part
-
-    torch.set_num_threads(1)
-    gen = MusicGenerator.from_dir()
-    key = Key(2, "minor")
-    out = {}
-    for kind in ("transformer", "rnn"):
-        gen.model(kind)
-        acc_plan, ch_plan = make_plan(key, 16, "AABA", 4), make_plan(key, 8, "AAB", 2)
-        acc_t, ch_t = [], []
-        for r in range(repeats + 1):
-            t = time.perf_counter()
-            p = gen.compose(kind, SampleSpec(key=key, meter="3/4", bars=16, density="moderate", seed=r,
-                                             plan=acc_plan.guides, max_chord=1, pitch_range=(62, 88)))[0]
-            accompany(melody_part(p.score), key, gen.chords, acc_plan.cadences, "waltz")
-            acc_t.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            p = gen.compose(kind, SampleSpec(key=key, meter="4/4", bars=8, style="chorale", seed=r, plan=ch_plan.guides,
-                                             max_chord=1, pitch_range=(60, 79), onset_grid=4))[0]
-            harmonise_chorale(melody_part(p.score, legato=True), key, gen.chords, ch_plan.cadences)
-            ch_t.append(time.perf_counter() - t)
-        out[kind] = {"accompanied_16_bars": stats(acc_t[1:]), "chorale_8_bars": stats(ch_t[1:])}
-        print(kind, json.dumps(out[kind]), flush=True)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("phase", choices=("generate", "analyse", "all", "speed"))
@@ -192,10 +154,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "music_eval.json")
     args = ap.parse_args()
-    if args.phase == "speed":
-        res = speed()
-        path = Path(__file__).parent / "music_speed.json"
-        path.write_text(json.dumps(res, indent=1))
+    if args.phase == "speed":  # bench/music_speed.py times it (and the whole tool call)
+        from bench.music_speed import measure
+
+        res = measure(5, baseline=False)
+        (Path(__file__).parent / "music_speed.json").write_text(json.dumps(res, indent=1))
         return
     if args.phase in ("generate", "all"):
         generate(args.dir, args.model, args.limit)

@@ -35,6 +35,72 @@ def test_cadences_and_the_final_tonic_are_heard():
     assert an.final_on_tonic(ends_on_d, C) == 0.0
 
 
+def _notes(spec, voice=0, start=0):
+    """(pitch, sixteenths) pairs laid end to end from ``start``."""
+    out, t = [], start
+    for pitch, dur in spec:
+        out.append(NoteEvent(t, dur, pitch, voice))
+        t += dur
+    return out
+
+
+def test_phrase_ends_are_found_in_the_music_not_on_a_grid():
+    # two 3-bar phrases, each closing on a half note (G, then C); a 4-bar grid would look in bar 4
+    phrase1 = [(60, 4), (62, 4), (64, 4), (65, 4), (67, 4), (65, 4), (64, 4), (62, 4), (64, 4), (62, 4), (67, 8)]
+    phrase2 = [(64, 4), (65, 4), (67, 4), (69, 4), (67, 4), (65, 4), (64, 4), (62, 4), (64, 4), (62, 4), (60, 8)]
+    tune = Score(tuple(_notes(phrase1 + phrase2)), "4/4", C, "folk", "moderate", 6)
+    ends = an.phrase_end_notes(tune, 4)
+    assert [(n.start, n.pitch) for n in ends] == [(40, 67), (88, 60)]
+    assert an.cadence_values(tune, C, 4) == [1.0, 1.0]  # a half cadence on G, the close on C
+    # notes all alike: the phrase length (and the strong beats) decide, and the regular grid comes back
+    assert [n.start // 16 for n in an.phrase_end_notes(CADENCED, 4)] == [3, 7]
+
+
+def test_a_fermata_where_every_voice_holds_is_a_phrase_end():
+    # soprano in quarters; on beat 3 of bar 2 every voice holds a quarter while, elsewhere, the bass
+    # moves in eighths under the soprano's held notes (a long soprano note alone is no phrase end)
+    sop = _notes([(72, 4), (74, 8), (76, 4)] + [(74, 4), (72, 4), (71, 4), (72, 4)] + [(76, 4), (74, 8), (72, 4)]
+                 + [(71, 4), (69, 4), (71, 4), (72, 4)])
+    bass = [NoteEvent(t, 2, 48 + (t // 2) % 3, 3) for t in range(0, 64, 2) if not 24 <= t < 28]
+    bass.append(NoteEvent(24, 4, 43, 3))
+    piece = Score(tuple(sorted(sop + bass, key=lambda n: (n.start, -n.pitch))), "4/4", C, "chorale", "slow", 4)
+    ends = an.phrase_end_notes(piece, 2)
+    assert 24 in [n.start for n in ends]  # the held soprano B over the held G in the bass
+    assert all(n.start not in (4, 36) for n in ends)  # the soprano's half notes over a moving bass
+
+
+def test_the_close_and_coming_to_rest():
+    assert an.final_cadence(CADENCED, C) == 1.0
+    stops = Score(CADENCED.notes[:-3], "4/4", C, "folk", "moderate", 8)  # ends on C, then silence
+    assert an.comes_to_rest(stops) == 1.0
+    mid = _tune([[0, 4, 7, 4], [5, 4, 2, 0], [2, 4, 5, 7], [0, 2, 4, 5]])  # stops on a passing quarter
+    assert an.comes_to_rest(mid) == 0.0 and an.final_cadence(mid, C) == 0.0
+    # a minor chorale may close on the major tonic chord (a Picardy third)
+    a_minor = Key(9, "minor")
+    last = [NoteEvent(0, 16, 69, 0), NoteEvent(0, 16, 64, 1), NoteEvent(0, 16, 61, 2), NoteEvent(0, 16, 45, 3)]
+    pic = Score(tuple(last), "4/4", a_minor, "chorale", "slow", 1)
+    assert an.cadence_value(pic, a_minor, last[0], final=True) == 1.0 and an.final_cadence(pic, a_minor) == 1.0
+
+
+def test_music21_key_is_music21s_own_analysis():
+    from music21 import note, stream
+
+    def m21(score):
+        st = stream.Stream()
+        for n in score.notes:
+            st.insert(n.start / 4, note.Note(n.pitch, quarterLength=n.duration / 4))
+        return st.analyze("key")
+
+    pieces = [CADENCED, tiny_chorales(1)[0], scale_tune(Key(4, "minor"), 8, "3/4")]
+    pieces.append(Score(tuple(NoteEvent(n.start, n.duration, n.pitch + 5) for n in CADENCED.notes), "4/4", C))
+    for sc in pieces:
+        ref, mine = m21(sc), an.music21_key(sc, C)
+        assert (mine.key.tonic, mine.key.mode) == (ref.tonic.pitchClass, ref.mode)
+        assert mine.correlation == pytest.approx(ref.correlationCoefficient, abs=1e-9)
+        alt = [k for k in [ref, *ref.alternateInterpretations] if k.tonic.pitchClass == 0 and k.mode == "major"]
+        assert mine.requested_correlation == pytest.approx(alt[0].correlationCoefficient, abs=1e-9)
+
+
 def test_music21_reads_the_key_and_a_transposed_copy_disagrees():
     assert an.music21_key(CADENCED, C).key == C
     up = Score(tuple(NoteEvent(n.start, n.duration, n.pitch + 3) for n in CADENCED.notes), "4/4", C)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,28 @@ class MusicRNN(nn.Module):
         return logits[:, -1], state
 
     def step(self, token: torch.Tensor, state):
-        logits, state = self(token[:, None], state)
-        return logits[:, -1], state
+        """token (B,) -> logits (B, V), state: one LSTM cell step per layer, written out.
+
+        Same maths as ``forward`` on one token (eval mode, no dropout), but nn.LSTM on CPU sends a
+        one-token call through oneDNN, which reorders every weight matrix on each call: 8-12 ms a
+        step against ~1 ms here (bench/music_speed.py: 16 accompanied bars 0.83 s -> 0.34 s on a
+        quiet machine, 6.8 s when last measured under load)."""
+        if self.training:
+            logits, state = self(token[:, None], state)
+            return logits[:, -1], state
+        h, c = state
+        x = self.emb(token)
+        hs, cs = [], []
+        lstm = self.lstm
+        for layer in range(self.config.n_layer):
+            gates = (F.linear(x, getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"bias_ih_l{layer}"))
+                     + F.linear(h[layer], getattr(lstm, f"weight_hh_l{layer}"), getattr(lstm, f"bias_hh_l{layer}")))
+            i, f, g, o = gates.chunk(4, 1)  # PyTorch's gate order
+            cell = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
+            x = torch.sigmoid(o) * torch.tanh(cell)
+            hs.append(x)
+            cs.append(cell)
+        return self.head(x), (torch.stack(hs), torch.stack(cs))
 
     @property
     def context_limit(self) -> int:

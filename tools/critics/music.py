@@ -3,13 +3,14 @@
 - quality: scale consistency, pitch-class entropy in the corpus' band, groove consistency,
   empty-beat rate, pitch-range sanity, fluency (the model's own NLL per token), and the
   listening critics: tonal centre (music21's key reading agrees with the request, tonic at the
-  start and the end), cadences (phrase ends on tonic/dominant chord tones over matching
-  harmony, the last on the tonic), form (restatement in the bar self-similarity matrix; the
-  requested form's shape), texture (chord tones under melody onsets, melody on top, spacing)
-  and, for four-part music, voice leading (parallels, crossings, ranges, plain chords). A piece
-  under any of their floors (``FLOORS``) has quality capped at ``QUALITY_CAP``, below the
-  revision floor, so neither a missing home key nor missing cadences can score 1.00
-  (bench/music_critics.py measures each critic's ROC AUC on real vs degraded corpus pieces);
+  start and the end), cadences (phrase ends found in the music, on tonic/dominant chord tones
+  over matching harmony; the last on the tonic, coming to rest), form (restatement in the bar
+  self-similarity matrix; the requested form's shape), texture (chord tones under melody onsets,
+  melody on top, spacing) and, for four-part music, voice leading (parallels, crossings, ranges,
+  plain chords). A piece under any of their floors (``FLOORS``) has quality capped at
+  ``QUALITY_CAP``, below the revision floor, so neither a missing home key nor missing cadences
+  can score 1.00 (bench/music_critics.py measures each critic's ROC AUC on real vs degraded
+  corpus pieces);
 - novelty: 1 − copy rate of melody (interval, inter-onset) 6-grams against the corpus index,
   the longest copied span, and distance to the session's earlier pieces;
 - adherence: requested key (pitch-in-scale rate), bars, meter and tempo met.
@@ -98,11 +99,14 @@ def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None
     tonal = 0.1 * key_part + 0.45 * fit + 0.25 * clarity + 0.1 * start + 0.1 * end
 
     pb = phrase_bars or default_phrase_bars(style, score.bars)
-    cads = an.cadence_values(score, key, pb)
-    weighed = an.cadence_values(score, key, pb, closure=True)
-    inner = weighed[:-1]
-    share = float(np.mean(inner)) if inner else weighed[-1] if weighed else 0.0
-    cadence = 0.3 * share + 0.7 * (weighed[-1] if weighed else 0.0)
+    cads = an.cadence_values(score, key, pb)  # at the phrase ends found in the music, not on a grid
+    share = float(np.mean(cads[:-1])) if len(cads) > 1 else cads[-1] if cads else 0.0
+    close = an.final_cadence(score, key)
+    rest = an.comes_to_rest(score)
+    # the inner phrase ends' cadences, the close on the tonic (over tonic harmony) and the last note
+    # coming to rest; weights tuned on the dev half of bench/music_critics.py (real vs wrong key and
+    # bars shuffled: a shuffled piece keeps its cadences but stops mid-phrase, off its close)
+    cadence = 0.3 * share + 0.35 * close + 0.35 * rest
 
     S = an.bar_similarity(score)
     restated = an.restated_share(S)
@@ -130,7 +134,8 @@ def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None
     details = {
         "key_read": kr.key.name, "key_agrees": kr.key == key, "key_clarity": clarity, "bars": score.bars,
         "tonic_at_start": an.tonic_at_start(score, key),
-        "final_on_tonic": end, "phrase_bars": pb, "cadence_values": [round(c, 2) for c in cads],
+        "final_on_tonic": end, "final_cadence": close, "comes_to_rest": rest, "phrase_bars": pb,
+        "cadence_values": [round(c, 2) for c in cads],
         "cadence_share": float(np.mean([c >= 1.0 for c in cads])) if cads else 0.0,
         "restated_share": restated, "form_match": match, "aabb": an.is_aabb(score),
         "bar_boundary_leap_ratio": boundary, "bar_register_ratio": register,
