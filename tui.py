@@ -302,6 +302,55 @@ def half_blocks(path: Path, cells: int) -> Text:
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
+class LearnCard(Vertical):
+    """A /learn running in the background: what it reads, a progress bar with elapsed time and
+    ETA, its last log line, and Cancel (the run stays resumable: the same /learn goes on)."""
+
+    DEFAULT_CSS = """
+    LearnCard { border: round $secondary; height: auto; padding: 0 1; margin: 0 0 1 0; }
+    LearnCard .title { text-style: bold; }
+    LearnCard ProgressBar { width: 100%; }
+    LearnCard .status, LearnCard .line { color: $text-muted; }
+    LearnCard Button { min-width: 10; }
+    """
+
+    def __init__(self, what: str, name: str, source: str, **kw) -> None:
+        super().__init__(**kw)
+        self.what, self.model_name, self.source = what, name, source
+        self.cancel = threading.Event()
+        self.done = False
+        self.started = time.monotonic()
+
+    def compose(self) -> ComposeResult:
+        yield Static(plain(f"learn {self.what} → {self.model_name}  ({clean(self.source)})"), classes="title")
+        yield ProgressBar(total=100, show_eta=False)
+        yield Static(plain("reading the files…"), classes="status")
+        yield Static("", classes="line")
+        yield Button("Cancel", id="learn-cancel", variant="warning")
+
+    def progress(self, step: int, total: int, seconds: float) -> None:
+        self.query_one(ProgressBar).update(total=max(total, 1), progress=step)
+        eta = seconds / max(step, 1) * (total - step)
+        self.query_one(".status", Static).update(plain(f"step {step}/{total} · {seconds:.0f} s · about {eta:.0f} s left "
+                                                       "(less if it stops early)"))
+
+    def log_line(self, line: str) -> None:
+        self.query_one(".line", Static).update(plain(clean(line)[:200]))
+
+    def finish(self, message: str, style: str) -> None:
+        self.done = True
+        self.query_one(".status", Static).update(plain(clean(message), style if style != "answer" else ""))
+        self.query_one(Button).display = False
+        if style == "answer":
+            self.query_one(ProgressBar).update(progress=self.query_one(ProgressBar).total)
+
+    @on(Button.Pressed, "#learn-cancel")
+    def _cancel(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.cancel.set()
+        self.query_one(".status", Static).update(plain("cancelling at the next step…"))
+
+
 class PromptInput(Input):
     """The prompt. Up/Down on an empty prompt (and while walking) recall this session's earlier
     requests; PageUp/PageDown, Ctrl+Home/Ctrl+End, and Home/End on an empty prompt scroll the
@@ -542,6 +591,7 @@ class StudioApp(App):
         self._spin_text = ""
         self._frame = 0
         self.last_answer = ""  # the latest answer in words, for Ctrl+Y
+        self.weights_dir: str | None = None  # where /learn finds the models it starts from (None: shipped)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -581,7 +631,10 @@ class StudioApp(App):
     def _models_in_use(self) -> str:
         """The generators loaded so far (they load on first use)."""
         host = getattr(self._agent, "host", None)
-        return "; ".join(host.loaded_models() if host is not None else []) or "none loaded"
+        names = host.loaded_models() if host is not None else []
+        if self.settings.composer:
+            names = [*names, f"composer {self.settings.composer}"]
+        return "; ".join(names) or "none loaded"
 
     def on_mount(self) -> None:
         self.load_settings()
@@ -760,8 +813,12 @@ class StudioApp(App):
                             self._toggle_novelty)
         yield SystemCommand("Switch planner", "router, hf:PATH, openai:URL#MODEL, ollama:MODEL or hybrid:<one of those>", self._switch_planner)
         yield SystemCommand("Threads", "How many CPU threads the generators compute on", self._ask_threads)
-        yield SystemCommand("Switch poet model", "embedded, hf:ID, hf:/dir[#file.gguf] or openai:URL#MODEL",
-                            lambda: self._switch_model("poet"))
+        yield SystemCommand("Switch poet model", "embedded, a poet you taught (/learn poems), hf:ID, hf:/dir[#file.gguf] "
+                            "or openai:URL#MODEL", lambda: self._switch_model("poet"))
+        yield SystemCommand("Switch composer", "the shipped models, or a composer you taught (/learn music)",
+                            lambda: self._switch_model("composer"))
+        yield SystemCommand("Learn from your own work", "Fine-tune the composer or the poet on your MIDI files or poems",
+                            self._ask_learn)
         yield SystemCommand("Switch picture model", "embedded, sd:ID, sd:/dir or sd:/file.safetensors#/config",
                             lambda: self._switch_model("image"))
         yield SystemCommand("Show logs", "Show the error log of this data directory", self._show_logs)
@@ -869,7 +926,14 @@ class StudioApp(App):
             if (spec or "").strip():
                 self.set_model(kind, spec.strip())
 
-        self.push_screen(AskScreen(f"{'Poet' if kind == 'poet' else 'Picture'} model:", "embedded"), done)
+        from models.common.learned import list_learned
+
+        taught = [m.name for m in list_learned(self.store.data_dir, "music" if kind == "composer" else kind)]
+        known = f" (yours: {', '.join(taught)})" if taught else ""
+        label = {"poet": "Poet model", "image": "Picture model", "composer": "Composer: shipped or a learned name"}[kind]
+        current = {"poet": self.settings.poet, "image": self.settings.image_model, "composer": self.settings.composer}[kind]
+        self.push_screen(AskScreen(clean(f"{label}{known}:"), current or ("shipped" if kind == "composer" else "embedded")),
+                         done)
 
     @work(thread=True, group="models")
     def set_model(self, kind: str, spec: str) -> None:
@@ -877,18 +941,19 @@ class StudioApp(App):
         and the current one stays; the next turns name it in their settings."""
         from models.common.errors import UserFixableError
 
-        spec = None if spec == "embedded" else spec
+        spec = None if spec in ("embedded", "shipped", "transformer", "rnn") else spec
         try:
-            kit = self._get_agent().host.preload(kind, spec)
+            kit = self._get_agent().host.preload("music" if kind == "composer" else kind, spec)
+            model_id = kit.model_id(kit.default_kind()) if kind == "composer" else kit.model_id
         except (UserFixableError, OSError, ValueError) as e:
             self.call_from_thread(self.notify, clean(str(e)).splitlines()[0], severity="error", markup=False)
             return
-        self.call_from_thread(self._model_switched, kind, spec, kit.model_id)
+        self.call_from_thread(self._model_switched, kind, spec, model_id)
 
     def _model_switched(self, kind: str, spec: str | None, model_id: str) -> None:
         from dataclasses import replace
 
-        self.settings = replace(self.settings, **{"poet" if kind == "poet" else "image_model": spec})
+        self.settings = replace(self.settings, **{{"poet": "poet", "composer": "composer"}.get(kind, "image_model"): spec})
         self._refresh_status()
         self.notify(f"{kind} model: {model_id}", markup=False)
 
@@ -969,6 +1034,10 @@ class StudioApp(App):
         if text.startswith(("/brief ", "/save-brief ")):
             self._slash(text)
             return
+        if text == "/learn" or text.startswith("/learn "):
+            self._say(f"› {text}", "user")
+            self.start_learn(text[len("/learn"):])
+            return
         self._request(text)
 
     def _request(self, text: str) -> None:
@@ -1021,6 +1090,55 @@ class StudioApp(App):
                 self.notify(f"Saved {n} messages as a brief: {path}", markup=False)
         except UserFixableError as e:
             self.notify(clean(str(e)), severity="error", markup=False)
+
+    def _ask_learn(self) -> None:
+        def done(value: str | None) -> None:
+            if (value or "").strip():
+                self.start_learn(value.strip())
+
+        self.push_screen(AskScreen("Learn: music FOLDER --name NAME, or poems FILE_OR_FOLDER --name NAME", ""), done)
+
+    def start_learn(self, command: str) -> None:
+        """/learn music FOLDER --name NAME: a card with progress, ETA and Cancel while it trains
+        (in a thread; the chat goes on); the model is registered only when it is complete."""
+        from agent.train_cli import parse_learn
+        from models.common.errors import UserFixableError
+
+        try:
+            args = parse_learn(command)
+        except UserFixableError as e:
+            self.notify(clean(str(e)), severity="error", markup=False)
+            return
+        if any(not c.done for c in self.query(LearnCard)):
+            self.notify("A /learn is running; cancel it or wait for it before starting another.", severity="warning")
+            return
+        card = LearnCard(args.what, args.name, args.source)
+        log = self.query_one("#log", VerticalScroll)
+        log.mount(card)
+        log.scroll_end(animate=False)
+        self.run_learn(args, card)
+
+    @work(thread=True, group="learn")
+    def run_learn(self, args, card: "LearnCard") -> None:
+        from agent.train_cli import run_learn
+        from models.common.errors import Cancelled, UserFixableError
+        from models.common.runtime import default_weights_dir
+
+        weights = Path(self.weights_dir) if self.weights_dir else default_weights_dir()
+        say = lambda line: self.call_from_thread(card.log_line, line)  # noqa: E731
+        progress = lambda step, total, secs: self.call_from_thread(card.progress, step, total, secs)  # noqa: E731
+        try:
+            model = run_learn(args, self.store.data_dir, weights, say, progress, card.cancel.is_set)
+        except Cancelled as e:
+            self.call_from_thread(card.finish, str(e), "notice")
+        except (UserFixableError, OSError, ValueError) as e:
+            self.call_from_thread(card.finish, str(e), "error")
+        else:
+            c = model.card
+            use = "in the style of" if args.what == "music" else "like"
+            self.call_from_thread(card.finish, f"Learned {model.name}: {c['files_used']} files, held-out NLL "
+                                  f"{c['val_nll_before']} → {c['val_nll_after']} in {c['seconds']:.0f} s. Ask for "
+                                  f"\"… {use} {model.name}\" or switch to it in the palette.", "answer")
 
     def _start(self, text: str) -> None:
         if self.quitting:  # a request queued behind the one that was running when the person quit
@@ -1242,6 +1360,8 @@ class StudioApp(App):
     def _quit(self, return_code: int = 0) -> None:
         self.quitting = True
         self.cancel_flag.set()
+        for card in self.query(LearnCard):  # a /learn stops at its next step (and resumes next time)
+            card.cancel.set()
         self.queue.clear()
         self.exit(return_code=return_code)
 
@@ -1281,7 +1401,9 @@ def make_app(config=None, session_id: str | None = None, agent_factory=None) -> 
 
     from agent.app import settings_of
 
-    return StudioApp(agent_factory, store, session_id, settings_of(config))
+    app = StudioApp(agent_factory, store, session_id, settings_of(config))
+    app.weights_dir = str(config.weights_dir) if config.weights_dir else None
+    return app
 
 
 def graphics_image_widget():

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.config import check_threads, config_from_args
+from agent.train_cli import add_learn_arguments
 from agent.terminal import json_line, safe_text, say
 from models.common.errors import UserFixableError
 
@@ -93,18 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--index-only", action="store_true", help="music: only rebuild the corpus n-gram index; image: "
                                                              "only rebuild the installed model's picture index and exemplars")
 
-    lr = sub.add_parser("learn", help="fine-tune the composer or the poet on your own MIDI files or poems")
-    lr.add_argument("what", choices=["music", "poems"])
-    lr.add_argument("source", help="music: a folder of MIDI files (or one file); poems: a text/Markdown file or a folder")
-    lr.add_argument("--name", required=True, help="what to call the model (letters, digits, - and _)")
-    lr.add_argument("--steps", type=int, help="at most this many fine-tuning steps (default 800 music, 600 poems)")
-    lr.add_argument("--max-seconds", type=float, default=600.0, help="stop training after this wall time "
-                                                                     "(default 600; the run is resumable)")
-    lr.add_argument("--max-files", type=int, default=2000, help="read at most this many files (default 2000)")
-    lr.add_argument("--base", choices=["transformer", "rnn"], default="transformer",
-                    help="music: the shipped model to start from")
-    lr.add_argument("--threads", type=int, help="torch threads (default: all cores but one)")
-    lr.add_argument("--replace", action="store_true", help="replace an earlier model of the same name")
+    add_learn_arguments(sub.add_parser("learn", help="fine-tune the composer or the poet on your own MIDI files or poems"))
     return p
 
 

@@ -10,15 +10,17 @@ import re
 from pathlib import Path
 
 from models.common.learned import list_learned
+from tools import registry
 
 _CUE = re.compile(r"\b(?:in\s+the\s+(?:style|manner|voice)\s+of|à\s+la|a\s+la|like|by|after|as|with|using)\s+"
                   r"(?:my\s+|the\s+|our\s+)?([A-Za-z0-9][A-Za-z0-9_-]{0,39})(?:'s)?\b", re.IGNORECASE)
-TOOL_KINDS = {"compose_music": "music", "write_poem": "poet"}
+# artifact kind of a tool (its registry entry) -> (kind of learned model, the argument that names it)
+LEARNED = {"music": ("music", "composer"), "poem": ("poet", "poet")}
 
 
 def mentioned(text: str, data_dir: Path | None) -> dict[str, str]:
     """kind -> the learned model's name the message refers to (the first cue that names one)."""
-    names = {kind: {m.name.lower(): m.name for m in list_learned(data_dir, kind)} for kind in set(TOOL_KINDS.values())}
+    names = {kind: {m.name.lower(): m.name for m in list_learned(data_dir, kind)} for kind, _ in LEARNED.values()}
     if not any(names.values()):
         return {}
     out: dict[str, str] = {}
@@ -37,9 +39,9 @@ def bind_learned(calls: list[dict], text: str, data_dir: Path | None) -> list[di
         return calls
     out = []
     for c in calls:
-        kind = TOOL_KINDS.get(c["name"])
-        if kind in refs and not c["args"].get("model"):
-            args = {**c["args"], "model": refs[kind]}
+        kind, arg = LEARNED.get(registry.spec(c["name"]).kind, (None, None)) if c["name"] in registry.names() else (None, None)
+        if kind in refs and not c["args"].get(arg):
+            args = {**c["args"], arg: refs[kind]}
             if isinstance(args.get("topic"), str):  # "a poem like grandma about the sea": the topic is the sea
                 topic = re.sub(rf"\b(?:like|by|after|as|in the (?:style|manner|voice) of)\s+(?:my\s+)?{re.escape(refs[kind])}"
                                r"(?:'s)?\b", "", args["topic"], flags=re.IGNORECASE)

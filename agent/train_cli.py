@@ -167,11 +167,40 @@ def train_image_model(args) -> int:
 
 def cmd_learn(args) -> int:
     """`arsnova learn music|poems SOURCE --name NAME`: fine-tune on the person's own work, register it."""
+    from models.common.learned import card_lines
+    from models.common.runtime import default_weights_dir
+
+    cfg = config_from_args(args)
+    model = run_learn(args, cfg.data_dir, cfg.weights_dir or default_weights_dir(), log=say, progress=_progress_line())
+    print()
+    say(card_lines(model.card), multiline=True)
+    use = "--composer" if args.what == "music" else "--poet"
+    say(f"registered {model.name} in {model.path}; use it with `arsnova {use} {model.name}` or ask in the chat "
+        f"for \"{'music in the style of' if args.what == 'music' else 'a poem like'} {model.name}\"")
+    return 0
+
+
+def add_learn_arguments(lr) -> None:
+    """The arguments of `arsnova learn` (and of the chat's /learn, parsed by the same code)."""
+    lr.add_argument("what", choices=["music", "poems"])
+    lr.add_argument("source", help="music: a folder of MIDI files (or one file); poems: a text/Markdown file or a folder")
+    lr.add_argument("--name", required=True, help="what to call the model (letters, digits, - and _)")
+    lr.add_argument("--steps", type=int, help="at most this many fine-tuning steps (default 800 music, 600 poems)")
+    lr.add_argument("--max-seconds", type=float, default=600.0, help="stop training after this wall time "
+                                                                     "(default 600; the run is resumable)")
+    lr.add_argument("--max-files", type=int, default=2000, help="read at most this many files (default 2000)")
+    lr.add_argument("--base", choices=["transformer", "rnn"], default="transformer",
+                    help="music: the shipped model to start from")
+    lr.add_argument("--threads", type=int, help="torch threads (default: all cores but one)")
+    lr.add_argument("--replace", action="store_true", help="replace an earlier model of the same name")
+
+
+def run_learn(args, data_dir: Path, weights: Path, log, progress=None, should_stop=None):
+    """The checks and the run of a `learn` (the command line's and the chat's /learn)."""
     import dataclasses
 
     from agent.app import default_threads
-    from models.common.learned import card_lines, check_name
-    from models.common.runtime import default_weights_dir
+    from models.common.learned import check_name
 
     check_name(args.name)
     if args.steps is not None and not 1 <= args.steps <= 100_000:
@@ -181,28 +210,48 @@ def cmd_learn(args) -> int:
     if not 1 <= args.max_files <= 100_000:
         raise UserFixableError("--max-files must be between 1 and 100000")
     threads = check_threads(args.threads, "--threads") if args.threads is not None else default_threads()
-    cfg = config_from_args(args)
-    weights = cfg.weights_dir or default_weights_dir()
     common = {"max_seconds": args.max_seconds, "max_files": args.max_files, "threads": threads,
               **({"steps": args.steps} if args.steps else {})}
     if args.what == "music":
         from models.music.training.learn import LearnMusicSettings, learn_music
 
         settings = dataclasses.replace(LearnMusicSettings(), base=args.base, **common)
-        model = learn_music(Path(args.source), args.name, cfg.data_dir, weights, settings, log=say,
-                            progress=_progress_line(), replace=args.replace)
-    else:
-        from models.poetry.training.learn import LearnPoemsSettings, learn_poems
+        return learn_music(Path(args.source).expanduser(), args.name, data_dir, weights, settings, log=log,
+                           progress=progress, should_stop=should_stop, replace=args.replace)
+    from models.poetry.training.learn import LearnPoemsSettings, learn_poems
 
-        settings = dataclasses.replace(LearnPoemsSettings(), **common)
-        model = learn_poems(Path(args.source), args.name, cfg.data_dir, weights, settings, log=say,
-                            progress=_progress_line(), replace=args.replace)
-    print()
-    say(card_lines(model.card), multiline=True)
-    use = "--composer" if args.what == "music" else "--poet"
-    say(f"registered {model.name} in {model.path}; use it with `arsnova {use} {model.name}` or ask in the chat "
-        f"for \"{'music in the style of' if args.what == 'music' else 'a poem like'} {model.name}\"")
-    return 0
+    settings = dataclasses.replace(LearnPoemsSettings(), **common)
+    return learn_poems(Path(args.source).expanduser(), args.name, data_dir, weights, settings, log=log,
+                       progress=progress, should_stop=should_stop, replace=args.replace)
+
+
+def parse_learn(text: str):
+    """The arguments of the chat's ``/learn music FOLDER --name NAME [...]``, parsed by the command
+    line's own parser; a mistake is one UserFixableError line (nothing printed)."""
+    import argparse
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise UserFixableError(f"/learn: {e}; quote a path with spaces, e.g. /learn music \"My Tunes\" --name mine") from None
+    parser = argparse.ArgumentParser(prog="/learn")
+    add_learn_arguments(parser)
+    errors: list[str] = []
+
+    def fail(message: str):
+        errors.append(message)
+        raise argparse.ArgumentError(None, message)
+
+    parser.error = fail  # type: ignore[method-assign]
+    parser.exit = lambda status=0, message=None: fail(message or "")  # type: ignore[method-assign]
+    parser.print_help = parser.print_usage = lambda file=None: errors.append(  # type: ignore[method-assign]
+        "what to learn (music or poems), where from, and --name; `arsnova learn --help` lists the options")
+    try:
+        return parser.parse_args(words)
+    except (argparse.ArgumentError, SystemExit):
+        raise UserFixableError(f"/learn: {(errors or ['bad arguments'])[0].strip()}; e.g. /learn music ~/midi "
+                               "--name mine, or /learn poems ~/poems.md --name mine") from None
 
 
 def _progress_line():

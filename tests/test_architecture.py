@@ -19,6 +19,7 @@ AGENT_MODEL_IMPORTS = {
     "models.common.causal_lm",  # the hf: planner loads a causal LM
     "models.common.files",  # briefs, summaries and bundles are read and written capped and atomically
     "models.common.runtime",  # the weights folder and the app version
+    "models.common.learned",  # the names of models learned from the person's work (`arsnova learn`)
 }
 # `arsnova train` runs the training code of the embedded models itself: no tool is involved
 TRAINING_IMPORTS = ("models.music.training", "models.poetry.training", "models.image.training",

@@ -128,7 +128,7 @@ def test_an_unknown_composer_name_is_one_line_listing_the_learned_ones(learned_m
     root, _, _, _ = learned_music
     host = make_host(tiny_weights, lambda: encoder, data_dir=root / "home")
     with pytest.raises((ToolException, ToolUnavailable)) as e:
-        run_tool("compose_music", {"bars": 4, "model": "nobody"}, root / "s2", host)
+        run_tool("compose_music", {"bars": 4, "composer": "nobody"}, root / "s2", host)
     assert "no learned composer named 'nobody' (learned: mine)" in str(e.value)
 
 
@@ -139,7 +139,7 @@ def test_the_plan_binds_a_named_style_to_the_learned_model(learned_music):
     calls = [{"id": "1", "name": "compose_music", "args": {"mood": "calm"}},
              {"id": "2", "name": "write_poem", "args": {"topic": "the sea"}}]
     out = bind_learned(calls, "compose something calm in the style of Mine, and a poem", root / "home")
-    assert out[0]["args"] == {"mood": "calm", "model": "mine"}
+    assert out[0]["args"] == {"mood": "calm", "composer": "mine"}
     assert out[1]["args"] == {"topic": "the sea"}  # "mine" is a composer, not a poet
     # an ordinary word that is also a name is not a reference without a style cue
     assert bind_learned(calls, "compose a tune of mine", root / "home") == calls
@@ -166,8 +166,8 @@ def test_bad_files_are_skipped_one_line_each_and_counted(tmp_path, tiny_weights)
     assert len(logs) == 5 and all("\n" not in line for line in logs)
     assert any("huge.mid" in line and "bytes" in line for line in logs)
     # a folder past --max-files: the rest is counted, not read
-    pieces, skipped = read_music_folder(folder, 6, "folk", logs.append)  # in name order: the bad ones, then a tune
-    assert len(pieces) == 1 and skipped["past --max-files"] == 2
+    pieces, skipped = read_music_folder(folder, 6, "folk", logs.append)  # in name order: the bad ones, then tunes
+    assert len(pieces) == 2 and skipped["past --max-files"] == 1
 
 
 def test_cli_errors_are_one_line_exit_2_and_nothing_is_half_registered(tmp_path, tiny_weights, monkeypatch, capsys):
@@ -324,7 +324,7 @@ def test_learning_poems_registers_a_poet_that_writes_and_is_pushed_away_from_the
     assert "of notebook's poems by round" in art.summary
     assert art.revision["novelty_against"][1].startswith("notebook (8 poems")
     # the same poet by name in the call ("a poem like notebook")
-    art2 = run_tool("write_poem", {"topic": "rain", "form": "haiku", "model": "notebook"}, tmp_path / "s", host)
+    art2 = run_tool("write_poem", {"topic": "rain", "form": "haiku", "poet": "notebook"}, tmp_path / "s", host)
     assert art2.model == "learned/notebook"
 
 
@@ -336,3 +336,35 @@ def test_learned_models_are_listed_by_arsnova_models(learned_music, capsys):
     out = capsys.readouterr().out
     assert "mine (learned)" in out and "12 pieces" in out
     assert json.loads((root / "home" / "models" / "music" / "mine" / "card.json").read_text())["name"] == "mine"
+
+
+# ---- in the chat -------------------------------------------------------------------------------
+async def test_chat_learn_shows_progress_can_be_cancelled_and_resumes(base_weights, tmp_path):
+    from textual.widgets import Button, Input
+
+    from agent.config import Config
+    from tests.test_tui import submit, texts, wait_for
+    from tui import LearnCard, make_app
+
+    folder = write_midi_folder(tmp_path / "my tunes", n=4)
+    app = make_app(Config(data_dir=tmp_path / "data", weights_dir=base_weights, threads=1))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await submit(pilot, app, f'/learn music "{folder}" --name ours --steps 5000')
+        await wait_for(pilot, lambda: "step " in str(app.query_one(LearnCard).query_one(".status").render()), 60)
+        status = str(app.query_one(LearnCard).query_one(".status").render())
+        assert "left" in status and "/5000" in status
+        app.query_one("#learn-cancel", Button).press()
+        await wait_for(pilot, lambda: app.query_one(LearnCard).done, 60)
+        assert "cancelled at step" in str(app.query_one(LearnCard).query_one(".status").render())
+        assert not app.query_one("#learn-cancel", Button).display
+        # the chat went on meanwhile; a bad /learn is one toast, no card
+        await submit(pilot, app, "/learn songs x")
+        await pilot.pause(0.2)
+        assert len(app.query(LearnCard)) == 1
+        assert any("invalid choice: 'songs'" in t for t in texts(app, "Toast"))
+        # the same command with fewer steps resumes the run and registers the model
+        await submit(pilot, app, f'/learn music "{folder}" --name ours --steps 30')
+        await wait_for(pilot, lambda: len(app.query(LearnCard)) == 2 and app.query(LearnCard).last().done, 120)
+        assert "Learned ours" in str(app.query(LearnCard).last().query_one(".status").render())
+        assert app.focused is app.query_one("#prompt", Input)
+    assert [m.name for m in learned.list_learned(tmp_path / "data", "music")] == ["ours"]

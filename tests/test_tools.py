@@ -24,6 +24,7 @@ PINNED = {
         "form": ("string", None, None, ("free", "haiku", "sonnet", "limerick", "quatrain", "couplet", "tanka",
                                         "cinquain", "villanelle")),
         "lines": ("integer", 1, 60, ()), "language": ("string", None, None, ()),
+        "poet": ("string", None, None, ()),  # a poet learned from the person's poems
         "seed": ("integer", 0, 2**31 - 1, ()),
     },
     "generate_image": {
@@ -46,6 +47,7 @@ PINNED = {
         "instrument": ("string", None, None, ()),
         "style": ("string", None, None, ("chorale", "folk", "irish", "scottish", "english")),
         "primer_midi": ("string", None, None, ()), "model": ("string", None, None, ("transformer", "rnn")),
+        "composer": ("string", None, None, ()),  # a composer learned from the person's pieces
         "form": ("string", None, None, ("AABB", "AABA", "ABA", "ABAB", "AAB", "AB", "rondo", "through")),
         "accompaniment": ("string", None, None, ("none", "auto", "waltz", "alberti", "broken", "block")),
         "seed": ("integer", 0, 2**31 - 1, ()),

@@ -63,22 +63,15 @@ class ComposeMusicArgs(Strict):
     instrument: str | None = Field(default=None, max_length=40, description="e.g. piano, violin, flute, organ")
     style: Literal[STYLES] | None = Field(default=None, description="corpus style")  # type: ignore[valid-type]
     primer_midi: str | None = Field(default=None, max_length=4096, description="a MIDI file to continue")
-    model: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
-                              description="transformer, rnn, or a composer learned with `arsnova learn music`")
+    model: Literal["transformer", "rnn"] | None = Field(default=None, description="which music model")
+    composer: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                                 description="a composer learned from the person's pieces (`arsnova learn music`)")
     form: Literal[FORMS] | None = Field(default=None, description="section form: AABB, AABA, ABA, rondo...")  # type: ignore[valid-type]
     accompaniment: Literal[ACCOMPANIMENTS] | None = Field(  # type: ignore[valid-type]
         default=None, description="harmony under the melody: auto, waltz, alberti, broken, block or none")
     seed: int | None = SEED
 
     _t = field_validator("mood", "primer_midi", "instrument")(no_nul)
-
-    @field_validator("model")
-    @classmethod
-    def _model(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        low = v.lower()
-        return "rnn" if low in ("rnn", "lstm") else "transformer" if low == "transformer" else v
 
     @field_validator("key")
     @classmethod
@@ -110,8 +103,8 @@ def compose_music(config: RunnableConfig, **kwargs):
     mood sets the feel (calm, sad, lively...), key like 'D minor', tempo in bpm, bars
     to compose, meter like '3/4', instrument like piano or violin, style one of the
     corpus styles (chorale, folk, irish, scottish, english), primer_midi a MIDI file
-    to continue, model 'transformer' (default), 'rnn' or the name of a composer learned
-    from the person's pieces ("in the style of NAME"), form a section form (AABB,
+    to continue, model 'transformer' (default) or 'rnn', composer the name of a composer
+    learned from the person's pieces ("in the style of NAME"), form a section form (AABB,
     AABA, ABA, rondo; dances default to AABB, songs to AABA), accompaniment chords
     under the melody (auto, waltz, alberti, broken, block, none).
     """
@@ -127,7 +120,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     from tools.critics.music import MusicRequest, default_phrase_bars, melody_profile, music_scores
 
     # 1. defaults and checks
-    gen, kind = _generator(args.get("model") or ctx.settings.composer, ctx)
+    gen, kind = _generator(args.get("composer") or ctx.settings.composer, args.get("model"), ctx)
     learned = gen.defaults  # tempo, meter, key and style read from a learned composer's pieces
     density, mood_tempo, mood_mode = MOODS.get((args.get("mood") or "").lower(),
                                                (learned.get("density", "moderate"), learned.get("tempo", 100), None))
@@ -245,13 +238,18 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     )
 
 
-def _generator(name: str | None, ctx: ToolContext):
+def _generator(composer: str | None, model: str | None, ctx: ToolContext):
     """(the generator, the model kind): the shipped models, or a composer learned from the
-    person's pieces (``name``), which samples with the model it was fine-tuned from."""
-    if name in (None, "transformer", "rnn"):
+    person's pieces, which samples with the model it was fine-tuned from."""
+    if composer is None:
         gen = ctx.model("music", "the music models")
-        return gen, name or gen.default_kind()
-    gen = ctx.model("music", f"the learned composer {name}", name)
+        return gen, model or gen.default_kind()
+    gen = ctx.model("music", f"the learned composer {composer}", composer)
+    if model is not None and model not in gen.available():
+        from models.common.errors import UserFixableError
+
+        raise UserFixableError(f"{composer} was learned from the {gen.default_kind()} model; leave out model "
+                               f"or learn again with --base {model}")
     return gen, gen.default_kind()
 
 

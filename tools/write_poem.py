@@ -31,8 +31,8 @@ class WritePoemArgs(Strict):
     form: Literal[POEM_FORMS] = Field(default="free", description="poetic form")  # type: ignore[valid-type]
     lines: int | None = Field(default=None, ge=1, le=60, description="number of lines (free verse; stanzas of couplets/quatrains)")
     language: str | None = Field(default=None, max_length=40, description="language, default English")
-    model: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
-                              description="a poet learned with `arsnova learn poems` (default: the turn's poet)")
+    poet: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                             description="a poet learned from the person's poems (`arsnova learn poems`)")
     seed: int | None = SEED
 
     _t = field_validator("topic", "language")(no_nul)
@@ -44,7 +44,7 @@ def write_poem(config: RunnableConfig, **kwargs):
 
     Use for poems, verses, haiku, sonnets, limericks, quatrains. form is one of free,
     haiku, sonnet, limerick, quatrain, couplet, tanka, cinquain, villanelle; lines sets
-    the length of free verse; language defaults to English; model names a poet learned
+    the length of free verse; language defaults to English; poet names a poet learned
     from the person's poems ("a poem like NAME").
     """
     return call_tool("write_poem", run, kwargs, config)
@@ -168,7 +168,7 @@ def _poet_and_style(args: dict, ctx: ToolContext):
         except UserFixableError:
             pass  # not a learned poet: style_profile says which authors it knows
     style = style_profile(like) if like else None
-    return args.get("model") or ctx.settings.poet, style
+    return args.get("poet") or ctx.settings.poet, style
 
 
 def _copies(kit, result) -> str:

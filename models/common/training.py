@@ -111,7 +111,8 @@ def train_loop(model, opt, state: dict, config, out_dir: Path, *, step_loss: Cal
             if val < state["best_val"]:
                 state["best_val"], state["best_step"] = val, state["step"]
                 save_model(model, out_dir / "best.safetensors", {"train_step": state["step"]})
-            elif patience and state["step"] - state["best_step"] >= patience * config.eval_every:
+            elif (patience and state["step"] < config.steps
+                  and state["step"] - state["best_step"] >= patience * config.eval_every):
                 state["early_stopped"] = True
                 log(f"stopped early: no better validation NLL since step {state['best_step']}")
         if state["step"] % config.ckpt_every == 0 or state["step"] == config.steps:

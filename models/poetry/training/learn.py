@@ -293,11 +293,11 @@ def install_learned_poet(run_dir: Path, home: Path, dest: Path) -> None:
 
     from models.common.causal_lm import load_causal_lm
     from models.common.checkpoint import load_safetensors
-    from models.poetry.training.train import _load_weights
+    from models.poetry.training.train import load_poet_weights
 
     model, tok = load_causal_lm(str(home), role="poet")
     tensors, _ = load_safetensors(run_dir / "best.safetensors")
-    _load_weights(model, tensors)
+    load_poet_weights(model, tensors)
     model.to(torch.float16).save_pretrained(dest, safe_serialization=True)
     tok.save_pretrained(dest)
 

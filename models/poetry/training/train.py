@@ -152,7 +152,7 @@ def train(data_dir: Path, out_dir: Path, config: PoetryTrainConfig, log: Callabl
         return _train(data_dir, out_dir, config, log, progress, should_stop)
 
 
-def _load_weights(model, tensors: dict) -> None:
+def load_poet_weights(model, tensors: dict) -> None:
     model.load_state_dict(tensors, strict=False)  # lm_head is tied to the embeddings
     model.tie_weights()
 
@@ -176,7 +176,7 @@ def _train(data_dir: Path, out_dir: Path, config: PoetryTrainConfig, log: Callab
         model = build_poet_model(vocab, config.block_size, config.model, config.dropout)
         L = config.block_size
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
-    state = resume_state(model, opt, out_dir, config, _load_weights, log)
+    state = resume_state(model, opt, out_dir, config, load_poet_weights, log)
     if len(tr) <= L + 1 or len(va) <= L + 1:
         L = int(min(len(tr), len(va))) - 2  # a small corpus: windows as long as it allows
     vstarts = np.linspace(0, len(va) - L - 1, config.val_windows).astype(np.int64)
@@ -209,7 +209,7 @@ def install_poet(data_dir: Path, run_dir: Path, weights_dir: Path) -> Path:
     tensors, _ = load_safetensors(run_dir / "model.safetensors")
     c = state["config"]
     model = build_poet_model(corpus["vocab_size"], c["block_size"], c["model"])
-    _load_weights(model, tensors)
+    load_poet_weights(model, tensors)
     dest = weights_dir / "poet"
     dest.mkdir(parents=True, exist_ok=True)
     model.to(torch.float16).save_pretrained(dest, safe_serialization=True)
