@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,6 +156,17 @@ class Found:
     files: tuple[Path, ...]
     skipped: tuple[tuple[Path, str], ...]  # (path, why) for files it will not read
     over_limit: int  # matching files past ``max_files`` (counted, not read)
+
+    def reasons(self, log, max_files: int, what: str) -> Counter:
+        """Why files were passed over, counted (each said in one line through ``log``)."""
+        out: Counter = Counter()
+        for p, why in self.skipped:
+            log(f"skipped {p}: {why}")
+            out[why.split(" (")[0]] += 1
+        if self.over_limit:
+            log(f"not read: {self.over_limit} more {what} past the limit of {max_files} (--max-files)")
+            out["past --max-files"] += self.over_limit
+        return out
 
 
 def collect_files(source: Path, suffixes: tuple[str, ...], max_files: int, what: str) -> Found:

@@ -60,13 +60,7 @@ def read_music_folder(source: Path, max_files: int, style: str,
     from models.music.tokens import Score, density_bin
 
     found = learned.collect_files(source, MIDI_SUFFIXES, max_files, "MIDI files")
-    reasons: Counter = Counter()
-    for p, why in found.skipped:
-        log(f"skipped {p}: {why}")
-        reasons[why.split(" (")[0]] += 1
-    if found.over_limit:
-        log(f"not read: {found.over_limit} more MIDI files past the limit of {max_files} (--max-files)")
-        reasons["past --max-files"] += found.over_limit
+    reasons = found.reasons(log, max_files, "MIDI files")
     pieces: list[ReadPiece] = []
     for p in found.files:
         try:

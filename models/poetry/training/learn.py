@@ -46,6 +46,7 @@ class LearnPoemsSettings:
     block_size: int = 128
     eval_every: int = 25
     patience: int = 4
+    dropout: float = 0.1
     val_fraction: float = 0.1  # of the poems, held out whole
     max_seconds: float = 600.0
     max_files: int = 2000
@@ -140,13 +141,7 @@ def read_poems(source: Path, max_files: int, log: Callable[[str], None] = print)
     from models.common.files import read_capped
 
     found = learned.collect_files(source, POEM_SUFFIXES, max_files, "poems")
-    reasons: Counter = Counter()
-    for p, why in found.skipped:
-        log(f"skipped {p}: {why}")
-        reasons[why.split(" (")[0]] += 1
-    if found.over_limit:
-        log(f"not read: {found.over_limit} more text files past the limit of {max_files} (--max-files)")
-        reasons["past --max-files"] += found.over_limit
+    reasons = found.reasons(log, max_files, "text files")
     poems: list[list[str]] = []
     used: list[str] = []
     for p in found.files:
@@ -216,7 +211,7 @@ def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
                            lr=settings.lr, min_lr=settings.min_lr, warmup=settings.warmup,
                            eval_every=settings.eval_every, ckpt_every=settings.eval_every, val_windows=32,
                            seed=settings.seed, threads=settings.threads, max_seconds=settings.max_seconds,
-                           init_from=str(home), patience=settings.patience)
+                           init_from=str(home), patience=settings.patience, dropout=settings.dropout)
     state = train(data, run / "train", tc, log=log, progress=progress, should_stop=should_stop)
     if state.get("cancelled"):
         raise Cancelled(f"learning {name} cancelled at step {state['step']}; run the same command again to resume")

@@ -170,6 +170,9 @@ def _train(data_dir: Path, out_dir: Path, config: PoetryTrainConfig, log: Callab
 
         model = load_causal_lm(config.init_from, role="poet")[0]
         model.loss_type = "ForCausalLM"  # from_pretrained leaves it unset (a warning on every loss)
+        for m in model.modules():  # a small corpus is learned in a few passes: dropout against memorising it
+            if isinstance(m, torch.nn.Dropout):
+                m.p = config.dropout
         L = min(config.block_size, int(model.config.n_positions))
     else:
         vocab = json.loads((data_dir / "corpus.json").read_text())["vocab_size"]
