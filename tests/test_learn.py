@@ -170,6 +170,21 @@ def test_bad_files_are_skipped_one_line_each_and_counted(tmp_path, tiny_weights)
     assert len(pieces) == 2 and skipped["past --max-files"] == 1
 
 
+def test_a_folder_of_10000_files_is_read_to_the_limit_and_not_listed_line_by_line(tmp_path):
+    from models.music.training.learn import read_music_folder
+
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    for i in range(10_000):
+        (folder / f"x{i:05d}.mid").write_bytes(b"")
+    os.symlink(folder / "self.mid", folder / "self.mid")  # a link to itself: a loop, never opened
+    logs: list[str] = []
+    pieces, skipped = read_music_folder(folder, 300, "folk", logs.append)
+    assert pieces == [] and skipped == {"empty or drums only": 300, "a link that leads to no file": 1,
+                                        "past --max-files": 9_700}
+    assert len(logs) == 22 and logs[-1].startswith("… more skipped files are counted")
+
+
 def test_cli_errors_are_one_line_exit_2_and_nothing_is_half_registered(tmp_path, tiny_weights, monkeypatch, capsys):
     from agent.cli import main
 

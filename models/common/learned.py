@@ -157,16 +157,34 @@ class Found:
     skipped: tuple[tuple[Path, str], ...]  # (path, why) for files it will not read
     over_limit: int  # matching files past ``max_files`` (counted, not read)
 
-    def reasons(self, log, max_files: int, what: str) -> Counter:
-        """Why files were passed over, counted (each said in one line through ``log``)."""
-        out: Counter = Counter()
+    def skips(self, log, max_files: int, what: str) -> "Skips":
+        """A tally of skipped files, starting with those the walk passed over."""
+        out = Skips(log)
         for p, why in self.skipped:
-            log(f"skipped {p}: {why}")
-            out[why.split(" (")[0]] += 1
+            out.add(p, why, why.split(" (")[0])
         if self.over_limit:
             log(f"not read: {self.over_limit} more {what} past the limit of {max_files} (--max-files)")
-            out["past --max-files"] += self.over_limit
+            out.counts["past --max-files"] += self.over_limit
         return out
+
+
+class Skips:
+    """Why files were skipped: one line each for the first ``shown`` (a folder of 10,000 bad
+    files does not print 10,000 lines), every one counted."""
+
+    def __init__(self, log, shown: int = 20) -> None:
+        self.log, self.shown, self.counts, self.lines = log, shown, Counter(), 0
+
+    def add(self, path: Path, why: str, kind: str) -> None:
+        self.counts[kind] += 1
+        self.lines += 1
+        if self.lines <= self.shown:
+            self.log(f"skipped {path}: {why}")
+        elif self.lines == self.shown + 1:
+            self.log("… more skipped files are counted, not listed")
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.counts)
 
 
 def collect_files(source: Path, suffixes: tuple[str, ...], max_files: int, what: str) -> Found:

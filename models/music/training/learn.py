@@ -60,23 +60,20 @@ def read_music_folder(source: Path, max_files: int, style: str,
     from models.music.tokens import Score, density_bin
 
     found = learned.collect_files(source, MIDI_SUFFIXES, max_files, "MIDI files")
-    reasons = found.reasons(log, max_files, "MIDI files")
+    skips = found.skips(log, max_files, "MIDI files")
     pieces: list[ReadPiece] = []
     for p in found.files:
         try:
             score, tempo = read_midi_piece(p)
         except UserFixableError as e:
             why = str(e).removeprefix(f"{p}: ")
-            log(f"skipped {p}: {why}")
-            reasons[_reason(why)] += 1
+            skips.add(p, why, _reason(why))
             continue
         if len(score.notes) < MIN_NOTES:
-            log(f"skipped {p}: only {len(score.notes)} notes (at least {MIN_NOTES})")
-            reasons["too short"] += 1
+            skips.add(p, f"only {len(score.notes)} notes (at least {MIN_NOTES})", "too short")
             continue
         if score.bars > MAX_BARS:
-            log(f"skipped {p}: too long ({score.bars} bars; at most {MAX_BARS} — split it into pieces)")
-            reasons["too long"] += 1
+            skips.add(p, f"too long ({score.bars} bars; at most {MAX_BARS} — split it into pieces)", "too long")
             continue
         start = min(n.start for n in score.notes)
         shift = start - start % score.bar_length  # a file that opens with silent bars starts at bar 1
@@ -84,7 +81,7 @@ def read_music_folder(source: Path, max_files: int, style: str,
         span_q = (max(n.start + n.duration for n in notes) - notes[0].start) / 4
         density = density_bin(len({n.start for n in notes}) / max(span_q, 1.0))
         pieces.append(ReadPiece(p, Score(notes, score.meter, score.key, style, density), tempo))
-    return pieces, dict(reasons)
+    return pieces, skips.as_dict()
 
 
 def _reason(message: str) -> str:

@@ -141,7 +141,7 @@ def read_poems(source: Path, max_files: int, log: Callable[[str], None] = print)
     from models.common.files import read_capped
 
     found = learned.collect_files(source, POEM_SUFFIXES, max_files, "poems")
-    reasons = found.reasons(log, max_files, "text files")
+    skips = found.skips(log, max_files, "text files")
     poems: list[list[str]] = []
     used: list[str] = []
     for p in found.files:
@@ -149,27 +149,23 @@ def read_poems(source: Path, max_files: int, log: Callable[[str], None] = print)
             raw = read_capped(p, MAX_FILE_BYTES, "poem file")
         except UserFixableError as e:
             why = str(e).removeprefix(f"{p}: ")
-            log(f"skipped {p}: {why}")
-            reasons["too large" if "bytes" in why or "larger" in why else "cannot be read"] += 1
+            skips.add(p, why, "too large" if "byte limit" in why else "cannot be read")
             continue
         if b"\x00" in raw[:4096]:
-            log(f"skipped {p}: binary data, not text")
-            reasons["not text"] += 1
+            skips.add(p, "binary data, not text", "not text")
             continue
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            log(f"skipped {p}: not UTF-8 text (byte {e.start}); save it as UTF-8")
-            reasons["not UTF-8"] += 1
+            skips.add(p, f"not UTF-8 text (byte {e.start}); save it as UTF-8", "not UTF-8")
             continue
         found_poems = poems_of(clean_lines(text))
         if not found_poems:
-            log(f"skipped {p}: no lines of verse found")
-            reasons["no verse"] += 1
+            skips.add(p, "no lines of verse found", "no verse")
             continue
         poems += found_poems
         used.append(str(p))
-    return ReadPoems(poems, len(used), dict(reasons), used)
+    return ReadPoems(poems, len(used), skips.as_dict(), used)
 
 
 def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
