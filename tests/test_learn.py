@@ -320,8 +320,8 @@ def test_learning_poems_registers_a_poet_that_writes_and_is_pushed_away_from_the
     (folder / "latin1.txt").write_bytes("caf\xe9 au lait\nun po\xe8me\n".encode("latin-1"))
     (folder / "blob.txt").write_bytes(b"\x00\x01binary")
     logs: list[str] = []
-    settings = dataclasses.replace(LearnPoemsSettings(), steps=120, lr=2e-3, min_lr=5e-4, warmup=5, eval_every=20,
-                                   patience=0, batch_size=8, block_size=96, samples=3)
+    settings = dataclasses.replace(LearnPoemsSettings(), steps=300, lr=3e-3, min_lr=7.5e-4, warmup=5, eval_every=50,
+                                   patience=0, batch_size=8, block_size=96, samples=3, dropout=0.0)
     model = learn_poems(folder, "notebook", tmp_path / "home", tiny_weights, settings, log=logs.append)
     card = model.card
     assert card["files_used"] == 4 and card["skipped"] == {"not UTF-8": 1, "not text": 1}
@@ -331,11 +331,12 @@ def test_learning_poems_registers_a_poet_that_writes_and_is_pushed_away_from_the
 
     host = make_host(tiny_weights, lambda: encoder, data_dir=tmp_path / "home")
     cfg = ReviseConfig(max_rounds=2, candidates=2, quality_floor=0.0, adherence_floor=0.0, target=1.01)
-    art = run_tool("write_poem", {"topic": "the lantern by the harbour", "form": "free", "lines": 4, "seed": 3}, tmp_path / "s", host,
+    art = run_tool("write_poem", {"topic": "my kettle", "form": "free", "lines": 4, "seed": 3}, tmp_path / "s", host,
                       poet="notebook", revise=cfg)
     assert art.model == "learned/notebook"
     copies = [r.scores.metrics["copy_rate_5_notebook"] for r in art.trajectory]
-    assert len(copies) == 3 and art.scores.metrics["copy_rate_5_notebook"] <= copies[0]  # measured every round; never more
+    assert card["copy_rate_plain"] > 0.3  # plain samples imitate the notebook
+    assert copies[0] > 0.2 and art.round > 0 and art.scores.metrics["copy_rate_5_notebook"] < copies[0]
     assert "of notebook's poems by round" in art.summary
     assert art.revision["novelty_against"][1].startswith("notebook (8 poems")
     # the same poet by name in the call ("a poem like notebook")
