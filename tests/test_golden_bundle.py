@@ -20,8 +20,8 @@ turns:
 DIGESTS = {
     "images/002-call_0_generate_image-image.png": "4230e65c61ecda2c195a4cac1775f0e06efbab64dea5148b3c9de354f3420bcd",
     "images/004-call_0_style_transfer-styled.png": "e30de63a1ab96a2f45f4c6ae2f7cd3a7ad3c4e0d2ba35be4d1747fddbfb608ae",
-    "index.html": "860a05f4f383c05c7b28a43d8d15d23917c37591dbb88e5f3dcf8b2d02b96221",
-    "manifest.json": "898d067aa8cb2e249b4210ac40b41a997533fe4c31e36cebf332bd5b64e5eaf1",
+    "index.html": "b16d7388c4621d99213803092687785e925ec8189241e1f051604ba3c16483aa",
+    "manifest.json": "b6aed81ff7ebb88968a61d575085c9251a63f638b5307129bd16a04177f877f3",
     "music/003-call_0_compose_music-music.mid": "5ff490df4ea0e1232461d3c670b40be507478962f10eb23ad1f6815b8108f7e4",
     "music/003-call_0_compose_music-music.png": "5f71d40a3d4ef1ff26c59e9eac641ae6f4277ebf9fb1b6797a802e6a73f1d6b1",
     "poems/001-call_0_write_poem-poem.md": "1d6e0588109bcfe1021deb0513027745bced0bf693f8cc762f89218646b7a9d6",
