@@ -87,7 +87,9 @@ def test_learning_registers_a_model_with_its_card(learned_music):
     card = model.card
     assert model.path == root / "home" / "models" / "music" / "mine"
     assert sorted(p.name for p in model.path.iterdir()) == ["CARD.md", "card.json", "music-ngrams.npz",
-                                                            "music-transformer.safetensors"]
+                                                            "music-transformer.safetensors", "samples"]
+    assert card["plain_samples"] == ["samples/plain-1.mid", "samples/plain-2.mid"]
+    assert "`samples/plain-1.mid`" in (model.path / "CARD.md").read_text()
     assert card["files_used"] == 12 and card["held_out"] == 1 and card["steps"] == 500
     assert card["val_nll_after"] < card["val_nll_before"]  # it learned the person's tunes
     assert card["defaults"]["tempo"] == 104 and card["defaults"]["meter"] == "4/4"
@@ -336,6 +338,7 @@ def test_learning_poems_registers_a_poet_that_writes_and_is_pushed_away_from_the
     assert art.model == "learned/notebook"
     copies = [r.scores.metrics["copy_rate_5_notebook"] for r in art.trajectory]
     assert card["copy_rate_plain"] > 0.3  # plain samples imitate the notebook
+    assert len(card["plain_samples"]) == 3 and card["plain_samples"][0] in (model.path / "CARD.md").read_text()
     assert copies[0] > 0.2 and art.round > 0 and art.scores.metrics["copy_rate_5_notebook"] < copies[0]
     assert "of notebook's poems by round" in art.summary
     assert art.revision["novelty_against"][1].startswith("notebook (8 poems")

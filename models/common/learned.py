@@ -244,5 +244,12 @@ def card_lines(card: dict) -> str:
     if card.get("defaults"):
         d = card["defaults"]
         lines.append("- Defaults read from your files: " + ", ".join(f"{k} {v}" for k, v in d.items()) + ".")
+    samples = card.get("plain_samples") or []
+    if samples and card.get("kind") == "music":
+        lines.append("- Plain samples (round 0, chosen by seed, unselected): " + ", ".join(f"`{x}`" for x in samples) + ".")
+    elif samples:
+        lines += ["", "## Plain samples (round 0: the model alone, no form, no revision; chosen by seed, unselected)", ""]
+        for x in samples:
+            lines += ["```", x, "```", ""]
     lines += ["", f"Learned {card.get('learned_at')} with `arsnova learn`; settings: `{json.dumps(card.get('settings'))}`.", ""]
     return "\n".join(lines)

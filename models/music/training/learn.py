@@ -165,9 +165,10 @@ def learn_music(source: Path, name: str, data_dir: Path, weights_dir: Path, sett
                           "val_nll": state["best_val"], "train_step": state["best_step"], "learned_from": name})
         user_index = build_melody_index(corpus)
         user_index.save(stage / INDEX_FILE)
-        copy = plain_copy_rate(model_file, user_index, pieces, settings)
+        copy, samples = plain_copy_rate(model_file, user_index, pieces, settings)
         card = music_card(name, source, pieces, skipped, settings, state, n_val, copy, time.time() - t0,
                           read_metadata(base_file), base_file)
+        card["plain_samples"] = write_samples(samples, stage, card["defaults"]["tempo"])
         (stage / "CARD.md").write_text(card_markdown(card))
         model = learned.register(stage, data_dir, "music", name, card, replace)
     except BaseException:
@@ -177,9 +178,10 @@ def learn_music(source: Path, name: str, data_dir: Path, weights_dir: Path, sett
     return model
 
 
-def plain_copy_rate(model_file: Path, user_index, pieces: list[ReadPiece], settings: LearnMusicSettings) -> float:
+def plain_copy_rate(model_file: Path, user_index, pieces: list[ReadPiece], settings: LearnMusicSettings):
     """Melody 6-gram copy rate against the person's pieces of plain samples (no blocking, no
-    revision) in their commonest key and meter: how much round 0 imitates them."""
+    revision) in their commonest key and meter: how much round 0 imitates them; and the samples
+    (chosen by seed, for the card)."""
     from models.music.model import load_music_model
     from models.music.sample import SampleSpec, sample, score_melody
     from models.music.tokens import Vocab
@@ -192,7 +194,21 @@ def plain_copy_rate(model_file: Path, user_index, pieces: list[ReadPiece], setti
                       seed=settings.seed, candidates=settings.samples)
     out = sample(model, Vocab(), spec)
     rates = [user_index.copy_rate(score_melody(p.score)) for p in out]
-    return float(sum(rates) / max(len(rates), 1))
+    return float(sum(rates) / max(len(rates), 1)), [p.score for p in out]
+
+
+def write_samples(scores: list, folder: Path, tempo: float) -> list[str]:
+    """The plain samples as MIDI beside the model (``samples/plain-N.mid``), to listen to."""
+    from models.common.files import write_atomic
+    from models.music.midi_io import midi_bytes
+
+    (folder / "samples").mkdir()
+    names = []
+    for i, score in enumerate(scores, 1):
+        name = f"samples/plain-{i}.mid"
+        write_atomic(folder / name, midi_bytes(score, float(tempo), 0, "plain sample"))
+        names.append(name)
+    return names
 
 
 def music_card(name, source, pieces, skipped, settings, state, n_val, copy, seconds, base_meta, base_file) -> dict:

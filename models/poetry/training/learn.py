@@ -217,7 +217,7 @@ def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
         install_learned_poet(run / "train", home, stage)
         for f in ("poetry-ngrams4.npz", "poetry-ngrams5.npz", "lexicon_extra.json"):
             shutil.copyfile(data / f, stage / f)
-        copy = plain_copy_rate(stage, split["train"], settings)
+        copy, samples = plain_copy_rate(stage, split["train"], settings)
         card = {
             "kind": "poet", "name": name, "unit": "poems", "source": str(source), "files_used": read.files_used,
             "files_skipped": sum(read.skipped.values()), "skipped": read.skipped, "poems": len(read.poems),
@@ -225,7 +225,7 @@ def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
             "steps": state["step"], "best_step": state["best_step"], "early_stopped": bool(state.get("early_stopped")),
             "train_seconds": round(state["seconds"], 1), "seconds": round(time.time() - t0, 1),
             "val_nll_before": round(state["val_before"], 4), "val_nll_after": round(state["best_val"], 4),
-            "copy_rate_plain": round(copy, 4), "settings": asdict(settings),
+            "copy_rate_plain": round(copy, 4), "settings": asdict(settings), "plain_samples": samples,
             "learned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": read.sources[:200],
         }
         (stage / "CARD.md").write_text(learned.card_lines(card))
@@ -293,9 +293,10 @@ def install_learned_poet(run_dir: Path, home: Path, dest: Path) -> None:
     tok.save_pretrained(dest)
 
 
-def plain_copy_rate(model_dir: Path, passages: list[list[str]], settings: LearnPoemsSettings) -> float:
+def plain_copy_rate(model_dir: Path, passages: list[list[str]], settings: LearnPoemsSettings) -> tuple[float, list[str]]:
     """Word 5-gram copy rate, against the person's poems, of plain samples (the LM alone, on the
-    keywords of their own passages, no form and no revision): how much round 0 imitates them."""
+    keywords of their own passages, no form and no revision): how much round 0 imitates them;
+    and the samples themselves (chosen by seed, for the card)."""
     import torch
 
     from models.common.causal_lm import load_causal_lm
@@ -306,7 +307,7 @@ def plain_copy_rate(model_dir: Path, passages: list[list[str]], settings: LearnP
     index = NgramIndex.load(model_dir / "poetry-ngrams5.npz")
     rng = np.random.default_rng(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed)
-    rates = []
+    rates, texts = [], []
     for i in rng.permutation(len(passages))[: settings.samples]:
         first = passages[int(i)][0].split()
         prompt = f"{KW}{' '.join(w for w in first if len(w) > 3)[:40]}{POEM}"
@@ -321,7 +322,8 @@ def plain_copy_rate(model_dir: Path, passages: list[list[str]], settings: LearnP
                 if tok.decode(nxt) == EOS:
                     break
         text = tok.decode(x[0].tolist()).split(POEM, 1)[-1].replace(EOS, " ")
+        texts.append(text.strip())
         ids = word_ids(text)
         if len(ids) >= 5:
             rates.append(index.copy_rate(ids))
-    return float(np.mean(rates)) if rates else 0.0
+    return (float(np.mean(rates)) if rates else 0.0), texts
