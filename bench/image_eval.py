@@ -17,6 +17,10 @@ with today's critics (how the baseline got its subject and scene columns: those 
 exist when it was drawn).
 
     .venv/bin/python bench/image_eval.py [--threads 2] [--save-baseline] [--rescore bench/image_eval_baseline.json]
+
+``--steps N`` draws every picture with N steps instead of the tool's default (how a step-count
+change is checked: the old default against the new one), and ``--out PATH`` writes the JSON,
+pictures and sheet as ``PATH.json``, ``PATH-pictures.png``… instead of the committed files.
 """
 
 from __future__ import annotations
@@ -148,7 +152,7 @@ def contact_sheet(rows: list[dict], pictures, path: Path, title: str, cols: int 
     sheet.save(path, optimize=True)
 
 
-def speed(host, threads: int) -> dict:
+def speed(host, threads: int, extra: dict | None = None) -> dict:
     """Medians over SPEED_PROMPTS: one picture at the delivered size, and one round of 4 candidates
     (tool calls with no revision rounds, so the figure is one drawing or one round)."""
     from tools import registry
@@ -159,7 +163,7 @@ def speed(host, threads: int) -> dict:
     for k, p in enumerate(SPEED_PROMPTS):
         for n, acc in ((1, one), (4, four)):
             t = time.perf_counter()
-            registry.invoke("generate_image", {"prompt": p, "seed": 100 + k, "candidates": n},
+            registry.invoke("generate_image", {"prompt": p, "seed": 100 + k, "candidates": n, **(extra or {})},
                             _ctx(host, threads, 900 + k, no_rev))
             acc.append(time.perf_counter() - t)
     return {"one_picture_s": round(statistics.median(one), 2), "round_of_4_s": round(statistics.median(four), 2)}
@@ -172,6 +176,8 @@ def main() -> None:
     ap.add_argument("--save-baseline", action="store_true", help="write the baseline files instead")
     ap.add_argument("--rescore", help="re-measure a saved run (its JSON) with today's critics, in place")
     ap.add_argument("--baseline", default=str(ROOT / "bench" / "image_eval_baseline.json"))
+    ap.add_argument("--steps", type=int, help="draw with this many steps (default: the tool's own)")
+    ap.add_argument("--out", help="write PATH.json, PATH-pictures.png, PATH-starts.png, PATH-sheet.png instead")
     args = ap.parse_args()
 
     import numpy as np
@@ -204,9 +210,10 @@ def main() -> None:
     host = make_host(Path(args.weights) if args.weights else None)
     kit = host.get("image")
     rows, pictures, starts = [], [], []
+    extra = {"steps": args.steps} if args.steps else {}
     for i, (group, prompt) in enumerate(PROMPTS):
         t = time.perf_counter()
-        art = registry.invoke("generate_image", {"prompt": prompt, "seed": 0}, _ctx(host, args.threads, i))
+        art = registry.invoke("generate_image", {"prompt": prompt, "seed": 0, **extra}, _ctx(host, args.threads, i))
         seconds = time.perf_counter() - t
         png = ROOT / "data" / "image-eval" / art.files["image"]
         params = png_params(png)
@@ -228,19 +235,25 @@ def main() -> None:
               flush=True)
     stem = "image_eval_baseline" if args.save_baseline else "image_eval"
     pic_file, start_file = f"bench/{stem}-pictures.png", f"bench/{stem}-starts.png"
+    if args.out:
+        pic_file, start_file = f"{args.out}-pictures.png", f"{args.out}-starts.png"
     Image.fromarray(grid(pictures)).save(ROOT / pic_file, optimize=True)
     Image.fromarray(grid(starts)).save(ROOT / start_file, optimize=True)
     result = {"model": kit.model_id, "threads": args.threads, "native": kit.native if not pictures else int(pictures[0].shape[0]),
-              "pictures": pic_file, "starts": start_file, "speed": speed(host, args.threads),
+              "pictures": pic_file, "starts": start_file, "steps": args.steps or "default",
+              "speed": speed(host, args.threads, extra),
               "summary": summarise(rows), "prompts": rows}
     sheet = ROOT / "bench" / ("image-eval-baseline-sheet.png" if args.save_baseline else "image-contact-sheet.png")
+    if args.out:
+        sheet = Path(f"{args.out}-sheet.png")
     contact_sheet(rows, pictures, sheet, f"{kit.model_id}: 30 eval prompts, seed 0, as the tool delivers them "
                                          f"(unselected); native {result['native']} px")
     if not args.save_baseline:
         if Path(args.baseline).exists():
             result["baseline"] = json.loads(Path(args.baseline).read_text())["summary"]
             result["baseline_speed"] = json.loads(Path(args.baseline).read_text())["speed"]
-    (ROOT / "bench" / f"{stem}.json").write_text(json.dumps(result, indent=1, default=str))
+    (Path(f"{args.out}.json") if args.out else ROOT / "bench" / f"{stem}.json").write_text(
+        json.dumps(result, indent=1, default=str))
     print(json.dumps({"speed": result["speed"], "summary": result["summary"]}, indent=1))
 
 

@@ -70,19 +70,36 @@ def img2img_steps(steps: int, strength: float) -> int:
 class ArsNovaImagePipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet"
 
+    EMBED_CACHE = 512  # sentence vectors kept (a few KB each)
+
     def __init__(self, unet: UNet2DConditionModel, scheduler):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler)
         self._encoder = None
+        self._embedded: dict[str, np.ndarray] = {}
 
     def set_encoder(self, encoder: Callable[[list[str]], np.ndarray]) -> "ArsNovaImagePipeline":
         self._encoder = encoder
+        self._embedded = {}
         return self
 
     def embed(self, texts: list[str]) -> torch.Tensor:
+        """(n, 384) sentence vectors. Each text is encoded once per pipeline (~20 ms a MiniLM call):
+        a drawing asks for its prompt and subject, a composed scene for each subject once per
+        candidate, and every revision round asks again. Texts are encoded one at a time, as
+        before, so a cached vector is bit-identical to a fresh one."""
         if self._encoder is None:
             raise RuntimeError("attach the sentence encoder with set_encoder() first")
-        return torch.from_numpy(np.asarray(self._encoder(texts), dtype=np.float32))
+        if not texts:
+            return torch.from_numpy(np.asarray(self._encoder(texts), dtype=np.float32))
+        got = {}
+        for t in dict.fromkeys(texts):
+            if t not in self._embedded:
+                if len(self._embedded) >= self.EMBED_CACHE:
+                    self._embedded.pop(next(iter(self._embedded)))  # the oldest
+                self._embedded[t] = np.asarray(self._encoder([t]), dtype=np.float32)[0]
+            got[t] = self._embedded[t]
+        return torch.from_numpy(np.stack([got[t] for t in texts]))
 
     @torch.no_grad()
     def __call__(self, prompt: str, negative_prompt: str | None = None, num_inference_steps: int = 30,
@@ -120,11 +137,12 @@ class ArsNovaImagePipeline(DiffusionPipeline):
         else:
             x = x * self.scheduler.init_noise_sigma
         self._interrupt = False
+        both = torch.cat([null, cond])  # (2B, 1, 384): the unconditional and conditional halves, one UNet call
         for i, t in enumerate(timesteps):
             if self._interrupt:
                 break
             xin = self.scheduler.scale_model_input(torch.cat([x, x]), t)
-            eps = self.unet(xin, t, encoder_hidden_states=torch.cat([null, cond])).sample
+            eps = self.unet(xin, t, encoder_hidden_states=both).sample
             e_null, e_cond = eps.chunk(2)
             eps = e_null + guidance_scale * (e_cond - e_null)
             x = self.scheduler.step(eps, t, x, generator=generator).prev_sample
