@@ -222,6 +222,10 @@ COMMANDS: dict[str, Callable] = {
 
 def main(argv: list[str] | None = None) -> int:
     """The console script `arsnova`."""
+    # torch's OpenMP threads spin while they wait for a core; on a shared 2-core machine that made
+    # a picture 9.7 s instead of 1.0 s (bench/image_speed_contended*.json). Read when torch loads,
+    # which the commands do later; a value the person set wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line
