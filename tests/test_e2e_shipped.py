@@ -104,3 +104,18 @@ def test_shipped_image_model_draws_the_asked_colour_reproducibly(tmp_path, capsy
     assert p["upscale"] == "lanczos 64x64 -> 256x256" and p["scheduler"] == "ddim" and p["model"].startswith("arsnova-image")
     png = lambda o: next((o / "images").glob("*.png")).read_bytes()  # noqa: E731
     assert png(outs[0]) == png(outs[1]) and png(outs[0]) != png(outs[2])
+
+
+def test_more_like_shakespeare_writes_with_the_poet_learned_from_the_sonnets(tmp_path, capsys):
+    """A style is more than a form: after a poem, "more like Shakespeare" is written by the poet
+    shipped in models/weights/authors (fine-tuned on the sonnets), as a sonnet, and the critique
+    says how near it is to the sonnets."""
+    brief = tmp_path / "b.yaml"
+    brief.write_text("title: Style\nseed: 2\nturns:\n  - Write a quatrain about the sea.\n"
+                     "  - Make it more like Shakespeare.\n")
+    out = tmp_path / "bundle"
+    assert main(["run", str(brief), "--out", str(out)]) == 0, capsys.readouterr().err
+    first, styled = json.loads((out / "manifest.json").read_text())["artifacts"]
+    assert first["model"] == "arsnova-poet" and styled["model"] == "learned/shakespeare"
+    assert "sonnet" in styled["summary"] and "nearness to shakespeare's poems" in styled["summary"]
+    assert styled["revision"]["novelty_against"][1].startswith("shakespeare (154 poems")

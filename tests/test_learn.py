@@ -324,7 +324,7 @@ def test_learning_poems_registers_a_poet_that_writes_and_is_pushed_away_from_the
     logs: list[str] = []
     settings = dataclasses.replace(LearnPoemsSettings(), steps=300, lr=3e-3, min_lr=7.5e-4, warmup=5, eval_every=50,
                                    patience=0, batch_size=8, block_size=96, samples=3, dropout=0.0)
-    model = learn_poems(folder, "notebook", tmp_path / "home", tiny_weights, settings, log=logs.append)
+    model = learn_poems(folder, "notebook", tmp_path / "home", tiny_weights, settings, log=logs.append, encoder=encoder)
     card = model.card
     assert card["files_used"] == 4 and card["skipped"] == {"not UTF-8": 1, "not text": 1}
     assert any("latin1.txt: not UTF-8 text" in line for line in logs)
@@ -340,7 +340,9 @@ def test_learning_poems_registers_a_poet_that_writes_and_is_pushed_away_from_the
     assert card["copy_rate_plain"] > 0.3  # plain samples imitate the notebook
     assert len(card["plain_samples"]) == 3 and card["plain_samples"][0] in (model.path / "CARD.md").read_text()
     assert copies[0] > 0.2 and art.round > 0 and art.scores.metrics["copy_rate_5_notebook"] < copies[0]
-    assert "of notebook's poems by round" in art.summary
+    assert "of notebook's poems by round" in art.summary and "nearness to notebook's poems" in art.summary
+    m = art.scores.metrics
+    assert -1 <= m["style_random_verse"] <= 1 and -1 <= m["style_notebook"] <= 1
     assert art.revision["novelty_against"][1].startswith("notebook (8 poems")
     # the same poet by name in the call ("a poem like notebook")
     art2 = run_tool("write_poem", {"topic": "rain", "form": "haiku", "poet": "notebook"}, tmp_path / "s", host)

@@ -36,6 +36,7 @@ class ModelHost:
     resources: Resources = field(default_factory=Resources)
     keep: int = 2
     data_dir: Path | None = None  # where the models learned from the person's work are
+    weights_dir: Path | None = None  # the shipped weights (and the poets shipped in weights/authors)
     _loaded: dict[str, OrderedDict] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -120,5 +121,5 @@ def make_host(weights_dir: Path | None = None, encoder: Callable | None = None, 
     return ModelHost(
         loaders={"music": load_music, "poet": load_poet,
                  "image": image_loader or load_image, "vgg": load_vgg},
-        resources=resources or Resources(), data_dir=data_dir,
+        resources=resources or Resources(), data_dir=data_dir, weights_dir=wd,
     )

@@ -98,7 +98,10 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         from models.poetry.corpus import word_ids
 
         ids = word_ids(poem.text)
-        return replace(scores, metrics={**scores.metrics, f"copy_rate_5_{kit.learned.name}": kit.user_indexes[5].copy_rate(ids)})
+        extra = {f"copy_rate_5_{kit.learned.name}": kit.user_indexes[5].copy_rate(ids)}
+        if (near := kit.style_nearness(vec)) is not None:
+            extra.update({f"style_{kit.learned.name}": near[0], "style_random_verse": near[1]})
+        return replace(scores, metrics={**scores.metrics, **extra})
 
     # 2. the round-0 poem's settings
     base = SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
@@ -154,21 +157,29 @@ def kit_is_learned(spec: str | None) -> bool:
 
 
 def _poet_and_style(args: dict, ctx: ToolContext):
-    """(the poet spec, the style profile): a poet named in the call, or "more like NAME" naming a
-    poet learned from the person's poems (which writes instead), else the turn's poet with the
-    named author's style profile."""
+    """(the poet spec, the style profile). "More like NAME": a poet learned from NAME's poems —
+    the person's own (`arsnova learn poems`) or one shipped (Shakespeare's sonnets) — writes, and
+    NAME's style profile (form, scheme, meter), where there is one, shapes the poem; else the
+    call's or the turn's poet with the profile."""
     from models.common.errors import UserFixableError
-    from models.common.learned import find_learned
     from models.poetry.forms import style_profile
 
-    like = ctx.ask.like
-    if like and like.strip().lower() not in STYLE_PROFILES and kit_is_learned(like.strip()):
+    spec = args.get("poet") or ctx.settings.poet
+    like = (ctx.ask.like or "").strip()
+    if not like:
+        return spec, None
+    word = like.split()[-1].lower().removesuffix("'s")
+    profile = style_profile(like) if word in STYLE_PROFILES else None
+    if kit_is_learned(word):
+        from models.common.learned import find_learned
+        from models.poetry.kit import AUTHORS_DIR
+
+        authors = ctx.host.weights_dir / AUTHORS_DIR if getattr(ctx.host, "weights_dir", None) else None
         try:
-            return find_learned(getattr(ctx.host, 'data_dir', None), "poet", like.strip()).name, None
+            return find_learned(getattr(ctx.host, "data_dir", None), "poet", word, authors).name, profile
         except UserFixableError:
-            pass  # not a learned poet: style_profile says which authors it knows
-    style = style_profile(like) if like else None
-    return args.get("poet") or ctx.settings.poet, style
+            pass  # no poet learned from NAME: the profile alone (or the list of known authors)
+    return spec, profile or style_profile(like)
 
 
 def _copies(kit, result) -> str:
@@ -177,7 +188,10 @@ def _copies(kit, result) -> str:
         return ""
     key = f"copy_rate_5_{kit.learned.name}"
     trail = " → ".join(f"{r.scores.metrics.get(key, 0):.1%}" for r in result.trajectory)
-    return f" (of {kit.learned.name}'s poems by round {trail})"
+    m = result.best_scores.metrics
+    near = (f"; nearness to {kit.learned.name}'s poems {m[f'style_{kit.learned.name}']:.2f} (random verse "
+            f"{m['style_random_verse']:.2f})") if f"style_{kit.learned.name}" in m else ""
+    return f" (of {kit.learned.name}'s poems by round {trail}){near}"
 
 
 def _form(s) -> float:

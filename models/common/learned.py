@@ -96,15 +96,29 @@ def read_card(path: Path) -> dict | None:
         return None
 
 
-def find_learned(data_dir: Path | None, kind: str, name: str) -> LearnedModel:
-    """The learned model ``name``, or a one-line error listing the ones there are."""
-    for m in list_learned(data_dir, kind):
+def find_learned(data_dir: Path | None, kind: str, name: str, shipped: Path | None = None) -> LearnedModel:
+    """The learned model ``name`` — the person's own first, then one shipped in ``shipped``
+    (``models/weights/authors``: poets learned from an author's public-domain poems) — or a
+    one-line error listing the ones there are."""
+    candidates = list_learned(data_dir, kind) + (list_shipped(shipped) if kind == "poet" else [])
+    for m in candidates:
         if m.name.lower() == str(name).lower():
             return m
-    names = ", ".join(m.name for m in list_learned(data_dir, kind)) or "none yet"
+    names = ", ".join(m.name for m in candidates) or "none yet"
     verb = "music FOLDER" if kind == "music" else "poems FILE_OR_FOLDER"
     raise ModelFileError(f"no learned {KINDS[kind]} named {str(name)[:40]!r} (learned: {names}); "
                          f"make one with `arsnova learn {verb} --name {str(name)[:40] if is_learned_name(name) else 'NAME'}`")
+
+
+def list_shipped(folder: Path | None) -> list[LearnedModel]:
+    """Poets shipped with Ars Nova, learned the same way from an author's poems."""
+    out = []
+    if folder is not None and folder.is_dir():
+        for d in sorted(folder.iterdir()):
+            card = read_card(d) if NAME_RE.fullmatch(d.name) and d.is_dir() else None
+            if card is not None:
+                out.append(LearnedModel("poet", d.name, d, card))
+    return out
 
 
 def check_free(data_dir: Path, kind: str, name: str, replace: bool) -> Path:
@@ -231,7 +245,7 @@ def card_lines(card: dict) -> str:
     unit = card.get("unit", "files")
     skipped = ", ".join(f"{why} {n}" for why, n in sorted(card.get("skipped", {}).items())) or "none"
     lines = [
-        f"# {card.get('name')}: a {who} learned from your own work",
+        f"# {card.get('name')}: a {who} fine-tuned on {card.get('unit', 'files')} with `arsnova learn`",
         "",
         f"- Source: `{card.get('source')}`; {_used(card)}, {card.get('held_out')} of the {unit} held "
         f"out for validation; files skipped: {skipped}.",

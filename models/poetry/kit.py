@@ -13,6 +13,9 @@ from models.common.errors import ModelFileError
 from models.poetry.poet import Poet, cached_vectors, load_poet_lm, load_vocabulary
 
 
+AUTHORS_DIR = "authors"  # models/weights/authors/NAME: poets learned from an author's poems, shipped
+
+
 @dataclass
 class PoetKit:
     """Everything write_poem needs, loaded once: the poet, its corpus indexes, the adherence baseline."""
@@ -26,6 +29,13 @@ class PoetKit:
     sense: object = None  # models.poetry.sense.SenseCritic, or None when not installed
     learned: object = None  # models.common.learned.LearnedModel: a poet fine-tuned on the person's poems
     user_indexes: dict | None = None  # n -> NgramIndex of those poems (novelty is measured against them too)
+    style_vec: np.ndarray | None = None  # unit mean vector of those poems (the critique's "near to NAME")
+
+    def style_nearness(self, vec: np.ndarray) -> tuple[float, float] | None:
+        """(the poem's cosine to the learned poet's own poems, random verse's mean cosine to them)."""
+        if self.style_vec is None:
+            return None
+        return float(vec @ self.style_vec), float((self.baseline_vecs @ self.style_vec).mean())
 
     @property
     def novelty_corpora(self) -> list[str]:
@@ -55,7 +65,7 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     from models.common.ngram_index import NgramIndex
 
     if spec and ":" not in spec and spec != "embedded" and is_learned_name(spec):
-        return _learned_kit(find_learned(data_dir, "poet", spec), weights_dir, encoder, cache_dir)
+        return _learned_kit(find_learned(data_dir, "poet", spec, weights_dir / AUTHORS_DIR), weights_dir, encoder, cache_dir)
 
     home = weights_dir / "poet"
     for f in ("content_words.json", "poetry-ngrams4.npz", "poetry-ngrams5.npz", "baseline_passages.json"):
@@ -109,4 +119,6 @@ def _learned_kit(model, weights_dir: Path, encoder, cache_dir: Path | None) -> P
     sense = base.sense if base.sense is not None else load_sense_critic(home)
     poet = Poet(lm, base.poet.vocab, encoder, indexes, lexicon, sense)
     val = float(model.card.get("val_nll_after") or base.val_nll)
-    return PoetKit(poet, indexes, base.baseline_vecs, val, lm.name, home, sense, model, user)
+    style = model.path / "style.npy"
+    style_vec = np.load(style, allow_pickle=False) if style.exists() else None
+    return PoetKit(poet, indexes, base.baseline_vecs, val, lm.name, home, sense, model, user, style_vec)

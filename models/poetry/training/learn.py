@@ -26,6 +26,7 @@ from models.common import learned
 from models.common.errors import Cancelled, UserFixableError
 
 POEM_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+STYLE_FILE = "style.npy"  # the mean sentence vector of the person's poems: how near a poem is to them
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_LINES = 200_000
 MAX_LINE_CHARS = 120
@@ -171,8 +172,10 @@ def read_poems(source: Path, max_files: int, log: Callable[[str], None] = print)
 def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
                 settings: LearnPoemsSettings = LearnPoemsSettings(), log: Callable[[str], None] = print,
                 progress: Callable[[int, int, float], None] | None = None,
-                should_stop: Callable[[], bool] | None = None, replace: bool = False) -> learned.LearnedModel:
-    """Read, fine-tune, index, measure and register; see the module docstring."""
+                should_stop: Callable[[], bool] | None = None, replace: bool = False,
+                encoder=None) -> learned.LearnedModel:
+    """Read, fine-tune, index, measure and register; see the module docstring. ``encoder``: the
+    sentence encoder for the style vector (the shipped MiniLM when None)."""
     import shutil
 
     from models.poetry.training.train import PoetryTrainConfig, train
@@ -217,6 +220,7 @@ def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
         install_learned_poet(run / "train", home, stage)
         for f in ("poetry-ngrams4.npz", "poetry-ngrams5.npz", "lexicon_extra.json"):
             shutil.copyfile(data / f, stage / f)
+        write_style_vector(read.poems, stage / STYLE_FILE, encoder)
         copy, samples = plain_copy_rate(stage, split["train"], settings)
         card = {
             "kind": "poet", "name": name, "unit": "poems", "source": str(source), "files_used": read.files_used,
@@ -235,6 +239,19 @@ def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
         raise
     shutil.rmtree(run, ignore_errors=True)
     return model
+
+
+def write_style_vector(poems: list[list[str]], path: Path, encoder=None) -> None:
+    """The unit mean of the poems' sentence vectors (stanzas of up to 8 lines): the critique's
+    "how near to NAME" is a poem's cosine to it, against random verse's."""
+    if encoder is None:
+        from models.common.encoder import load_encoder
+
+        encoder = load_encoder()
+    chunks = ["\n".join(p[i : i + 8]) for p in poems for i in range(0, len(p), 8)][:4000]
+    vecs = encoder(chunks, batch_size=64).astype(np.float32)
+    centre = vecs.mean(0)
+    np.save(path, (centre / max(float(np.linalg.norm(centre)), 1e-9)).astype(np.float32))
 
 
 def _base_step(home: Path) -> object:
