@@ -215,11 +215,13 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
                                                     "composed": bool(best.exemplars)})
 
     # 5. the PNG, carrying what it takes to draw it again
-    im = Image.fromarray(best.pixels)
-    upscale = None
-    if im.size != (w, h):
-        upscale = f"lanczos {im.size[0]}x{im.size[1]} -> {w}x{h}"
-        im = im.resize((w, h), Image.Resampling.LANCZOS)
+    # enlarged by the learned ×4 upscaler when it is shipped beside the embedded model, else Lanczos
+    from models.image.upscaler import enlarge
+
+    upscaler = getattr(kit, "upscaler", None)
+    pixels, how = enlarge(best.pixels, (w, h), upscaler)
+    upscale = None if how == "none" else how
+    im = Image.fromarray(pixels)
     stem = ctx.stem("image")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     files = {"image": f"{stem}.png"}
@@ -236,7 +238,9 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         "exemplars": list(best.exemplars) if best.exemplars else None,
         "exemplar_captions": [kit.exemplar_caption(i) for i in best.exemplars] if best.exemplars else None,
         "miss": miss, "missing": s.metrics.get("missing"),
-        "model_hash": kit.model_hash, "upscale": upscale, "app": "arsnova", "app_version": app_version()})
+        "model_hash": kit.model_hash, "upscale": upscale,
+        **({"upscaler_hash": upscaler.digest} if upscale and upscale.startswith("learned") else {}),
+        "app": "arsnova", "app_version": app_version()})
 
     # 6. summary: what was drawn, what the critics did not find, and a miss said as one
     if best.exemplars:
@@ -247,7 +251,8 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         started = f" from the exemplar \"{kit.exemplar_caption(exemplar)}\" redrawn {best.variation:.0%}"
     else:
         started = ""
-    size_note = f" (upscaled from {kit.native} px, Lanczos)" if upscale else ""
+    learned = bool(upscale and upscale.startswith("learned"))
+    size_note = (f" (native {kit.native} px, {upscaler.name if learned else 'Lanczos'})" if upscale else "")
     missing = s.metrics.get("missing") or []
     closest = (kit.exemplar_caption(best.exemplars[0]) if best.exemplars else
                kit.exemplar_caption(exemplar) if exemplar is not None else None)

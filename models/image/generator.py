@@ -32,6 +32,7 @@ class ImageKit:
     scheduler: str
     exemplars: object | None = None  # Exemplars (embedded only, when shipped)
     judge: object | None = None  # models.image.critic.SubjectJudge (when the subject critic is shipped)
+    upscaler: object | None = None  # models.image.upscaler.Upscaler (embedded only, when shipped); else Lanczos
 
     @property
     def batch_size(self) -> int:
@@ -132,7 +133,9 @@ def _hash_dir(path: Path) -> str:
     h = hashlib.sha256()
     from models.common.checkpoint import open_weights
 
-    for f in sorted(path.rglob("*.safetensors")):
+    # the drawing model only: an upscaler (upscaler*.safetensors) is recorded on its own (the PNG's
+    # "upscale" and "upscaler_hash"), so shipping or switching one leaves the model's hash alone
+    for f in sorted(p for p in path.rglob("*.safetensors") if not p.name.startswith("upscaler")):
         with open_weights(f)[0] as fh:  # a FIFO here would block for ever
             h.update(fh.read(1 << 20))  # the header and first MiB: cheap and distinctive
     return h.hexdigest()[:16]
@@ -175,9 +178,11 @@ def load_image_kit(spec: str | None, weights_dir: Path, encoder_factory: Callabl
     if (home / FILE).exists():
         exemplars = Exemplars.load(home / FILE)
     card = json.loads((home / "training.json").read_text()) if (home / "training.json").exists() else {}
+    from models.image.upscaler import FILE as UPSCALER, load_upscaler
+
     return ImageKit(pipe, "embedded", native_size(pipe.unet), index,
                     f"arsnova-image (step {card.get('train_step', '?')})", _hash_dir(home), "ddim", exemplars,
-                    _judge(home, lambda: encoder))
+                    _judge(home, lambda: encoder), load_upscaler(home / UPSCALER))
 
 
 def _judge(home: Path, encoder_factory: Callable):
