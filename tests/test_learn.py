@@ -312,6 +312,25 @@ def test_markdown_is_read_as_poems():
                      ["The old hill sleeps", "A link and the dark stone"]]
 
 
+def test_a_gutenberg_book_gives_its_poems_not_its_licence_or_preface():
+    from models.poetry.training.learn import clean_lines, poems_of
+
+    preface = ("THE love I dedicate to your Lordship is without end; whereof this\n"
+               "pamphlet, without beginning, is but a superfluous moiety.  The\n"
+               "warrant I have of your honourable disposition, not the worth of\n"
+               "my untutored lines, makes it assured of acceptance.  What I have\n")
+    book = ("The Project Gutenberg eBook of Poems\nThis eBook is for the use of anyone anywhere at no cost\n"
+            "*** START OF THE PROJECT GUTENBERG EBOOK POEMS ***\n\n" + preface + "\n\n"
+            "From fairest creatures we desire increase,\nThat thereby beauty's rose might never die,\n"
+            "But as the riper should by time decease,\nHis tender heir might bear his memory:\n\n"
+            "*** END OF THE PROJECT GUTENBERG EBOOK POEMS ***\nUpdated editions will replace the previous one\n"
+            "and the old editions will be renamed.\n")
+    assert poems_of(clean_lines(book)) == [["From fairest creatures we desire increase,",
+                                           "That thereby beauty's rose might never die,",
+                                           "But as the riper should by time decease,",
+                                           "His tender heir might bear his memory:"]]
+
+
 def test_learning_poems_registers_a_poet_that_writes_and_is_pushed_away_from_them(tiny_weights, tmp_path, encoder):
     from models.poetry.training.learn import LearnPoemsSettings, learn_poems
     from tools.host import make_host

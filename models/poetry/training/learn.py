@@ -61,6 +61,10 @@ def clean_lines(text: str) -> list[str]:
     marks, links (their text kept), HTML tags, block quotes, hard-break backslashes. Blank lines
     stay (they separate stanzas and poems)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    start = next((i for i, ln in enumerate(lines[:2000]) if ln.startswith("*** START OF")), None)
+    if start is not None:  # a Project Gutenberg book: its licence header and footer are not poems
+        end = next((i for i, ln in enumerate(lines) if ln.startswith("*** END OF")), len(lines))
+        lines = lines[start + 1 : end]
     if lines and lines[0].strip() == "---":  # YAML front matter
         end = next((i for i, ln in enumerate(lines[1:], 1) if ln.strip() in ("---", "...")), None)
         if end is not None:
@@ -80,6 +84,29 @@ def clean_lines(text: str) -> list[str]:
         s = _MD_EMPHASIS.sub("", s)
         s = " ".join(s.split())
         out.append(s)
+    return drop_prose(out)
+
+
+def drop_prose(lines: list[str]) -> list[str]:
+    """Blank out paragraphs of prose (a preface, notes, a dedication): blocks of three or more
+    long lines (median 55+ characters) that mostly run on into the next line in lower case, as a
+    book's wrapped paragraphs do and verse, line by line, does not."""
+    out = list(lines)
+    i = 0
+    while i < len(out):
+        if not out[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(out) and out[j]:
+            j += 1
+        block = out[i:j]
+        if len(block) >= 3:
+            lengths = sorted(len(x) for x in block)
+            run_on = sum(x[:1].islower() for x in block[1:]) / (len(block) - 1)
+            if lengths[len(lengths) // 2] >= 55 and run_on >= 0.5:
+                out[i:j] = [""] * len(block)
+        i = j
     return out
 
 
