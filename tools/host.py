@@ -99,7 +99,8 @@ def make_host(weights_dir: Path | None = None, encoder: Callable | None = None, 
     def load_poet(spec: str | None):
         from models.poetry.kit import load_poet_kit
 
-        return load_poet_kit(wd, spec, load_encoder(), cache_dir, data_dir)
+        # a learned poet shares the embedded poet's kit: the one this host already holds
+        return load_poet_kit(wd, spec, load_encoder(), cache_dir, data_dir, embedded=lambda: host.get("poet", None))
 
     def load_music(spec: str | None):
         if spec in (None, "", "embedded"):
@@ -118,8 +119,9 @@ def make_host(weights_dir: Path | None = None, encoder: Callable | None = None, 
 
         return (vgg_factory or default_vgg)()
 
-    return ModelHost(
+    host = ModelHost(
         loaders={"music": load_music, "poet": load_poet,
                  "image": image_loader or load_image, "vgg": load_vgg},
         resources=resources or Resources(), data_dir=data_dir, weights_dir=wd,
     )
+    return host

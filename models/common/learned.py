@@ -52,6 +52,26 @@ def run_dir(data_dir: Path, kind: str, name: str) -> Path:
     return root(data_dir) / ".runs" / f"{kind}-{check_name(name)}"
 
 
+def open_run(data_dir: Path, kind: str, name: str, digest: str, source: Path, log) -> Path:
+    """The run folder of a `learn`: kept when the same material and settings (``digest``) were
+    learned under this name before, so training resumes; cleared (Ars Nova's own files) when
+    they changed."""
+    run = run_dir(data_dir, kind, name)
+    stamp = run / "source.json"
+    try:
+        same = json.loads(stamp.read_text()).get("digest") == digest
+    except (OSError, ValueError):
+        same = False
+    if run.exists() and not same:
+        log("the files or the settings changed since the last run under this name: starting over")
+        shutil.rmtree(run)
+    elif any(run.rglob("state.json")):
+        log(f"resuming the run in {run}")
+    run.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"digest": digest, "source": str(source)}))
+    return run
+
+
 @dataclass(frozen=True)
 class LearnedModel:
     kind: str

@@ -4,6 +4,7 @@ engine), its vocabulary, the corpus n-gram indexes and the adherence baseline.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +58,18 @@ class PoetKit:
 
 
 def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path | None,
-                  data_dir: Path | None = None) -> PoetKit:
+                  data_dir: Path | None = None, embedded: Callable[[], PoetKit] | None = None) -> PoetKit:
     """The poet's model (embedded, ``hf:…``, ``openai:URL#MODEL`` served by an engine, or the name
     of a poet learned with `arsnova learn poems`, found in ``data_dir``) with the project's
-    vocabulary, indexes and baseline, which live beside the embedded model in ``weights/poet``."""
+    vocabulary, indexes and baseline, which live beside the embedded model in ``weights/poet``.
+    ``embedded()``: the embedded poet's kit when the caller already holds it (a learned poet
+    shares its vocabulary, baseline, lexicon and sense critic)."""
     from models.common.learned import find_learned, is_learned_name
     from models.common.ngram_index import NgramIndex
 
     if spec and ":" not in spec and spec != "embedded" and is_learned_name(spec):
-        return _learned_kit(find_learned(data_dir, "poet", spec, weights_dir / AUTHORS_DIR), weights_dir, encoder, cache_dir)
+        base = embedded() if embedded is not None else load_poet_kit(weights_dir, None, encoder, cache_dir)
+        return _learned_kit(find_learned(data_dir, "poet", spec, weights_dir / AUTHORS_DIR), base, encoder)
 
     home = weights_dir / "poet"
     for f in ("content_words.json", "poetry-ngrams4.npz", "poetry-ngrams5.npz", "baseline_passages.json"):
@@ -96,29 +100,24 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     return PoetKit(poet, indexes, base, val, poet.lm.name, home, sense)
 
 
-def _learned_kit(model, weights_dir: Path, encoder, cache_dir: Path | None) -> PoetKit:
-    """A poet fine-tuned on the person's poems: its own LM, the shipped vocabulary, baseline and
-    sense critic (which reads with the shipped LM), and the n-gram indexes and lexicon of both
-    the built-in corpus and the person's poems."""
+def _learned_kit(model, base: PoetKit, encoder) -> PoetKit:
+    """A poet fine-tuned on the person's poems: its own LM, the embedded poet's vocabulary,
+    baseline and sense critic (which reads with the embedded LM), and the n-gram indexes and
+    lexicon of both the built-in corpus and the person's poems."""
     from models.common.causal_lm import load_causal_lm
     from models.common.ngram_index import NgramIndex
-    from models.poetry.lexicon import load_lexicon
     from models.poetry.poet import KW, POEM, PoetLM
-    from models.poetry.sense import load_sense_critic
 
-    home = weights_dir / "poet"
-    base = load_poet_kit(weights_dir, None, encoder, cache_dir)
     lm_model, tok = load_causal_lm(str(model.path), role=f"learned poet {model.name}")
     n_pos = int(getattr(lm_model.config, "n_positions", 128))
     lm = PoetLM(lm_model, tok, f"learned/{model.name}", KW in tok.get_vocab() and POEM in tok.get_vocab(), min(n_pos, 1024))
     user = {n: NgramIndex.load(model.path / f"poetry-ngrams{n}.npz") for n in (4, 5)}
     indexes = {n: base.indexes[n].union(user[n]) for n in (4, 5)}
-    lexicon = load_lexicon(home)
     extra = json.loads((model.path / "lexicon_extra.json").read_text()).get("words", [])
+    lexicon = base.poet.lexicon
     lexicon = type(lexicon)(lexicon.extra | frozenset(extra))
-    sense = base.sense if base.sense is not None else load_sense_critic(home)
-    poet = Poet(lm, base.poet.vocab, encoder, indexes, lexicon, sense)
+    poet = Poet(lm, base.poet.vocab, encoder, indexes, lexicon, base.sense)
     val = float(model.card.get("val_nll_after") or base.val_nll)
     style = model.path / "style.npy"
     style_vec = np.load(style, allow_pickle=False) if style.exists() else None
-    return PoetKit(poet, indexes, base.baseline_vecs, val, lm.name, home, sense, model, user, style_vec)
+    return PoetKit(poet, indexes, base.baseline_vecs, val, lm.name, base.home, base.sense, model, user, style_vec)

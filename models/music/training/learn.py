@@ -133,17 +133,8 @@ def learn_music(source: Path, name: str, data_dir: Path, weights_dir: Path, sett
                                "pieces (one is held out to check the model)")
     log(f"read {len(pieces)} pieces ({sum(skipped.values())} skipped)")
     corpus = MusicCorpus.from_scores([p.score for p in pieces])
-    run = learned.run_dir(data_dir, "music", name)
-    digest = files_digest(pieces)
-    stamp = run / "source.json"
-    if run.exists() and not (stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
-                             and json.loads(stamp.read_text()).get("settings") == asdict(settings)):
-        log("the folder or the settings changed since the last run under this name: starting over")
-        shutil.rmtree(run)
-    elif (run / "state.json").exists():
-        log(f"resuming the run in {run}")
-    run.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"digest": digest, "source": str(source), "settings": asdict(settings)}))
+    digest = hashlib.sha256(f"{files_digest(pieces)} {json.dumps(asdict(settings))}".encode()).hexdigest()[:16]
+    run = learned.open_run(data_dir, "music", name, digest, source, log)
     n_val = max(1, round(len(pieces) * settings.val_fraction))
     tc = TrainConfig(steps=settings.steps, batch_size=settings.batch_size, block_size=settings.block_size,
                      lr=settings.lr, min_lr=settings.min_lr, warmup=settings.warmup, eval_every=settings.eval_every,

@@ -221,18 +221,11 @@ def learn_poems(source: Path, name: str, data_dir: Path, weights_dir: Path,
                                "lines (plain text or Markdown, UTF-8, a blank line between stanzas)")
     log(f"read {len(read.poems)} poems, {n_lines} lines from {read.files_used} files "
         f"({sum(read.skipped.values())} skipped)")
-    run = learned.run_dir(data_dir, "poet", name)
     digest = hashlib.sha256(json.dumps([read.poems, asdict(settings)]).encode()).hexdigest()[:16]
-    stamp = run / "source.json"
-    if run.exists() and not (stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest):
-        log("the poems or the settings changed since the last run under this name: starting over")
-        shutil.rmtree(run)
-    elif (run / "state.json").exists():
-        log(f"resuming the run in {run}")
+    run = learned.open_run(data_dir, "poet", name, digest, source, log)
     data = run / "data"
     data.mkdir(parents=True, exist_ok=True)
     split = prepare_poems(read.poems, home, data, settings)
-    stamp.write_text(json.dumps({"digest": digest, "source": str(source)}))
     tc = PoetryTrainConfig(steps=settings.steps, batch_size=settings.batch_size, block_size=settings.block_size,
                            lr=settings.lr, min_lr=settings.min_lr, warmup=settings.warmup,
                            eval_every=settings.eval_every, ckpt_every=settings.eval_every, val_windows=32,
