@@ -135,8 +135,12 @@ class ToolCard(Vertical):
         self.query_one(".status", Static).update(plain(f"{stage}: {done}/{total} {unit} · {elapsed:.1f}s{eta}"))
 
     def spin(self, frame: str) -> None:
-        if self.loading is not None and self._ready:
-            self.query_one(".status", Static).update(plain(f"{frame} {self.loading}…"))
+        if self.loading is None or not self._ready:
+            return
+        # a card being removed (a cleared chat) has lost its children before the app's spinner
+        # tick stops visiting it: nothing to update then
+        for status in self.query(".status").results(Static):
+            status.update(plain(f"{frame} {self.loading}…"))
 
     @_after_compose
     def add_round(self, r) -> None:
