@@ -815,10 +815,10 @@ class StudioApp(App):
         yield SystemCommand("Export bundle", "Write this session's artifacts as a bundle", self._export)
         yield SystemCommand("Toggle novelty target", "Default ↔ bold: more revision rounds, higher novelty",
                             self._toggle_novelty)
-        yield SystemCommand("Switch planner", "router, hf:PATH, openai:URL#MODEL, ollama:MODEL or hybrid:<one of those>", self._switch_planner)
+        yield SystemCommand("Switch planner", "router, gguf:FILE, hf:PATH, openai:URL#MODEL, ollama:MODEL or hybrid:<one of those>", self._switch_planner)
         yield SystemCommand("Threads", "How many CPU threads the generators compute on", self._ask_threads)
-        yield SystemCommand("Switch poet model", "embedded, a poet you taught (/learn poems), hf:ID, hf:/dir[#file.gguf] "
-                            "or openai:URL#MODEL", lambda: self._switch_model("poet"))
+        yield SystemCommand("Switch poet model", "embedded, a poet you taught (/learn poems), gguf:FILE, hf:ID, "
+                            "hf:/dir[#file.gguf] or openai:URL#MODEL", lambda: self._switch_model("poet"))
         yield SystemCommand("Switch composer", "the shipped models, or a composer you taught (/learn music)",
                             lambda: self._switch_model("composer"))
         yield SystemCommand("Learn from your own work", "Fine-tune the composer or the poet on your MIDI files or poems",
@@ -897,7 +897,7 @@ class StudioApp(App):
             if spec and spec != self.settings.planner:
                 self.set_planner(spec)
 
-        self.push_screen(AskScreen("Planner (router | hf:PATH | openai:URL#MODEL | ollama:MODEL | hybrid:...):", self.settings.planner),
+        self.push_screen(AskScreen("Planner (router | gguf:FILE | hf:PATH | openai:URL#MODEL | ollama:MODEL | hybrid:...):", self.settings.planner),
                          done)
 
     @work(thread=True, group="planner")

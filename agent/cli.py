@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="where sessions are stored (default: the user data dir, or $ARSNOVA_HOME)")
     p.add_argument("--weights", help="directory of model weights (default: the shipped models/weights)")
     p.add_argument("--poet", help="the poem model: embedded (default) | NAME (learned with `arsnova learn poems`) | "
-                                   "hf:ID | hf:/dir | hf:/dir#file.gguf | openai:URL#MODEL (a vLLM / llama.cpp / Ollama server) "
+                                   "gguf:FILE.gguf (llama.cpp in process) | hf:ID | hf:/dir | hf:/dir#file.gguf | "
+                                   "openai:URL#MODEL (a vLLM / llama.cpp / Ollama server) "
                                    "(also $ARSNOVA_POET)")
     p.add_argument("--image-model", help="the picture model: embedded (default) | sd:ID | sd:/dir | "
                                           "sd:/file.safetensors#/config-dir (also $ARSNOVA_IMAGE_MODEL)")
@@ -39,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("chat", help="open the studio (the default)")
     c.add_argument("--session", help="resume this session id")
-    c.add_argument("--planner", help="router | hf:PATH[#file.gguf] | openai:URL#MODEL | ollama:MODEL | hybrid:<one of those>")
+    c.add_argument("--planner", help="router | gguf:FILE.gguf | hf:PATH[#file.gguf] | openai:URL#MODEL | ollama:MODEL | "
+                                        "hybrid:<one of those>")
 
     r = sub.add_parser("run", help="run a brief (YAML) headless and export its bundle")
     r.add_argument("brief")
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="stream events as JSON lines")
     b.add_argument("--threads", type=int, help="torch threads per brief (default 1; the same in every mode, "
                                                "so a Ray run gives the serial run's bytes)")
-    b.add_argument("--planner", help="for briefs that name none: router | openai:URL#MODEL | ollama:MODEL | hf:PATH")
+    b.add_argument("--planner", help="for briefs that name none: router | gguf:FILE.gguf | openai:URL#MODEL | ollama:MODEL | hf:PATH")
 
     sub.add_parser("models", help="list the available models, where they come from and their sizes")
     sub.add_parser("sessions", help="list stored sessions")
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
 
     t = sub.add_parser("train", help="reproduce the embedded models")
-    t.add_argument("what", choices=["music", "poetry", "image"])
+    t.add_argument("what", choices=["music", "chorale", "poetry", "image"])
     t.add_argument("--model", choices=["transformer", "rnn"], default="transformer", help="music: which model")
     t.add_argument("--preset", choices=["small", "base", "wide"], default="small", help="poetry: model size")
     t.add_argument("--prepare", action="store_true", help="poetry, image: (re)build the corpus (and for poetry the "

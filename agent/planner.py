@@ -1,6 +1,7 @@
 """Planner backends behind one factory, and the validate → retry → fall back policy.
 
-Specs: ``router`` (default, offline), ``hf:PATH_OR_ID[#file.gguf]`` (a local causal LM via
+Specs: ``router`` (default, offline), ``gguf:FILE`` (a GGUF model in process on llama.cpp, its tool
+calls decoded under a grammar; ``pip install 'arsnova[gguf]'``), ``hf:PATH_OR_ID[#file.gguf]`` (a local causal LM via
 transformers, its tool calls decoded under the tool schemas), ``openai:URL#MODEL`` and
 ``ollama:MODEL`` (local servers; ``pip install 'arsnova[llm]'``), and ``hybrid:<one of those>``
 (the router answers when it is sure, the model otherwise). Whatever answers, its tool calls are validated against the tool schemas;
@@ -187,6 +188,10 @@ def make_planner(spec: str, encoder_factory: Callable, tools: list | None = None
         path, _, gguf = spec[3:].partition("#")
         model = HFChatModel.load(path, gguf_file=gguf or None).bind_tools(tools)
         return Planner(spec, model, router)
+    if spec.startswith("gguf:"):
+        from agent.gguf_planner import GGUFChatModel
+
+        return Planner(spec, GGUFChatModel.load(spec[5:].strip()).bind_tools(tools), router)
     if spec.startswith("openai:"):
         url, _, name = spec[7:].partition("#")
         if not name or not url:
@@ -203,7 +208,7 @@ def make_planner(spec: str, encoder_factory: Callable, tools: list | None = None
         except ImportError:
             raise UserFixableError("the ollama: planner needs langchain-ollama: pip install 'arsnova[llm]'") from None
         return Planner(spec, ChatOllama(model=spec[7:], temperature=0).bind_tools(tools), router)
-    raise UserFixableError(f"unknown planner {spec!r}; use router, hf:PATH[#file.gguf], openai:URL#MODEL, ollama:MODEL "
+    raise UserFixableError(f"unknown planner {spec!r}; use router, gguf:FILE.gguf, hf:PATH[#file.gguf], openai:URL#MODEL, ollama:MODEL "
                            "or hybrid:<one of those>")
 
 

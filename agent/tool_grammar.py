@@ -25,13 +25,15 @@ CALL_OPEN, CALL_CLOSE = "<tool_call>\n", "\n</tool_call>"
 MAX_CALLS = 4
 _INT_VALUES = 2100  # an integer range up to this many values is listed whole (pixels up to 2048, steps)
 _FLOAT_VALUES = 400  # a real range is drawn on a grid of at most this many round values
+# seeds are the session's (a redraw's batch seeds come from a saved picture's metadata, not a model)
+SESSION_OWNED = frozenset({"seed", "batch_seeds"})
 
 
 def decodable(schema: dict) -> dict:
     """A tool's JSON schema with only what the enforcer checks, and stricter where it would not."""
     props = {}
     for name, prop in schema.get("properties", {}).items():
-        if name == "seed":  # the session owns seeds; a model inventing one gains nothing
+        if name in SESSION_OWNED:  # the session owns seeds; a model inventing one gains nothing
             continue
         props[name] = _value(prop)
     out = {"type": "object", "properties": props, "additionalProperties": False}

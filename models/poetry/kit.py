@@ -59,7 +59,8 @@ class PoetKit:
 
 def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path | None,
                   data_dir: Path | None = None, embedded: Callable[[], PoetKit] | None = None) -> PoetKit:
-    """The poet's model (embedded, ``hf:…``, ``openai:URL#MODEL`` served by an engine, or the name
+    """The poet's model (embedded, ``hf:…``, ``openai:URL#MODEL`` served by an engine, ``gguf:PATH``
+    on llama.cpp in this process, or the name
     of a poet learned with `arsnova learn poems`, found in ``data_dir``) with the project's
     vocabulary, indexes and baseline, which live beside the embedded model in ``weights/poet``.
     ``embedded()``: the embedded poet's kit when the caller already holds it (a learned poet
@@ -75,7 +76,7 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     for f in ("content_words.json", "poetry-ngrams4.npz", "poetry-ngrams5.npz", "baseline_passages.json"):
         if not (home / f).exists():
             raise ModelFileError(f"{home / f} is missing; run `arsnova train poetry --install` or reinstall Ars Nova")
-    served = bool(spec and spec.startswith("openai:"))
+    served = bool(spec and spec.startswith(("openai:", "gguf:")))  # whole lines from an engine
     lm = None if served else load_poet_lm(spec, weights_dir)
     vocab = load_vocabulary(home / "content_words.json", encoder, cache_dir)
     indexes = {n: NgramIndex.load(home / f"poetry-ngrams{n}.npz") for n in (4, 5)}
@@ -91,7 +92,7 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     embedded = spec in (None, "", "embedded")
     # the critic reads with the embedded poet's LM, whoever writes
     sense = load_sense_critic(home, *((lm.model, lm.tokenizer) if embedded else ()))
-    if served:  # one engine (vLLM, llama.cpp server, Ollama) shared by every worker
+    if served:  # an engine (vLLM, llama.cpp server, Ollama, llama.cpp in process) writes whole lines
         from models.poetry.served_poet import make_served_poet
 
         poet = make_served_poet(spec, vocab, encoder, indexes, lexicon, sense)

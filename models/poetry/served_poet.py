@@ -1,5 +1,6 @@
 """The poet's language model behind an OpenAI-compatible server (vLLM, llama.cpp server, Ollama's
-/v1), so that many batch workers share one engine: ``--poet openai:URL#MODEL``.
+/v1), so that many batch workers share one engine: ``--poet openai:URL#MODEL``; or a GGUF file on
+llama.cpp in this process, the same requests handed over without a socket: ``--poet gguf:PATH``.
 
 A server cannot be steered token by token, so the form is kept by generating and choosing whole
 lines: for each line the server returns ``candidates`` completions of the poem so far (stop at
@@ -71,12 +72,7 @@ class ServedLM:
                                  "start it or use the embedded poet") from None
         except json.JSONDecodeError:
             raise ModelFileError(f"the poet server at {self.url} did not answer JSON") from None
-        out = []
-        for ch in data.get("choices", []):
-            text = str(ch.get("text", "")).split("\n")[0]
-            lps = [x for x in ((ch.get("logprobs") or {}).get("token_logprobs") or []) if x is not None]
-            out.append((text, sum(lps) / len(lps) if lps else -5.0))
-        return out
+        return [(str(ch.get("text", "")).split("\n")[0], _line_logp(ch)) for ch in data.get("choices", [])]
 
     def nll(self, context, text: str) -> float:
         """Fluency from the log-probabilities the server gave for the lines it wrote."""
@@ -84,10 +80,57 @@ class ServedLM:
         return -sum(lps) / len(lps) if lps else 5.0
 
 
+def _line_logp(choice: dict) -> float:
+    """Mean token log-probability of a completion: OpenAI's ``token_logprobs`` or llama.cpp's
+    ``content`` list."""
+    lp = choice.get("logprobs") or {}
+    values = lp.get("token_logprobs") or [t.get("logprob") for t in lp.get("content") or [] if isinstance(t, dict)]
+    values = [x for x in values if x is not None]
+    return sum(values) / len(values) if values else -5.0
+
+
+@dataclass
+class GGUFLM(ServedLM):
+    """The same interface on llama.cpp in this process (``models.common.llamacpp``): the
+    candidates of a line are decoded side by side, sharing the prompt's cache."""
+
+    path: str = ""
+    server: object = None
+    parallel: int = 16
+
+    @property
+    def name(self) -> str:
+        return f"gguf:{self.path}"
+
+    @classmethod
+    def load(cls, spec: str) -> "GGUFLM":
+        from models.common.llamacpp import check_gguf, load_server
+
+        path = check_gguf(spec[len("gguf:"):].strip(), "poet model")
+        return cls(url="", model=path.name, path=str(path),
+                   server=load_server(path, n_ctx=8192, parallel=cls.parallel, role="poet"))
+
+    def complete(self, prompt: str, n: int, max_tokens: int, temperature: float, top_p: float,
+                 seed: int) -> list[tuple[str, float]]:
+        from models.common.llamacpp import answer
+
+        out = []
+        for start in range(0, n, self.parallel):
+            body = {"prompt": prompt, "n": min(self.parallel, n - start), "max_tokens": max_tokens,
+                    "temperature": temperature, "top_p": top_p, "seed": seed + start, "stop": ["\n"],
+                    "logprobs": 1, "cache_prompt": True}
+            try:
+                data = answer(self.server.handle_completions(body))
+            except RuntimeError as e:
+                raise ModelFileError(f"the GGUF poet {self.model} failed: {e}") from None
+            out += [(str(ch.get("text", "")).split("\n")[0], _line_logp(ch)) for ch in data.get("choices", [])]
+        return out
+
+
 def make_served_poet(spec: str, vocab, encoder, corpus_index, lexicon=None, sense=None):
     from models.poetry.poet import TRAILING, LineResult, Poet, copies
 
-    url, model = parse_openai_spec(spec)
+    lm = GGUFLM.load(spec) if spec.startswith("gguf:") else ServedLM(*parse_openai_spec(spec))
 
     class ServedPoet(Poet):
         def _sample_lines_timed(self, context, prompt, spec_, ends, prev_words, s, temperature, gen, rng,
@@ -122,4 +165,4 @@ def make_served_poet(spec: str, vocab, encoder, corpus_index, lexicon=None, sens
                 results.append(LineResult(line, prosody.last_word(line), lp, ok, syl))
             return results
 
-    return ServedPoet(ServedLM(url, model), vocab, encoder, corpus_index, lexicon, sense)
+    return ServedPoet(lm, vocab, encoder, corpus_index, lexicon, sense)
