@@ -57,15 +57,19 @@ def _ctx(host, threads: int, r: int, revise=None):
                        host=host, settings=settings)
 
 
-def measure(prompt: str, native, start, reported_miss: bool, judge=None) -> dict:
+def measure(prompt: str, native, start, reported_miss: bool, judge=None, subject_mask=None) -> dict:
     """Everything measured on one picture (native size, uint8) with today's critics; ``start`` is the
-    picture its drawing started from (None: from noise)."""
+    picture its drawing started from (None: from noise); ``subject_mask``: where a composed scene's
+    subjects stand (its asked colours are looked for there, not on the sky)."""
     from models.image.colours import colour_words, colours_in
     from models.image.metrics import degradation
 
     row: dict = {"reported_miss": reported_miss}
     wanted = colours_in(prompt)
-    palette = colour_words(native, min_share=0.1, max_words=3)
+    on = native
+    if subject_mask is not None and subject_mask.mean() >= 0.01:
+        on = native[subject_mask].reshape(-1, 1, 3)
+    palette = colour_words(on, min_share=0.1, max_words=3)
     row["colours_asked"], row["palette"] = wanted, palette
     row["colour_present"] = all(c in palette for c in wanted) if wanted else None
     if start is not None:
@@ -77,7 +81,7 @@ def measure(prompt: str, native, start, reported_miss: bool, judge=None) -> dict
         return row
     if judge is None:
         return row
-    rep = adherence_report(native, prompt, judge)
+    rep = adherence_report(native, prompt, judge, subject_mask)
     row["subject_agreement"] = rep.subject_score
     row["subject_found"] = rep.subject_found
     row["scene_asked"], row["scene_present"] = list(rep.scene_asked), list(rep.scene_present)
@@ -221,11 +225,11 @@ def main() -> None:
         with Image.open(png) as im:
             delivered = im.size
             native = np.asarray(im.convert("RGB").resize((native_size, native_size), Image.Resampling.BOX))
-        start = start_picture(kit, params)
+        start, mask = start_picture(kit, params, with_mask=True)
         reported = bool(art.scores.metrics.get("miss"))
         row = {"group": group, "prompt": prompt, "seconds": round(seconds, 2), "delivered": list(delivered),
                "native": native_size, "kept_round": art.round, "summary": art.summary,
-               **measure(prompt, native, start, reported, getattr(kit, "judge", None))}
+               **measure(prompt, native, start, reported, getattr(kit, "judge", None), mask)}
         rows.append(row)
         pictures.append(native)
         starts.append(start if start is not None else np.full_like(native, 255))

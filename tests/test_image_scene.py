@@ -66,3 +66,23 @@ def test_a_scene_without_subjects_is_its_setting():
     canvas = compose(parse_scene("a stormy sky over the sea"), [], 64, seed=0)
     assert setting_present(canvas, "storm") and setting_present(canvas, "sea")
     assert SubjectAsk("dog").count == 1
+
+
+def test_a_scene_subjects_colour_is_looked_for_on_the_subject():
+    """A small red car in a night city is red, though red is under a tenth of the picture; a
+    grey elephant under a purple sunset sky is not purple, though the sky is."""
+    from tools.critics.image import adherence_report
+
+    small_red = np.full((64, 64, 3), 255, np.uint8)
+    small_red[28:36, 8:56] = (220, 30, 40)  # long and low, as a car is
+    night = parse_scene("a red car in the city at night")
+    canvas, mask = compose(night, [small_red], 64, seed=2, with_mask=True)
+    assert np.array_equal(canvas, compose(night, [small_red], 64, seed=2))  # the same picture
+    assert 0.01 < mask.mean() < 0.1 and (canvas[mask][:, 0] > 150).mean() > 0.5
+    assert "not red" in adherence_report(canvas, "a red car in the city at night").missing  # whole picture
+    assert "not red" not in adherence_report(canvas, "a red car in the city at night", subject_mask=mask).missing
+    grey = _disc((128, 128, 128))
+    sunset = parse_scene("a purple elephant on a hill at sunset")
+    canvas, mask = compose(sunset, [grey], 64, seed=0, with_mask=True)
+    rep = adherence_report(canvas, "a purple elephant on a hill at sunset", subject_mask=mask)
+    assert "not purple" in rep.missing and "grey" in rep.palette

@@ -95,6 +95,7 @@ class _Drawing:
     variation: float | None  # how much of the exemplar was redrawn
     exemplars: tuple[int, ...] | None = None  # a composed scene: one exemplar per subject
     start: object = None  # uint8 (H, W, 3): the picture the redraw started from
+    subject_mask: object = None  # a composed scene: bool (H, W), where its subjects were placed
 
 
 def run(args: dict, ctx: ToolContext) -> Artifact:
@@ -138,7 +139,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
             earlier.append(features(np.asarray(im.convert("RGB"))))
     ictx = ImageContext(kit.index, tuple(earlier), kit.judge)
 
-    def scene_start(sd: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    def scene_start(sd: int) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
         """The composed canvas for seed ``sd``: its exemplars (one of each subject's close matches)
         and its layout follow the seed, so a revision round tries other pictures and places."""
         return compose_start(kit, scene, sd)
@@ -147,7 +148,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         picks = starts = scenes = None
         if composed and v < 1.0:
             scenes = [scene_start(sd) for sd in seeds]
-            starts = [c for c, _ in scenes]
+            starts = [c for c, _, _ in scenes]
         elif use_exemplar and v < 1.0:
             picks = kit.pick_exemplars(prompt, seeds)
             starts = [kit.exemplar_start(i, prompt) for i in picks]
@@ -158,11 +159,12 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
             arrs = [clean_redraw(a, st) for a, st in zip(arrs, starts)]
         batch = tuple(seeds) if kit.batch_size > 1 and len(seeds) > 1 else None  # drawn together
         return [_Drawing(a, sd, g, negative, batch, picks[k] if picks else None, v if starts else None,
-                         scenes[k][1] if scenes else None, starts[k] if starts else None)
+                         scenes[k][1] if scenes else None, starts[k] if starts else None,
+                         scenes[k][2] if scenes else None)
                 for k, (a, sd) in enumerate(zip(arrs, seeds))]
 
     def critic(item):
-        return image_scores(item.pixels, prompt, ictx, start=item.start)
+        return image_scores(item.pixels, prompt, ictx, start=item.start, subject_mask=item.subject_mask)
 
     kept: list = []  # the best scores so far, for the next round's negative prompt
 
@@ -366,8 +368,9 @@ def _a(noun: str) -> str:
 
 
 def compose_start(kit, scene, seed: int):
-    """(canvas, exemplars): the scene composed for ``seed`` at the model's native size; each
-    subject's exemplar is one of its close matches, chosen by the seed, recoloured to its colour."""
+    """(canvas, exemplars, subject mask): the scene composed for ``seed`` at the model's native
+    size; each subject's exemplar is one of its close matches, chosen by the seed, recoloured to
+    its colour; the mask says where the subjects stand."""
     import numpy as np
 
     from models.image.scene import compose
@@ -378,18 +381,23 @@ def compose_start(kit, scene, seed: int):
         ranked, _ = kit.subject_match(sa.text, sa.colours)
         picks.append(ranked[int(rng.integers(len(ranked)))])
     pictures = [kit.exemplars.start(i, list(sa.colours)) for i, sa in zip(picks, scene.subjects)]
-    return compose(scene, pictures, kit.native, seed), tuple(picks)
+    canvas, mask = compose(scene, pictures, kit.native, seed, with_mask=True)
+    return canvas, tuple(picks), mask
 
 
-def start_picture(kit, params: dict):
+def start_picture(kit, params: dict, with_mask: bool = False):
     """The picture a drawing recorded in ``params`` (a PNG's) started from, at the model's native
-    size (uint8), or None when it was drawn from noise (or by a Stable Diffusion model)."""
+    size (uint8), or None when it was drawn from noise (or by a Stable Diffusion model).
+    ``with_mask``: -> (start, subject mask or None)."""
     if kit.kind != "embedded" or kit.exemplars is None:
-        return None
+        return (None, None) if with_mask else None
     if params.get("exemplars"):
         from models.image.scene import parse_scene
 
-        return compose_start(kit, parse_scene(params["prompt"]), int(params["seed"]))[0]
+        canvas, _, mask = compose_start(kit, parse_scene(params["prompt"]), int(params["seed"]))
+        return (canvas, mask) if with_mask else canvas
+    if with_mask:
+        return start_picture(kit, params), None
     if params.get("exemplar") is None:
         return None
     return kit.exemplar_start(int(params["exemplar"]), params["prompt"])

@@ -180,17 +180,25 @@ def cut_out(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a[ys.min():ys.max() + 1, xs.min():xs.max() + 1], alpha[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
 
 
-def compose(scene: Scene, pictures: list[np.ndarray], size: int, seed: int) -> np.ndarray:
+def compose(scene: Scene, pictures: list[np.ndarray], size: int, seed: int, with_mask: bool = False):
     """uint8 (size, size, 3): the setting with ``pictures`` (one uint8 picture per subject of
-    ``scene``, in order) placed on it. The layout (positions, sizes, a flip) follows ``seed``."""
+    ``scene``, in order) placed on it. The layout (positions, sizes, a flip) follows ``seed``.
+    ``with_mask``: -> (picture, bool (size, size) mask of where the subjects cover the setting),
+    so a subject's asked colour is looked for on the subject, not on the sky."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
     img = background(scene, size, rng) if (scene.sky or scene.ground) else np.ones((size, size, 3), np.float32)
+    cover = np.zeros((size, size), np.float32)
     items = [(p, sa) for p, sa in zip(pictures, scene.subjects) for _ in range(max(1, sa.count))]
     n = len(items)
+
+    def done():
+        out = (img * 255).round().clip(0, 255).astype(np.uint8)
+        return (out, cover > 0.5) if with_mask else out
+
     if not n:
-        return (img * 255).round().clip(0, 255).astype(np.uint8)
+        return done()
     base = (0.62 if n == 1 else 0.46 if n == 2 else 0.36) * rng.uniform(0.85, 1.1)
     slots = np.linspace(0.5 / n, 1 - 0.5 / n, n) + rng.uniform(-0.06, 0.06, n)
     floor = HORIZON + 0.16 if (scene.sky or scene.ground) else 0.85  # where the subjects stand
@@ -210,7 +218,8 @@ def compose(scene: Scene, pictures: list[np.ndarray], size: int, seed: int) -> n
         hh, ww = min(h, size - y0), min(w, size - x0)
         region = img[y0:y0 + hh, x0:x0 + ww]
         img[y0:y0 + hh, x0:x0 + ww] = al[:hh, :ww] * sub[:hh, :ww] + (1 - al[:hh, :ww]) * region
-    return (img * 255).round().clip(0, 255).astype(np.uint8)
+        cover[y0:y0 + hh, x0:x0 + ww] = np.maximum(cover[y0:y0 + hh, x0:x0 + ww], al[:hh, :ww, 0])
+    return done()
 
 
 # ---- is the setting there? -------------------------------------------------------------------

@@ -38,8 +38,11 @@ class Adherence:
     missing: tuple[str, ...]  # "subject not found: castle", "no sunset", "not purple"
 
 
-def adherence_report(rgb: np.ndarray, prompt: str, judge=None) -> Adherence:
-    """The picture (uint8, any size) against the prompt's subjects, setting and colours."""
+def adherence_report(rgb: np.ndarray, prompt: str, judge=None, subject_mask: np.ndarray | None = None) -> Adherence:
+    """The picture (uint8, any size) against the prompt's subjects, setting and colours. With
+    ``subject_mask`` (a composed scene: where its subjects stand, same size) the asked colours are
+    looked for on the subjects: a red car that is a tenth of a night scene is red, and a purple
+    sunset sky does not make an elephant purple."""
     from models.image.colours import colour_words
     from models.image.scene import parse_scene, setting_present
 
@@ -58,7 +61,10 @@ def adherence_report(rgb: np.ndarray, prompt: str, judge=None) -> Adherence:
     if scene.elements:
         parts.append((0.25, len(present) / len(scene.elements)))
     wanted = requested_colours(prompt)
-    palette = tuple(colour_words(rgb, min_share=0.1, max_words=3))
+    on = rgb
+    if subject_mask is not None and subject_mask.shape == rgb.shape[:2] and subject_mask.mean() >= 0.01:
+        on = rgb[subject_mask].reshape(-1, 1, 3)
+    palette = tuple(colour_words(on, min_share=0.1, max_words=3))
     colour_ok = sum(c in palette for c in wanted) / len(wanted) if wanted else 1.0
     missing += [f"not {c}" for c in wanted if c not in palette]
     if wanted or not parts:
@@ -73,14 +79,16 @@ def requested_colours(prompt: str) -> list[str]:
     return colours_in(prompt)
 
 
-def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext, start: np.ndarray | None = None) -> Scores:
+def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext, start: np.ndarray | None = None,
+                 subject_mask: np.ndarray | None = None) -> Scores:
     """rgb: the picture at the model's native size (uint8). quality: colourfulness, contrast,
     entropy and sharpness against the 5th percentiles of the training images; novelty: distance
     to the nearest training image (scaled by the training set's own median nearest-neighbour
     distance; a near-copy scores 0) and to the session's earlier images; adherence: subject,
     setting and colour (``adherence_report``). With ``start`` (the picture a redraw began from, same
     size): noise and crispness against it, and a degraded redraw (``metrics.Degradation``) has its
-    quality halved, below the revision floor, so a cleaner candidate is kept when there is one."""
+    quality halved, below the revision floor, so a cleaner candidate is kept when there is one.
+    ``subject_mask``: where a composed scene's subjects stand (``adherence_report``)."""
     from models.image.metrics import features, quality_metrics
 
     q = quality_metrics(rgb)
@@ -107,7 +115,7 @@ def image_scores(rgb: np.ndarray, prompt: str, ctx: ImageContext, start: np.ndar
         session = float(min(1.0, min(np.sqrt(max(0.0, 2 - 2 * float(f @ e))) for e in ctx.earlier) / 0.5))
     novelty = 0.7 * train_part + 0.3 * session
     wanted = requested_colours(prompt)
-    rep = adherence_report(rgb, prompt, ctx.judge)
+    rep = adherence_report(rgb, prompt, ctx.judge, subject_mask)
     subject = {} if rep.subject_score is None else {"subject_score": rep.subject_score, "subject_found": rep.subject_found}
     scene = {"scene_asked": list(rep.scene_asked), "scene_present": list(rep.scene_present)} if rep.scene_asked else {}
     return Scores(quality, novelty, rep.score, {
