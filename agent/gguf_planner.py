@@ -105,6 +105,7 @@ class GGUFChatModel(BaseChatModel):
     n_ctx: int = 8192
     threads: int = 0  # 0: models.common.llamacpp.default_threads()
     constrained: bool = True
+    cache_prompt: bool = True  # keep the shared prompt prefix's cache between turns (off: a benchmark's baseline)
     _server: Any = PrivateAttr(default=None)
     _text_sink: Any = PrivateAttr(default=None)  # set by the Planner to stream the answer
     last_prompt_tokens: int = 0
@@ -129,7 +130,7 @@ class GGUFChatModel(BaseChatModel):
     def request(self, messages, tool_schemas=None, tool_choice: str = "auto") -> dict:
         req: dict[str, Any] = {"messages": request_messages(messages, tool_schemas or []),
                                "max_tokens": self.max_new_tokens, "temperature": 0.0, "seed": 0,
-                               "cache_prompt": True}
+                               "cache_prompt": self.cache_prompt}
         if self.constrained and tool_schemas:
             req["grammar"] = tool_call_grammar(tool_schemas, tool_choice)
         return req

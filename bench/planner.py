@@ -74,7 +74,8 @@ def bench_planner(repeats: int) -> list[dict]:
 def bench_llm_planner(repeats: int) -> list[dict]:
     """The LLM planner's seconds per request: a tiny Qwen2-layout chat model built here (what the
     wrapper itself costs: template, prompt reading, decoding, parsing) and, when
-    $ARSNOVA_BENCH_PLANNER names one (hf:PATH), a real local model. Baseline: the same model and
+    $ARSNOVA_BENCH_PLANNER names one (hf:PATH or gguf:FILE), a real local model; with the [gguf]
+    extra, the tiny model also as a GGUF on llama.cpp. Baseline: the same model and
     requests with the prompt-prefix KV cache dropped before every request (the system prompt and
     tool schemas are read again each turn)."""
     import tempfile
@@ -88,21 +89,36 @@ def bench_llm_planner(repeats: int) -> list[dict]:
     tools = registry.langchain_tools()
     specs = []
     with tempfile.TemporaryDirectory() as tmp:
-        from tests.tiny import make_tiny_chat_model
+        from tests.tiny import make_tiny_chat_model, make_tiny_gguf
 
-        specs.append(("tiny Qwen2-layout model (2 layers, 32 wide)", str(make_tiny_chat_model(Path(tmp) / "chat"))))
+        tiny = make_tiny_chat_model(Path(tmp) / "chat")
+        specs.append(("tiny Qwen2-layout model (2 layers, 32 wide)", f"hf:{tiny}"))
+        try:
+            import xllamacpp  # noqa: F401
+
+            specs.append(("the same model as a GGUF on llama.cpp", f"gguf:{make_tiny_gguf(tiny)}"))
+        except ImportError:
+            pass
         real = os.environ.get("ARSNOVA_BENCH_PLANNER", "")
-        if real.startswith("hf:"):
-            specs.append((real, real[3:]))
+        if real.startswith(("hf:", "gguf:")):
+            specs.append((real, real))
         rows = []
-        for label, path in specs:
-            chat = HFChatModel.load(path, max_new_tokens=24)
+        for label, spec in specs:
+            if spec.startswith("gguf:"):
+                from agent.gguf_planner import GGUFChatModel
+
+                chat = GGUFChatModel.load(spec[5:], max_new_tokens=24)
+            else:
+                chat = HFChatModel.load(spec[3:], max_new_tokens=24)
             model = chat.bind_tools(tools)
             requests = REQUESTS[: max(5, repeats * 2)]
 
             def ask(r: str, cached: bool) -> float:
-                if not cached:
-                    chat._cache, chat._cache_ids = None, ()
+                if isinstance(chat, HFChatModel):
+                    if not cached:
+                        chat._cache, chat._cache_ids = None, ()
+                else:
+                    chat.cache_prompt = cached
                 t = time.perf_counter()
                 model.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(r)])
                 return time.perf_counter() - t
