@@ -7,7 +7,7 @@ library) runs a Lark grammar whose call is ``%json`` of the same decodable call 
 transformers path enforces (``agent.tool_grammar.call_schema``), free text capped so a call
 always fits the token budget:
 
-    start := calls | words          (tool_choice "auto"; "required": calls only)
+    start := calls | words          (tool_choice "auto"; "required": calls only; words end by 512 tokens)
     calls := call ("\\n" call){0,3}
     call  := "<tool_call>\\n" JSON(call schema) "\\n</tool_call>"
 
@@ -37,6 +37,7 @@ from models.common.llamacpp import answer, check_gguf, load_server
 # largest call (two free-text fields) fits in MAX_NEW_TOKENS and the grammar can always close it.
 STRING_CAP = 200
 MAX_NEW_TOKENS = 2048
+WORDS_MAX_TOKENS = 512  # an answer in words ends here (the grammar closes it; a chat reply, not an essay)
 
 TOOLS_PREAMBLE = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
@@ -59,7 +60,7 @@ def tool_call_grammar(tool_schemas: list[dict], tool_choice: str = "auto") -> st
         f"start: {start}",
         f'calls: call ("\\n" call){{0,{MAX_CALLS - 1}}}',
         f"call: {json.dumps(CALL_OPEN)} %json {json.dumps(schema)} {json.dumps(CALL_CLOSE)}",
-        r"words: /[^<{\[`\s][^<]*/",
+        rf"words[max_tokens={WORDS_MAX_TOKENS}]: /[^<{{\[`\s][^<]*/",
         "",
     ])
 
@@ -110,6 +111,7 @@ class GGUFChatModel(BaseChatModel):
     _text_sink: Any = PrivateAttr(default=None)  # set by the Planner to stream the answer
     last_prompt_tokens: int = 0
     last_reused_tokens: int = 0
+    last_new_tokens: int = 0
 
     @classmethod
     def load(cls, path: str, **kw) -> "GGUFChatModel":
@@ -145,6 +147,7 @@ class GGUFChatModel(BaseChatModel):
             text, usage = out["choices"][0]["message"].get("content") or "", out.get("usage", {})
         self.last_prompt_tokens = int(usage.get("prompt_tokens", 0))
         self.last_reused_tokens = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0))
+        self.last_new_tokens = int(usage.get("completion_tokens", 0))
         calls, rest = parse_tool_calls(text)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=rest, tool_calls=calls))])
 

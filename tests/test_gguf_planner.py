@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agent.gguf_planner import MAX_NEW_TOKENS, cap_strings, request_messages, tool_call_grammar
+from agent.gguf_planner import MAX_NEW_TOKENS, WORDS_MAX_TOKENS, cap_strings, request_messages, tool_call_grammar
 from models.common.llamacpp import check_gguf
 from agent.planner import Planner, check_calls, make_planner
 from agent.tool_grammar import call_schema
@@ -122,6 +122,7 @@ def test_an_answer_in_words_streams_and_a_hybrid_wraps_the_model(gguf_model, tin
     res = planner.plan([HumanMessage("hello there")], on_text=shown.append)
     if not res.message.tool_calls:  # the random model took the words branch: its words were passed on
         assert "".join(shown).strip() and "".join(shown).strip() in str(res.message.content)
+        assert 0 < gguf_model.last_new_tokens <= WORDS_MAX_TOKENS + 1  # the grammar ends a reply in words
     hybrid = make_planner(f"hybrid:gguf:{tiny_gguf}", lambda: None)
     assert hybrid.llm.name == f"gguf:{tiny_gguf}"
 
