@@ -150,3 +150,19 @@ def test_a_gguf_poet_writes_the_form_on_llama_cpp(tiny_gguf, tiny_weights, encod
     assert write(2).lines == poem.lines
     with pytest.raises(ModelFileError, match="not a GGUF file"):
         load_poet_kit(tiny_weights, f"gguf:{tiny_weights / 'poet' / 'content_words.json'}", encoder, None)
+
+
+def test_the_bindings_local_listener_serves_nobody_else(gguf_model):
+    """xllamacpp also listens on 127.0.0.1: with the random key nothing is told, another program
+    on the machine gets 401 for the model's endpoints."""
+    import urllib.error
+    import urllib.request
+
+    addr = gguf_model._server.listening_address
+    assert addr.startswith("http://127.0.0.1:")
+    for path in ("/completion", "/v1/chat/completions"):
+        req = urllib.request.Request(addr + path, json.dumps({"prompt": "hi", "n_predict": 2}).encode(),
+                                     {"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=10)
+        assert e.value.code == 401
