@@ -22,13 +22,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
-from agent.llm_planner import AnswerGate, parse_tool_calls, to_template_messages
+from agent.llm_planner import AnswerGate, ToolSchemaChat, parse_tool_calls, to_template_messages
 from agent.tool_grammar import CALL_CLOSE, CALL_OPEN, MAX_CALLS, call_schema
 from models.common.llamacpp import answer, check_gguf, load_server
 
@@ -37,6 +35,7 @@ from models.common.llamacpp import answer, check_gguf, load_server
 # largest call (two free-text fields) fits in MAX_NEW_TOKENS and the grammar can always close it.
 STRING_CAP = 200
 MAX_NEW_TOKENS = 2048
+PREDICT_MS = 100_000  # llama.cpp stops writing by then, inside the planner's 120 s: a request always returns
 WORDS_MAX_TOKENS = 512  # an answer in words ends here (the grammar closes it; a chat reply, not an essay)
 
 TOOLS_PREAMBLE = (
@@ -98,7 +97,7 @@ def request_messages(messages, tool_schemas: list[dict]) -> list[dict]:
     return out
 
 
-class GGUFChatModel(BaseChatModel):
+class GGUFChatModel(ToolSchemaChat):
     """A GGUF causal LM on llama.cpp as a langchain chat model; greedy, bounded, grammar-constrained."""
 
     path: str = ""
@@ -124,14 +123,10 @@ class GGUFChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "arsnova-gguf"
 
-    def bind_tools(self, tools, tool_choice: str | None = None, **kwargs):
-        """``tool_choice``: "auto" (default: words or calls) or "any"/"required" (a call is due)."""
-        return self.bind(tool_schemas=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice or "auto",
-                         **kwargs)
-
     def request(self, messages, tool_schemas=None, tool_choice: str = "auto") -> dict:
         req: dict[str, Any] = {"messages": request_messages(messages, tool_schemas or []),
                                "max_tokens": self.max_new_tokens, "temperature": 0.0, "seed": 0,
+                               "t_max_predict_ms": PREDICT_MS,
                                "cache_prompt": self.cache_prompt}
         if self.constrained and tool_schemas:
             req["grammar"] = tool_call_grammar(tool_schemas, tool_choice)

@@ -166,3 +166,14 @@ def test_the_bindings_local_listener_serves_nobody_else(gguf_model):
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(req, timeout=10)
         assert e.value.code == 401
+
+
+def test_a_model_asked_for_twice_is_one_server_kept_for_the_process(tiny_gguf):
+    """The binding's Server destructor can hang, so a server is never freed: the same model
+    asked for again is the same server (no second copy in memory, nothing freed on a switch)."""
+    pytest.importorskip("xllamacpp")
+    from models.common.llamacpp import load_server
+
+    a = load_server(tiny_gguf, n_ctx=2048, threads=1)
+    assert load_server(tiny_gguf, n_ctx=2048, threads=1) is a
+    assert load_server(tiny_gguf, n_ctx=1024, threads=1) is not a  # other settings: another server
