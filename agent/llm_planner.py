@@ -108,7 +108,17 @@ class AnswerGate:
             self.sent = len(shown)
 
 
-class HFChatModel(BaseChatModel):
+class ToolSchemaChat(BaseChatModel):
+    """A local chat model that takes the tools as JSON schemas at generation time (and decodes
+    under them): ``bind_tools`` passes the schemas and the tool choice on to ``_generate``."""
+
+    def bind_tools(self, tools, tool_choice: str | None = None, **kwargs):
+        """``tool_choice``: "auto" (default: words or calls) or "any"/"required" (a call is due)."""
+        return self.bind(tool_schemas=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice or "auto",
+                         **kwargs)
+
+
+class HFChatModel(ToolSchemaChat):
     """transformers causal LM as a langchain chat model; greedy, bounded output."""
 
     max_new_tokens: int = 256
@@ -141,11 +151,6 @@ class HFChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "arsnova-hf"
-
-    def bind_tools(self, tools, tool_choice: str | None = None, **kwargs):
-        """``tool_choice``: "auto" (default: words or calls) or "any"/"required" (a call is due)."""
-        return self.bind(tool_schemas=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice or "auto",
-                         **kwargs)
 
     def grammar_fn(self, tool_schemas, tool_choice: str = "auto"):
         """The ``prefix_allowed_tokens_fn`` that keeps this answer inside the tool grammar."""
