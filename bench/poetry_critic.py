@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/poetry_critic.py [--poems bench/poetry_eval_baseline.json bench/poetry_eval.json]
 
+The default runs: the poet before issue 20 (poetry_eval_baseline.json), the poet that wrote with the
+first sense critic in the loop (poetry_eval_sense1.json: the poems that critic was gamed by, on
+the test topics; the adversarial round trained on other topics), and the current poet
+(poetry_eval.json).
+
 1. The window-level ROC AUC on the critic's held-out test half (real corpus windows never seen
    by the poet or the critic, against the poet's held-out unconstrained samples, word-shuffled
    and word-substituted windows), as measured when it was trained (weights/poet/sense.json).
@@ -28,14 +33,15 @@ def main() -> None:
     import torch
 
     from models.poetry.sense import heldout_passages
-    from models.poetry.training.sense_train import roc_auc
+    from models.poetry.training.sense_train import cut_passages, roc_auc
     from tools.host import make_host
 
     here = Path(__file__).parent
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--poems", type=Path, nargs="*",
-                    default=[p for p in (here / "poetry_eval_baseline.json", here / "poetry_eval.json") if p.exists()])
+                    default=[p for p in (here / "poetry_eval_baseline.json", here / "poetry_eval_sense1.json",
+                                         here / "poetry_eval.json") if p.exists()])
     ap.add_argument("--out", type=Path, default=here / "poetry_critic.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -50,7 +56,7 @@ def main() -> None:
         for which in ("round0", "kept"):
             poems = [r[which]["lines"] for r in run["poems"]]
             lengths = [len(p) for p in poems]
-            real = _cut(real_passages, lengths)
+            real = cut_passages(real_passages, lengths)
             fake_s = np.array([kit.sense.poem(p).score for p in poems])
             real_s = np.array([kit.sense.poem(p).score for p in real])
             y = np.r_[np.ones(len(real_s)), np.zeros(len(fake_s))]
@@ -62,18 +68,6 @@ def main() -> None:
             print(path.name, which, json.dumps(result["poems"][f"{path.name}:{which}"]), flush=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result["windows"]["test_auc"], indent=1))
-
-
-def _cut(passages: list[list[str]], lengths: list[int]) -> list[list[str]]:
-    """One real text per poem, of the poem's line count: consecutive held-out passages joined and cut."""
-    out, i = [], 0
-    for k in lengths:
-        run: list[str] = []
-        while len(run) < k:
-            run += passages[i % len(passages)]
-            i += 1
-        out.append(run[:k])
-    return out
 
 
 if __name__ == "__main__":

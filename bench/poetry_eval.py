@@ -3,6 +3,7 @@ kept poem side by side. Writes bench/poetry_eval.json (or --out).
 
     .venv/bin/python bench/poetry_eval.py [--split test|dev] [--topics N] [--forms haiku,sonnet] [--threads 1]
     .venv/bin/python bench/poetry_eval.py --rescore bench/poetry_eval_baseline.json   # metrics only
+    .venv/bin/python bench/poetry_eval.py --split critic --no-score --resume --out bench/poetry_negatives.json
 
 Each poem goes through the same generate -> critique -> revise path as the chat (tools/write_poem.py):
 round 0 is the request's first poem (recorded as the poet writes it; its seconds are those to its
@@ -18,7 +19,10 @@ Per poem and form, for round 0 and kept:
   (the kept poems' median should lie in the real passages' interquartile range);
 * word 5-gram copy rate against the training corpus, lines copied whole; seconds per poem.
 
-The topics are split: DEV_TOPICS may be used for tuning, TEST_TOPICS are only reported.
+The topics are split: DEV_TOPICS may be used for tuning, TEST_TOPICS are only reported, and
+CRITIC_TOPICS (neither) are where the sense critic's adversarial negatives come from: every poem the
+poet writes in those requests (round 0, each revision candidate, the kept one) is stored under
+"written", and models/poetry/training/sense_train.py trains on them (``--negatives``).
 """
 
 from __future__ import annotations
@@ -50,6 +54,16 @@ TEST_TOPICS = [
     "the first day of school", "a bird singing in the dark", "the road to the city", "an old man's memories",
     "roses in June", "the end of a long war",
 ]
+CRITIC_TOPICS = [
+    "a kettle on the stove", "the old stone bridge", "a sparrow in the hedge", "ice on the window",
+    "the baker's early light", "a soldier's last letter", "wild horses on the plain", "the miller's daughter",
+    "a sailor's wife waiting", "the church clock at midnight", "a field of barley", "snow on the pine trees",
+    "the tide going out", "a shepherd on the hill", "an owl in the barn", "the market in the square",
+    "a widow's garden", "a well in the courtyard", "the king's hall at feast", "a beggar at the gate",
+    "a shipwreck on the rocks", "the blacksmith's forge", "a nightingale in May", "the lamp in the study",
+    "children playing in the street", "the orchard in blossom", "a prisoner in his cell", "a knight riding to battle",
+    "a shepherd's lost lamb", "the wind on the moor", "a lover's quarrel", "the tavern by the road",
+]
 FORMS = ("haiku", "tanka", "limerick", "quatrain", "free", "sonnet", "villanelle")  # fastest first
 FREE_LINES = 8
 
@@ -69,7 +83,7 @@ def generate(args) -> dict:
     host = make_host(args.weights, cache_dir=Path(tempfile.gettempdir()) / "arsnova-bench-cache")
     kit = host.get("poet", args.poet)
     work = Path(tempfile.mkdtemp(prefix="poetry-eval-"))
-    topics = (TEST_TOPICS if args.split == "test" else DEV_TOPICS)[: args.topics]
+    topics = {"test": TEST_TOPICS, "dev": DEV_TOPICS, "critic": CRITIC_TOPICS}[args.split][: args.topics]
     written: list = []  # every poem the poet writes in a request: the first is round 0
     plain_write = kit.poet.write
 
@@ -80,8 +94,13 @@ def generate(args) -> dict:
 
     kit.poet.write = recording_write  # bench instrumentation: round 0's text without a second request
     rows = []
+    if args.resume and args.out and args.out.exists():  # go on from a partial run of the same split
+        rows = [r for r in json.loads(args.out.read_text())["poems"] if r["topic"] in topics]
+    done = {(r["topic"], r["form"]) for r in rows}
     for i, topic in enumerate(topics):  # topic by topic, every form: a run stopped early stays balanced
         for form in args.forms:
+            if (topic, form) in done:
+                continue
             call = {"topic": topic, "form": form, **({"lines": FREE_LINES} if form == "free" else {})}
             rounds, stamps = [], []
             written.clear()
@@ -102,7 +121,8 @@ def generate(args) -> dict:
             row = {"form": form, "topic": topic, "seed": i,
                    "round0": {"lines": list(first.lines), "seconds": round(stamps[0] - t, 2), "scores": rounds[0]},
                    "kept": {"lines": kept, "seconds": round(secs, 2), "round": art.round, "seed": art.seed,
-                            "scores": art.scores.to_dict(), "trajectory": rounds}}
+                            "scores": art.scores.to_dict(), "trajectory": rounds},
+                   "written": [list(p.lines) for p, _ in written]}  # round 0, every revision candidate
             rows.append(row)
             if args.out:  # a partial run can be scored with --rescore
                 args.out.write_text(json.dumps({"model": kit.model_id, "threads": args.threads, "split": args.split,
@@ -195,10 +215,11 @@ def _summary(rows: list[dict], real: dict) -> dict:
     for which in ("round0", "kept"):
         ms = [r[which]["metrics"] for r in rows]
         senses = [m["sense"] for m in ms]
-        in_iqr = []
+        in_iqr, in_iqr_low = [], []
         for r in rows:
             band = real[str(len(r[which]["lines"]))]
             in_iqr.append(band["q1"] <= r[which]["metrics"]["sense"] <= band["q3"])
+            in_iqr_low.append(band["q1"] <= r[which]["metrics"]["sense"])
         out[which] = {
             "form_accuracy": _mean(m["form_ok"] for m in ms),
             "finished_sentence": _mean(m["finished"] for m in ms),
@@ -213,6 +234,11 @@ def _summary(rows: list[dict], real: dict) -> dict:
             "copy_rate_5": _mean(m["copy_rate_5"] for m in ms),
             "lines_copied": sum(m["lines_copied"] for m in ms),
             "seconds_median": statistics.median(r[which]["seconds"] for r in rows),
+            # quality as the chat shows it (tools/critics/poetry.py): sense is 35% of it
+            "quality_quartiles": [float(_pct([r[which]["scores"]["quality"] for r in rows], q)) for q in (25, 50, 75)],
+            "quality_at_1": _mean(r[which]["scores"]["quality"] >= 0.995 for r in rows),
+            "quality_at_1_sense_below_real_q1": sum(
+                r[which]["scores"]["quality"] >= 0.995 and not ok for r, ok in zip(rows, in_iqr_low)),
         }
     return out
 
@@ -239,10 +265,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--poet", default=None)
-    ap.add_argument("--split", choices=("test", "dev"), default="test")
+    ap.add_argument("--split", choices=("test", "dev", "critic"), default="test")
     ap.add_argument("--topics", type=int, default=30)
     ap.add_argument("--forms", type=lambda s: tuple(s.split(",")), default=FORMS)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--resume", action="store_true", help="keep the (topic, form) rows already in --out")
     ap.add_argument("--no-score", action="store_true", help="store the poems only (score later with --rescore)")
     ap.add_argument("--rescore", type=Path, default=None, help="recompute the metrics of a stored run, in place")
     ap.add_argument("--card", action="store_true", help="print the card's poems (seeds 0-4) of --rescore's run")

@@ -149,3 +149,22 @@ def test_revision_never_keeps_a_poem_worse_than_round_0():
     assert out.best == "better" and [r.chosen for r in out.trajectory] == [True, False, True]
     only_worse = revise(["r0"], {}, lambda r, n: (["worse"], {}), table.__getitem__, cfg, keeps=never_worse)
     assert only_worse.best == "r0" and only_worse.best_round == 0
+
+
+def test_adversarial_negatives_are_split_by_topic_and_read_as_the_critic_reads(tmp_path):
+    """The critic-in-the-loop poems (bench/poetry_eval.py --split critic): no topic in both halves,
+    each poem once, the kept poem marked; windows are each line with up to two lines before it."""
+    import json
+
+    from models.poetry.training.sense_train import line_windows, loop_poems
+
+    rows = [{"topic": f"t{i}", "form": "haiku", "kept": {"lines": [f"k{i}", "b"]},
+             "written": [[f"r{i}", "b"], [f"k{i}", "b"]]} for i in range(8)]
+    path = tmp_path / "neg.json"
+    path.write_text(json.dumps({"poems": rows}))
+    train, test = loop_poems(path, seed=0)
+    assert len(test) == 2 * 2 and len(train) == 6 * 2  # 25% of topics; the kept poem not twice
+    topics = lambda half: {ln[0][1:] for ln, _ in half}  # noqa: E731
+    assert not topics(train) & topics(test)
+    assert sum(kept for _, kept in train + test) == 8
+    assert line_windows(["a", "b", "c", "d"]) == [["a"], ["a", "b"], ["a", "b", "c"], ["b", "c", "d"]]

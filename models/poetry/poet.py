@@ -570,6 +570,8 @@ class Poet:
             ok = spec.syllables[0] <= syl <= spec.syllables[1]
             if index is not None and copies(prev_words, text, index, closed_only=False):
                 ok = False
+            if _PUNCT_RUN.search(text):  # ". . . . ." is no line of verse: another candidate, or another batch
+                ok = False
             out.append(LineResult(text, prosody.last_word(text), float(np.mean(tok_lp)), ok, syl))
         return out
 

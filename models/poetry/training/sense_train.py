@@ -1,6 +1,8 @@
 """Training the sense critic (models/poetry/sense.py) and the corpus lexicon, reproducibly.
 
-    OMP_NUM_THREADS=1 .venv/bin/python -m models.poetry.training.sense_train --out models/weights/poet
+    OMP_NUM_THREADS=1 .venv/bin/python bench/poetry_eval.py --split critic --no-score --resume --out bench/poetry_negatives.json
+    OMP_NUM_THREADS=1 .venv/bin/python -m models.poetry.training.sense_train --out models/weights/poet \
+        --negatives bench/poetry_negatives.json --epochs 6
 
 1. The Gutenberg passages are rebuilt exactly as ``arsnova train poetry --prepare`` cuts them
    (same seed, same permutation); the poet trained on the first 600,001 lines of it. The critic's
@@ -9,7 +11,10 @@
    stay untouched as the bench's yardstick.
 2. Generated windows: the poet's own unconstrained samples (keyword prompts, temperature 0.7-1.0),
    and two hard negatives made from real windows: words shuffled within each line, and ~40% of
-   the words replaced by random corpus words.
+   the words replaced by random corpus words. Adversarial negatives (``--negatives``): every poem
+   the poet wrote through the chat's own path (constrained sampling with the previous critic ranking
+   each line, revision, the kept poem) on bench/poetry_eval.py's CRITIC_TOPICS, read as the critic
+   reads a poem (the window ending at each line); split by topic into train and test.
 3. Features are the frozen poet's (last hidden state, token log-prob), computed once; the head
    trains for a few epochs with one thread. ROC AUC on the test half, overall and per negative kind.
 4. Writes ``sense.safetensors`` (the head, fp16) + ``sense.json`` (data sizes, AUCs, the command),
@@ -28,7 +33,9 @@ import numpy as np
 
 from models.poetry.sense import SENSE_FILE, SenseConfig, build_head
 
-COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python -m models.poetry.training.sense_train --out models/weights/poet"
+COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/python -m models.poetry.training.sense_train --out models/weights/poet"
+           " --negatives bench/poetry_negatives.json --epochs 6")
+KINDS = ("poet", "shuffled", "substituted", "loop")
 
 
 def corpus_split(seed: int = 0, train_lines: int = 600_000, val_passages: int = 2000):
@@ -86,6 +93,29 @@ def substituted(window: list[str], pool: list[str], rng: np.random.Generator, p:
     return out
 
 
+def loop_poems(path: Path, seed: int, test_share: float = 0.25) -> tuple[list, list]:
+    """The poems the critic-in-the-loop poet wrote (bench/poetry_eval.py --split critic), split by
+    topic -> (train, test), each a list of (lines, kept?) with duplicates dropped."""
+    rows = json.loads(Path(path).read_text())["poems"]
+    topics = sorted({r["topic"] for r in rows})
+    order = np.random.default_rng(seed).permutation(len(topics))
+    test_topics = {topics[i] for i in order[: max(1, round(test_share * len(topics)))]}
+    out: tuple[list, list] = ([], [])
+    seen: set = set()
+    for r in rows:
+        kept = tuple(r["kept"]["lines"])
+        for lines in [kept] + [tuple(w) for w in r.get("written", [])]:
+            if lines and lines not in seen:
+                seen.add(lines)
+                out[r["topic"] in test_topics].append((list(lines), lines == kept))
+    return out
+
+
+def line_windows(lines: list[str], context: int = 2) -> list[list[str]]:
+    """The windows the critic scores for a poem: each line with up to ``context`` lines before it."""
+    return [lines[max(0, i - context) : i + 1] for i in range(len(lines))]
+
+
 def poet_samples(model, tok, n: int, seed: int, log=print, batch: int = 50) -> list[list[str]]:
     """Unconstrained passages from the poet: keyword prompts as in training, varied temperature."""
     import torch
@@ -116,7 +146,8 @@ def poet_samples(model, tok, n: int, seed: int, log=print, batch: int = 50) -> l
     return out[:n]
 
 
-def build_data(home: Path, seed: int, n_real: int, n_poet: int, log=print):
+def build_data(home: Path, seed: int, n_real: int, n_poet: int, log=print, negatives: Path | None = None,
+               loop_repeat: int = 2):
     from models.common.causal_lm import load_causal_lm
 
     train, val, rest = corpus_split()
@@ -128,8 +159,9 @@ def build_data(home: Path, seed: int, n_real: int, n_poet: int, log=print):
     model.name_or_path = str(home)
     gen = poet_samples(model, tok, n_poet, seed, log)
     gen_tr, gen_te = gen[: int(0.8 * len(gen))], gen[int(0.8 * len(gen)):]
+    loop_tr, loop_te = loop_poems(negatives, seed) if negatives else ([], [])
 
-    def split(real, gen_p, rng):
+    def split(real, gen_p, rng, loop, repeat):
         pos = windows_of(real, rng)
         vocab = [w.strip(".,;:!?'\"()-").lower() for p in real for ln in p for w in ln.split()]
         vocab = [w for w in vocab if w.isalpha()]
@@ -137,10 +169,13 @@ def build_data(home: Path, seed: int, n_real: int, n_poet: int, log=print):
         base = windows_of(real, rng, per=1)
         neg += [(shuffled(w, rng), "shuffled") for w in base[: len(pos) // 4]]
         neg += [(substituted(w, vocab, rng), "substituted") for w in base[len(pos) // 4 : len(pos) // 2]]
+        # the adversarial round: what the critic-guided poet wrote, window by window as it is judged
+        neg += [(w, "loop_kept" if kept else "loop") for lines, kept in loop for w in line_windows(lines)] * repeat
         items = [("\n".join(w), 1, "real") for w in pos] + [("\n".join(w), 0, k) for w, k in neg]
         return [items[i] for i in rng.permutation(len(items))]
 
-    return model, tok, split(real_tr, gen_tr, rng), split(real_te, gen_te, rng), train, val
+    return (model, tok, split(real_tr, gen_tr, rng, loop_tr, loop_repeat), split(real_te, gen_te, rng, loop_te, 1),
+            train, val, real_te, loop_te)
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -154,7 +189,7 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def train_sense(home: Path, out: Path, seed: int = 0, n_real: int = 10000, n_poet: int = 3500, epochs: int = 10,
-                log=print) -> dict:
+                log=print, negatives: Path | None = None, loop_repeat: int = 2) -> dict:
     import torch
 
     from models.poetry.corpus import KW, POEM
@@ -162,7 +197,8 @@ def train_sense(home: Path, out: Path, seed: int = 0, n_real: int = 10000, n_poe
 
     torch.manual_seed(seed)
     t0 = time.time()
-    model, tok, tr, te, poet_train, poet_val = build_data(home, seed, n_real, n_poet, log)
+    model, tok, tr, te, poet_train, poet_val, real_te, loop_te = build_data(home, seed, n_real, n_poet, log, negatives,
+                                                                         loop_repeat)
     write_lexicon(poet_train, out)
     cfg = SenseConfig(features=model.config.n_embd + 1)
     head = build_head(cfg)
@@ -170,29 +206,53 @@ def train_sense(home: Path, out: Path, seed: int = 0, n_real: int = 10000, n_poe
 
     log(f"features: {len(tr)} train, {len(te)} test windows")
     head, history, (y, p, k) = fit_head(critic, tr, te, epochs, seed, log)
+    k = np.where(k == "loop_kept", "loop", k)  # kept poems' windows are loop windows too
     aucs = {"all": roc_auc(y, p)}
-    for kind in ("poet", "shuffled", "substituted"):
+    for kind in KINDS:
         sel = (k == "real") | (k == kind)
-        aucs[kind] = roc_auc(y[sel], p[sel])
+        if (k == kind).any():
+            aucs[kind] = roc_auc(y[sel], p[sel])
     from models.common.checkpoint import half_floats, save_safetensors
 
-    save_safetensors(half_floats(head.state_dict()), out / SENSE_FILE, {"config": asdict(cfg)})
-    counts = {kind: int((k == kind).sum()) for kind in ("real", "poet", "shuffled", "substituted")}
+    state = half_floats(head.state_dict())
+    save_safetensors(state, out / SENSE_FILE, {"config": asdict(cfg)})
+    head.load_state_dict({n: v.float() for n, v in state.items()})  # measure what is shipped
+    counts = {kind: int((k == kind).sum()) for kind in ("real", *KINDS)}
     report = {"command": COMMAND, "seed": seed, "config": asdict(cfg), "epochs": epochs,
               "params": sum(p.numel() for p in head.parameters()), "train_windows": len(tr), "test_windows": counts,
               "test_auc": aucs, "history": history, "seconds": round(time.time() - t0),
-              "data": {"real_passages_train": n_real, "real_passages_test": n_real // 4, "poet_samples": n_poet}}
-    report["real_poem"] = calibrate(out, poet_val[300:600])
+              "data": {"real_passages_train": n_real, "real_passages_test": n_real // 4, "poet_samples": n_poet,
+                       "negatives": str(negatives) if negatives else None, "loop_repeat": loop_repeat}}
+    if loop_te:  # whole poems on held-out topics: the kept ones against real test passages of their length
+        kept = [lines for lines, is_kept in loop_te if is_kept]
+        report["loop_poems_test"] = {"kept": len(kept), "auc_real_vs_kept": poem_auc(critic, real_te, kept)}
+    report["real_poem"] = calibrate(critic, poet_val[300:600])
     (out / "sense.json").write_text(json.dumps(report, indent=1))
     return report
 
 
-def calibrate(home: Path, passages: list[list[str]]) -> dict:
+def cut_passages(passages: list[list[str]], lengths: list[int]) -> list[list[str]]:
+    """One real text per length: consecutive passages joined and cut to that many lines."""
+    out, i = [], 0
+    for k in lengths:
+        run: list[str] = []
+        while len(run) < k:
+            run += passages[i % len(passages)]
+            i += 1
+        out.append(run[:k])
+    return out
+
+
+def poem_auc(critic, real_passages: list[list[str]], poems: list[list[str]]) -> float:
+    """ROC AUC of real passages (cut to each poem's line count) against the poems, by poem sense."""
+    real = cut_passages(real_passages, [len(p) for p in poems])
+    s = [critic.poem(p).score for p in real + poems]
+    return roc_auc(np.r_[np.ones(len(real)), np.zeros(len(poems))], np.array(s))
+
+
+def calibrate(critic, passages: list[list[str]]) -> dict:
     """Quartiles of the poem sense of real held-out passages (the poet's validation passages after
     the 300 the bench uses): the quality band's floor is their lower quartile."""
-    from models.poetry.sense import load_sense_critic
-
-    critic = load_sense_critic(home)
     s = np.array([critic.poem(p).score for p in passages])
     return {"passages": len(s), "q1": float(np.percentile(s, 25)), "median": float(np.median(s)),
             "q3": float(np.percentile(s, 75))}
@@ -271,16 +331,22 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--real", type=int, default=10000)
     ap.add_argument("--samples", type=int, default=3500)
+    ap.add_argument("--negatives", type=Path, default=None,
+                    help="poems of the critic-guided poet (bench/poetry_eval.py --split critic) as negatives")
+    ap.add_argument("--loop-repeat", type=int, default=2, help="times each adversarial window is seen per epoch")
     ap.add_argument("--calibrate-only", action="store_true", help="only re-measure real_poem in sense.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.calibrate_only:
         report = json.loads((args.out / "sense.json").read_text())
-        report["real_poem"] = calibrate(args.out, corpus_split()[1][300:600])
+        from models.poetry.sense import load_sense_critic
+
+        report["real_poem"] = calibrate(load_sense_critic(args.out), corpus_split()[1][300:600])
         (args.out / "sense.json").write_text(json.dumps(report, indent=1))
         print(report["real_poem"])
         return
-    rep = train_sense(args.poet or args.out, args.out, args.seed, args.real, args.samples, args.epochs)
+    rep = train_sense(args.poet or args.out, args.out, args.seed, args.real, args.samples, args.epochs,
+                      negatives=args.negatives, loop_repeat=args.loop_repeat)
     print(json.dumps(rep["test_auc"], indent=1))
 
 
