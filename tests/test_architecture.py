@@ -17,6 +17,7 @@ AGENT_MODEL_IMPORTS = {
     "models.common.errors",  # the error kinds the CLI turns into exit codes
     "models.common.encoder",  # the router plans with the sentence encoder
     "models.common.causal_lm",  # the hf: planner loads a causal LM
+    "models.common.llamacpp",  # the gguf: planner loads a GGUF on llama.cpp (the poet's gguf: shares it)
     "models.common.files",  # briefs, summaries and bundles are read and written capped and atomically
     "models.common.runtime",  # the weights folder and the app version
     "models.common.learned",  # the names of models learned from the person's work (`arsnova learn`)
