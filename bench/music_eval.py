@@ -9,6 +9,14 @@ Two phases, so a baseline measured before a change can be re-analysed with today
     .venv/bin/python bench/music_eval.py analyse /tmp/music-eval [--out bench/music_eval.json]
     .venv/bin/python bench/music_eval.py all /tmp/music-eval              # both; writes bench/music_eval.json
     .venv/bin/python bench/music_eval.py speed x                         # bench/music_speed.py -> music_speed.json
+    .venv/bin/python bench/music_eval.py chorales x [--dev]              # DP vs network -> music_eval_chorales.json
+
+``chorales`` compares the two harmonisers on the same sopranos: for each of the 24 chorale requests
+(slots filled by the router, as ``generate`` does; the same seed as there), the round-0 soprano is
+sampled to the tool's phrase plan once, then given alto, tenor and bass by the chord model + voicing
+DP and by the chorale network (``models/music/coconet.py``), and both pieces analysed by
+``piece_report`` (the code ``analyse`` uses) against the held-out Bach. ``--dev`` uses other seeds
+(+1000): the sampler settings were chosen on those; the reported table is the default seeds.
 
 The baseline column (``bench/music_eval_baseline.json``) is the analysis of MIDI files the tool
 wrote before the issue-19 work (generated with the then-current code, analysed with this one).
@@ -111,6 +119,86 @@ def bach_reference() -> dict:
             "four_voices": round(statistics.mean(v.four_voices for v in vls), 4)}
 
 
+def compare_chorales(dev: bool = False) -> dict:
+    """DP vs network on the 24 chorale requests' sopranos (see the module docstring)."""
+    import torch
+
+    from models.common.runtime import default_weights_dir
+    from models.music.analysis import melody_part, piece_report
+    from models.music.chorale import harmonise_chorale
+    from models.music.coconet import load_coconet
+    from models.music.generator import MusicGenerator
+    from models.music.plan import make_plan
+    from models.music.sample import SampleSpec
+    from models.music.tokens import parse_key
+    from tools import registry
+    from tools.compose_music import default_form
+    from tools.critics.music import default_phrase_bars
+
+    torch.set_num_threads(1)
+    gen = MusicGenerator.from_dir()
+    kind = gen.default_kind()
+    net, meta = load_coconet(default_weights_dir() / "music-chorale.safetensors")
+    spec = registry.spec("compose_music")
+    rows = {"dp": [], "net": []}
+    for i, (rid, req_kind, text) in enumerate(requests()):
+        if req_kind != "chorale":
+            continue
+        args = spec.fill_args(text, text, {})
+        key = parse_key(args["key"])
+        bars = int(args.get("bars") or 16)
+        meter = args.get("meter") or "4/4"
+        form = args.get("form") or default_form("chorale", args.get("density") or "moderate", meter)
+        plan = make_plan(key, bars, form, default_phrase_bars("chorale", bars))
+        seed = i + (1000 if dev else 0)
+        base = SampleSpec(key=key, meter=meter, bars=bars, style="chorale", density=args.get("density") or "moderate",
+                          seed=seed, plan=plan.guides, max_chord=1, pitch_range=(60, 79), onset_grid=4)
+        melody = melody_part(gen.compose(kind, base)[0].score, legato=True)
+        for name, how in (("dp", {}), ("net", {"net": net})):
+            t = time.perf_counter()
+            score = harmonise_chorale(melody, key, gen.chords, plan.cadences, **how)[0]
+            secs = time.perf_counter() - t
+            rep = piece_report(score, key, "chorale")
+            rows[name].append({"id": rid, "seconds": round(secs, 3), **{k: rep[k] for k in (
+                "key_agrees", "cadence_share", "four_voices", "triad_beats", "parallels_per_100",
+                "crossings_per_100", "range_per_100", "final_tonic_triad")}})
+        print(f"{rid:24s} " + "  ".join(f"{n}: triads {rows[n][-1]['triad_beats']:.2f} par {rows[n][-1]['parallels_per_100']:.1f} "
+                                        f"cross {rows[n][-1]['crossings_per_100']:.1f} {rows[n][-1]['seconds']:.2f}s"
+                                        for n in rows), flush=True)
+    fields = ("triad_beats", "parallels_per_100", "crossings_per_100", "range_per_100", "final_tonic_triad",
+              "key_agrees", "cadence_share", "four_voices")
+    table = {f: {n: _mean(rows[n], f) for n in rows} for f in fields}
+    for n in rows:
+        table.setdefault("seconds_median", {})[n] = round(statistics.median(r["seconds"] for r in rows[n]), 3)
+    return {"seeds": "dev (+1000)" if dev else "test (as generate)", "soprano_model": kind,
+            "network": {k: meta.get(k) for k in ("train_step", "dev_nll", "test_nll_infill", "test_nll_random")},
+            "table": table, "bach_sopranos": bach_sopranos(gen.chords, net), "bach_reference": bach_reference(),
+            "pieces": rows}
+
+
+def bach_sopranos(chords, net) -> dict:
+    """Both harmonisers under the held-out Bach chorales' own sopranos (only the last bar fixed to I;
+    no phrase plan), measured like Bach's parts in ``bach_reference``."""
+    from models.music.analysis import voice_leading
+    from models.music.chorale import harmonise_chorale
+    from models.music.tokens import Score
+    from models.music.training.chords import chorale_scores, split
+
+    _, held = split(chorale_scores())
+    out = {}
+    for name, how in (("dp", {}), ("net", {"net": net})):
+        vls = []
+        for s in held:
+            sop = Score(tuple(n for n in s.notes if n.voice == 0), s.meter, s.key, s.style, s.density, s.n_bars)
+            score = harmonise_chorale(sop, s.key, chords, (None,) * (s.bars - 1) + ("I",), **how)[0]
+            vls.append(voice_leading(score, s.key))
+        out[name] = {"chorales": len(held), "triad_beats": round(statistics.mean(v.plain_chords for v in vls), 4),
+                     "parallels_per_100_beats": round(statistics.mean(v.parallels_per_100 for v in vls), 4),
+                     "crossings_per_100_beats": round(statistics.mean(v.crossings_per_100 for v in vls), 4),
+                     "final_tonic_triad": round(statistics.mean(v.final_tonic_triad for v in vls), 4)}
+    return out
+
+
 def _mean(rows, field, cond=lambda r: True):
     vals = [float(r[field]) for r in rows if cond(r) and r.get(field) is not None]
     return round(statistics.mean(vals), 4) if vals else None
@@ -148,10 +236,11 @@ def summarise(rows: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=("generate", "analyse", "all", "speed"))
+    ap.add_argument("phase", choices=("generate", "analyse", "all", "speed", "chorales"))
     ap.add_argument("dir", type=Path)
     ap.add_argument("--model", choices=("transformer", "rnn"))
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--dev", action="store_true", help="chorales: the dev seeds")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "music_eval.json")
     args = ap.parse_args()
     if args.phase == "speed":  # bench/music_speed.py times it (and the whole tool call)
@@ -159,6 +248,12 @@ def main() -> None:
 
         res = measure(5, baseline=False)
         (Path(__file__).parent / "music_speed.json").write_text(json.dumps(res, indent=1))
+        return
+    if args.phase == "chorales":
+        res = compare_chorales(args.dev)
+        out = Path(__file__).parent / f"music_eval_chorales{'_dev' if args.dev else ''}.json"
+        out.write_text(json.dumps(res, indent=1))
+        print(json.dumps({"table": res["table"], "bach": res["bach_reference"]}, indent=1))
         return
     if args.phase in ("generate", "all"):
         generate(args.dir, args.model, args.limit)

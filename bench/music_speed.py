@@ -3,10 +3,15 @@ on the bench's 2 cores; here one torch thread). Medians over ``--runs`` runs aft
 model (transformer, rnn), for two requests, each timed two ways:
 
 - generate: sample the melody to the phrase plan, then lay out the parts (a waltz
-  accompaniment under 16 bars in D minor; an 8-bar chorale in D minor harmonised SATB), as
+  accompaniment under 16 bars in D minor; an 8-bar chorale in D minor harmonised SATB by the
+  default harmoniser, the chorale network when its file is installed), as
   ``bench/music_eval.py speed`` timed it;
 - tool: the whole ``compose_music`` call a person waits for (round-0 piece, critique, revision
   rounds, MIDI, piano roll), "a waltz in D minor, 16 bars" and "a Bach chorale in D minor, 8 bars".
+
+``chorale_harmonisers``: the 8-bar D minor chorale with each harmoniser, the chord model + voicing
+DP and the Coconet-style network (``models/music/coconet.py``): the soprano sampled to the plan and
+the three lower parts written (end to end), and the harmonising alone.
 
 ``--baseline`` also times the code paths before the speed-up, patched back in for the run: the
 LSTM's per-token step through ``nn.LSTM`` (oneDNN reorders its weights on every one-token call)
@@ -50,7 +55,7 @@ def generate_once(gen, kind: str, request: str, seed: int) -> None:
         plan = make_plan(key, 8, "AAB", 2)
         p = gen.compose(kind, SampleSpec(key=key, meter="4/4", bars=8, style="chorale", seed=seed, plan=plan.guides,
                                          max_chord=1, pitch_range=(60, 79), onset_grid=4))[0]
-        harmonise_chorale(melody_part(p.score, legato=True), key, gen.chords, plan.cadences)
+        harmonise_chorale(melody_part(p.score, legato=True), key, gen.chords, plan.cadences, net=gen.chorale_net)
 
 
 def tool_once(gen, kind: str, request: str, seed: int, out: Path) -> None:
@@ -111,6 +116,39 @@ def before_speedup():
         MusicRNN.step, analysis.music21_key = saved
 
 
+def chorale_harmonisers(gen, runs: int) -> dict:
+    """Seconds (stats over ``runs`` after a warm-up) for an 8-bar chorale in D minor, per harmoniser."""
+    from bench.common import stats
+    from models.common.runtime import default_weights_dir
+    from models.music.analysis import melody_part
+    from models.music.chorale import harmonise_chorale
+    from models.music.coconet import load_coconet
+    from models.music.plan import make_plan
+    from models.music.sample import SampleSpec
+    from models.music.tokens import Key
+
+    key, kind = Key(2, "minor"), gen.default_kind()
+    net, _ = load_coconet(default_weights_dir() / "music-chorale.safetensors")
+    plan = make_plan(key, 8, "AAB", 2)
+    out: dict = {"soprano_model": kind}
+    for name, how in (("dp", {}), ("net", {"net": net})):
+        total, alone = [], []
+        for r in range(runs + 1):
+            t = time.perf_counter()
+            p = gen.compose(kind, SampleSpec(key=key, meter="4/4", bars=8, style="chorale", seed=r, plan=plan.guides,
+                                             max_chord=1, pitch_range=(60, 79), onset_grid=4))[0]
+            t1 = time.perf_counter()
+            harmonise_chorale(melody_part(p.score, legato=True), key, gen.chords, plan.cadences, **how)
+            t2 = time.perf_counter()
+            if r:  # the first run warms up
+                total.append(t2 - t)
+                alone.append(t2 - t1)
+        out[name] = {"end_to_end": stats(total), "harmonise": stats(alone)}
+        print(f"chorale 8 bars {name:4s} end to end median {statistics.median(total):6.2f} s, "
+              f"harmonising {statistics.median(alone):6.2f} s", flush=True)
+    return out
+
+
 def measure(runs: int, baseline: bool) -> dict:
     import torch
 
@@ -120,6 +158,7 @@ def measure(runs: int, baseline: bool) -> dict:
     torch.set_num_threads(1)
     gen = MusicGenerator.from_dir()
     out: dict = {"runs": runs, "threads": 1}
+    out["chorale_harmonisers"] = chorale_harmonisers(gen, runs)
     paths = [("now", None)] + ([("before", before_speedup)] if baseline else [])
     with tempfile.TemporaryDirectory() as tmp:
         for label, patch in paths:
@@ -153,7 +192,18 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--baseline", action="store_true", help="also time the code paths before the speed-up")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "music_speed.json")
+    ap.add_argument("--chorales-only", action="store_true", help="only the chorale harmonisers (merged into --out)")
     args = ap.parse_args()
+    if args.chorales_only:
+        import torch
+
+        from models.music.generator import MusicGenerator
+
+        torch.set_num_threads(1)
+        res = json.loads(args.out.read_text()) if args.out.exists() else {}
+        res["chorale_harmonisers"] = chorale_harmonisers(MusicGenerator.from_dir(), args.runs)
+        args.out.write_text(json.dumps(res, indent=1))
+        return
     res = measure(args.runs, args.baseline)
     args.out.write_text(json.dumps(res, indent=1))
 

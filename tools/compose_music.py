@@ -5,9 +5,9 @@ unless they were asked for; a mood gives density, tempo and mode; the form — A
 AABA for songs, AAB for chorales, or as asked — and the accompaniment give a phrase plan),
 2. the round-0 piece, sampled to the plan (cadences, tonic start and end, sections written
 out), with its parts written under the melody (an accompaniment from the chord model, or a
-chorale's alto, tenor and bass), 3. critique (scale, entropy, groove, range, fluency; tonal
-centre, cadences, form, texture, voice leading; melody copy rate; key, bars, meter, tempo),
-4. revise within bounds (hotter sampling and corpus n-gram blocking each round; a candidate
+chorale's alto, tenor and bass from the chorale network), 3. critique (scale, entropy, groove,
+range, fluency; tonal centre, cadences, form, texture, voice leading; melody copy rate; key, bars,
+meter, tempo), 4. revise within bounds (hotter sampling and corpus n-gram blocking each round; a candidate
 under any critic's floor is never kept for its novelty), 5. MIDI (a named track per part),
 piano roll and WAV when a synthesiser is installed, 6. the summary.
 """
@@ -176,7 +176,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         for p in pieces:
             melody = melody_part(p.score, legato=chorale)
             if chorale:
-                score = harmonise_chorale(melody, key, chords, cadences)[0]
+                score = harmonise_chorale(melody, key, chords, cadences, net=gen.chorale_net)[0]
             else:
                 score = accompany(melody, key, chords, cadences, accompaniment).score
             out.append(replace(p, score=score))

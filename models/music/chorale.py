@@ -1,4 +1,15 @@
-"""Four-part chorales: a sampled soprano harmonised beat by beat and voiced SATB.
+"""Four-part chorales: a sampled soprano with alto, tenor and bass written under it, two ways.
+
+``harmonise_chorale(..., net=None)``: the chord-model path (below). ``net=`` a Coconet-style
+model (``models/music/coconet.py``, ``load_coconet``): the network infills alto, tenor and bass by
+blocked Gibbs sampling on an eighth-note grid (``harmonise_with_net``), with hard constraints as
+masks: each voice's range, no crossing, upper voices within an octave, the plan's cadence bars on
+their chord (I or V7 with the raised leading note, root in the bass, its third present), no
+natural seventh in the beat before a minor-key full cadence; a few chains are sampled, beats with
+parallel fifths or octaves resampled, and the chain with the fewest (by ``analysis.voice_leading``)
+kept. Seeded from the soprano, so the same tune always gets the same parts.
+
+Chord-model path:
 
 1. The soprano (voice 0) is read per beat (the note sounding at each quarter).
 2. A chord per beat by Viterbi with the chord model's beat-to-beat transitions learned from
@@ -16,12 +27,12 @@ its own rhythm; repeated lower notes are tied).
 
 from __future__ import annotations
 
-from itertools import product
+import zlib
 
 import numpy as np
 
-from models.music.analysis import VOICE_RANGES
-from models.music.chords import SHAPES, ChordModel
+from models.music.analysis import VOICE_RANGES, dominant_chord, tonic_triad, voice_leading
+from models.music.chords import ROMAN, SHAPES, ChordModel, label_beats
 from models.music.tokens import Key, NoteEvent, Score
 
 PARALLEL_COST, LEAP_COST, INVERSION_COST, DOUBLED_LT_COST, MISSING_THIRD_COST = 40.0, 1.5, 2.0, 12.0, 30.0
@@ -133,8 +144,11 @@ def voice_satb(sop: list[int], chords: list[int], model: ChordModel, key: Key,
 
 
 def harmonise_chorale(soprano: Score, key: Key, model: ChordModel,
-                      cadences: tuple[str | None, ...] = ()) -> tuple[Score, list[str]]:
-    """The soprano with alto, tenor and bass under it (voices 1..3) and the chords' names."""
+                      cadences: tuple[str | None, ...] = (), net=None, seed: int | None = None) -> tuple[Score, list[str]]:
+    """The soprano with alto, tenor and bass under it (voices 1..3) and the chords' names: by the
+    chorale network when ``net`` is given, else by the chord model and voicing DP."""
+    if net is not None:
+        return harmonise_with_net(soprano, key, net, cadences, seed)
     beats_per_bar = max(1, soprano.bar_length // 4)
     sop = soprano_beats(soprano)
     if not sop:
@@ -156,3 +170,139 @@ def harmonise_chorale(soprano: Score, key: Key, model: ChordModel,
     notes.sort(key=lambda n: (n.start, n.voice))
     score = Score(tuple(notes), soprano.meter, key, "chorale", soprano.density, soprano.bars)
     return score, [model.name(k) for k in chords]
+
+
+# ---- the network path ------------------------------------------------------------------------------
+def soprano_steps(soprano: Score, step: int) -> np.ndarray:
+    """(T,) the soprano pitch sounding at each grid step; a rest holds the note before it (the first
+    note when the tune opens with one)."""
+    T = soprano.bars * soprano.bar_length // step
+    g = -np.ones(T, np.int64)
+    for n in sorted((n for n in soprano.notes if n.voice == 0), key=lambda n: n.start):
+        a, b = -(-n.start // step), -(-(n.start + n.duration) // step)
+        g[a : min(b, T)] = n.pitch
+    known = np.flatnonzero(g >= 0)
+    if len(known):
+        g[: known[0]] = g[known[0]]
+        for t in range(1, T):
+            if g[t] < 0:
+                g[t] = g[t - 1]
+    return g
+
+
+def constraints(sop: np.ndarray, key: Key, cadences: tuple[str | None, ...], steps_per_bar: int, per_beat: int,
+                n_pitch: int, lo: int) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed (4, T, n_pitch) bool, need (T,) pitch class or -1) for the sampler."""
+    T = len(sop)
+    pcs = (np.arange(n_pitch) + lo) % 12
+    midi = np.arange(n_pitch) + lo
+    allowed = np.zeros((4, T, n_pitch), bool)
+    allowed[0, np.arange(T), np.clip(sop - lo, 0, n_pitch - 1)] = True
+    for v in (1, 2, 3):
+        allowed[v] = ((midi >= VOICE_RANGES[v][0]) & (midi <= VOICE_RANGES[v][1]))[None]
+    need = -np.ones(T, np.int64)
+    third = (key.tonic + (4 if key.mode == "major" else 3)) % 12
+    five = (key.tonic + 7) % 12
+    for bar, c in enumerate(cadences):
+        a, b = bar * steps_per_bar, min((bar + 1) * steps_per_bar, T)
+        if c not in ("I", "V") or a >= T:
+            continue
+        chord, root, t3 = (tonic_triad(key), key.tonic, third) if c == "I" else (dominant_chord(key), five, (five + 4) % 12)
+        inside = np.isin(pcs, sorted(chord))
+        allowed[1:, a:b] &= inside[None, None]
+        allowed[3, a:b] &= (pcs == root)[None]
+        need[a:b] = t3
+        if c == "I" and key.mode == "minor" and a > 0:  # the approach to a minor cadence: raised leading note
+            allowed[1:, max(0, a - per_beat) : a] &= (pcs != (key.tonic + 10) % 12)[None, None]
+    return allowed, need
+
+
+def grid_score(soprano: Score, grid: np.ndarray, step: int, key: Key) -> Score:
+    """The given soprano's notes plus voices 1..3 of ``grid`` (4, T), repeated pitches tied within a bar."""
+    notes = [NoteEvent(n.start, n.duration, n.pitch, 0) for n in soprano.notes if n.voice == 0]
+    per_bar = max(1, soprano.bar_length // step)
+    T = grid.shape[1]
+    for v in (1, 2, 3):
+        t = 0
+        while t < T:
+            e = t + 1
+            while e < T and grid[v, e] == grid[v, t] and e % per_bar:
+                e += 1
+            if grid[v, t] >= 0:
+                notes.append(NoteEvent(t * step, (e - t) * step, int(grid[v, t]), v))
+            t = e
+    notes.sort(key=lambda n: (n.start, n.voice))
+    return Score(tuple(notes), soprano.meter, key, "chorale", soprano.density, soprano.bars)
+
+
+def _badness(score: Score, key: Key) -> tuple[float, float]:
+    """Parallels, crossings and notes out of range per 100 beats, then a final chord that is not the tonic triad."""
+    vl = voice_leading(score, key)
+    return (vl.parallels_per_100 + vl.crossings_per_100 + vl.range_per_100, -float(vl.final_tonic_triad))
+
+
+def _parallel_beats(grid: np.ndarray, per_beat: int) -> list[int]:
+    """Beats (grid indices of their first step) moving into parallel fifths or octaves from the
+    beat before, by the rule ``analysis.voice_leading`` counts."""
+    g = grid[:, ::per_beat]
+    out = []
+    for b in range(1, g.shape[1]):
+        prev, row = g[:, b - 1], g[:, b]
+        for i in range(4):
+            for j in range(i + 1, 4):
+                if prev[i] == row[i] or prev[j] == row[j]:
+                    continue
+                if (row[i] - prev[i]) * (row[j] - prev[j]) > 0 and (prev[i] - prev[j]) % 12 == (row[i] - row[j]) % 12 \
+                        and (prev[i] - prev[j]) % 12 in (0, 7):
+                    out.append(b * per_beat)
+    return sorted(set(out))
+
+
+def harmonise_with_net(soprano: Score, key: Key, net, cadences: tuple[str | None, ...] = (),
+                       seed: int | None = None, schedule=None, repair_rounds: int = 3) -> tuple[Score, list[str]]:
+    """Alto, tenor and bass infilled by the chorale network under ``soprano`` (see the module
+    docstring); -> (Score with voices 0..3, chord names per beat)."""
+    from models.music.coconet import MAX_POS, PITCH_LO, STEP, GibbsSchedule, infill
+
+    schedule = schedule or GibbsSchedule()
+    # 1. the soprano on the grid, the constraints, a seed from the tune when none is given
+    sop = soprano_steps(soprano, STEP)
+    if not len(sop) or (sop < 0).all():
+        return soprano, []
+    T, per_bar, per_beat = len(sop), max(1, soprano.bar_length // STEP), 4 // STEP
+    if seed is None:
+        seed = zlib.crc32(sop.astype(np.int16).tobytes() + bytes(f"{key.name}{cadences}", "utf8"))
+    n_pitch = net.config.n_pitch
+    allowed, need = constraints(sop, key, tuple(cadences), per_bar, per_beat, n_pitch, PITCH_LO)
+    pitches = np.zeros((4, T), np.int64)
+    pitches[0] = sop
+    free = np.zeros((4, T), bool)
+    free[1:] = True
+    pos = np.minimum(np.arange(T) % per_bar, MAX_POS - 1)
+    key_id = key.tonic + 12 * (key.mode == "minor")
+    # 2. a few Gibbs chains; keep the one the voice-leading analysis likes best (earliest on a tie)
+    chains = infill(net, pitches, free, allowed, pos, key_id, schedule, seed, need)
+    scored = [(_badness(grid_score(soprano, g, STEP, key), key), i) for i, g in enumerate(chains)]
+    best_bad, best_i = min(scored)
+    best = chains[best_i]
+    # 3. resample the beats that move in parallel fifths or octaves (and the beat before each)
+    from dataclasses import replace
+
+    for r in range(repair_rounds):
+        bad = _parallel_beats(best, per_beat)
+        if not bad:
+            break
+        region = np.zeros((4, T), bool)
+        for t in bad:
+            region[1:, max(0, t - per_beat) : t + per_beat] = True
+        cands = infill(net, best, region, allowed, pos, key_id,
+                       replace(schedule, steps=max(4, schedule.steps // 6), p_min=0.3), seed + 1 + r, need)
+        for g in cands:
+            b = _badness(grid_score(soprano, g, STEP, key), key)
+            if b < best_bad:
+                best_bad, best = b, g
+    score = grid_score(soprano, best, STEP, key)
+    labs = label_beats(best[:, ::per_beat].T, key)
+    suffix = ("", "m", "o", "7", "m7", "ø7", "M7", "o7")  # as ChordModel.name spells the qualities
+    names = ["?" if lab is None else ROMAN[lab[0]] + suffix[lab[1]] for lab in labs]
+    return score, names

@@ -20,6 +20,7 @@ from models.common.ngram_index import NgramIndex
 MODEL_FILES = {"transformer": "music-transformer.safetensors", "rnn": "music-rnn.safetensors"}
 INDEX_FILE = "music-ngrams.npz"
 CHORDS_FILE = "music-chords.npz"
+CHORALE_FILE = "music-chorale.safetensors"
 
 
 @dataclass
@@ -38,6 +39,7 @@ class MusicGenerator:
     _user_index: NgramIndex | None = None
     _union: NgramIndex | None = None
     _chords: object | None = None
+    _chorale_net: object | None = None
 
     @classmethod
     def from_dir(cls, weights_dir: Path | None = None) -> "MusicGenerator":
@@ -132,6 +134,17 @@ class MusicGenerator:
                 raise ModelFileError(f"chord model {path} is missing; run `python -m models.music.training.chords`")
             self._chords = ChordModel.load(path)
         return self._chords
+
+    @property
+    def chorale_net(self):
+        """The four-part chorale network (``models/music/coconet.py``) that writes a chorale's alto,
+        tenor and bass; None where its file is missing (the chord model and voicing DP then do)."""
+        path = self.home / CHORALE_FILE
+        if self._chorale_net is None and path.exists():
+            from models.music.coconet import load_coconet
+
+            self._chorale_net = load_coconet(path)[0]
+        return self._chorale_net
 
     def compose(
         self,
