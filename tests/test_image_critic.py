@@ -93,3 +93,37 @@ def test_adherence_names_what_is_missing():
     assert rep.subject_found is False and rep.missing == ("subject not found: submarine",) and rep.score < 0.5
     plain = adherence_report(red, "a red apple")  # no critic: colour only, as before
     assert plain.subject_found is None and plain.score == 1.0
+
+
+def test_augment_draws_the_subject_on_a_setting_at_the_critic_size():
+    """64 px pictures -> (B, 3, 32, 32) in 0..1; on a composer's setting the page is see-through
+    (the sky shows around the subject), and the draws follow the generator."""
+    from models.image.training.critic import augment, setting_backgrounds
+
+    settings = setting_backgrounds(64, 1, seed=0)
+    assert settings.shape == (34, 64, 64, 3) and settings.min() >= 0 and settings.max() <= 1
+    imgs = np.stack([_disc((220, 30, 40)), _disc((30, 60, 220), r=10)] * 8)
+    x = augment(imgs, np.random.default_rng(0), settings, size=32)
+    assert tuple(x.shape) == (16, 3, 32, 32) and float(x.min()) >= 0 and float(x.max()) <= 1
+    assert np.allclose(x.numpy(), augment(imgs, np.random.default_rng(0), settings, size=32).numpy())
+    corners = x[:, :, :2, :2].mean(dim=(1, 2, 3)).numpy()
+    assert (corners < 0.85).any()  # some pictures are not on the white page any more
+
+
+def test_batches_balance_captions_and_add_near_subjects():
+    from models.image.training.critic import draw_batch, neighbour_table, sampling_weights
+
+    texts = ["a star"] * 16 + ["a cat", "a dog", "a car", "a tree"]
+    vecs = np.zeros((20, 384), np.float32)
+    vecs[:16, 0] = 1
+    vecs[16, 1:3] = (0.8, 0.6)  # cat
+    vecs[17, 2] = 1  # dog: cos 0.6 to the cat (near, not a synonym)
+    vecs[18, 3] = vecs[19, 4] = 1
+    emoji = np.zeros(20, bool)
+    idx = np.arange(20)
+    p = sampling_weights(texts, emoji, idx)
+    assert np.isclose(p.sum(), 1) and np.isclose(p[:16].sum() / p[16], 4.0)  # 16 stars weigh as 4 pictures
+    near, groups = neighbour_table(texts, vecs, idx, lo=0.5, hi=0.9)
+    assert near["a cat"] == ["a dog"] and near["a star"] == [] and groups["a star"] == list(range(16))
+    b = draw_batch(np.random.default_rng(0), idx, p, 6, 2, texts, near, groups)
+    assert len(b) == 6
