@@ -18,13 +18,13 @@ turns:
 """
 
 DIGESTS = {
-    "images/002-call_0_generate_image-image.png": "4230e65c61ecda2c195a4cac1775f0e06efbab64dea5148b3c9de354f3420bcd",
+    "images/002-call_0_generate_image-image.png": "60d7a17a78bbe8c28da2e8f994aa0e85f07b47a467950915ef9615729d1792bd",
     "images/004-call_0_style_transfer-styled.png": "e30de63a1ab96a2f45f4c6ae2f7cd3a7ad3c4e0d2ba35be4d1747fddbfb608ae",
-    "index.html": "b16d7388c4621d99213803092687785e925ec8189241e1f051604ba3c16483aa",
-    "manifest.json": "b6aed81ff7ebb88968a61d575085c9251a63f638b5307129bd16a04177f877f3",
+    "index.html": "eaa3df1c2aab888d5607eab7a6c774cc4eda113b86146018253ca537f18d4f81",
+    "manifest.json": "c561077379955f23a1ac6c678969e921b0879e3d01e340928aeddb7e8fef9f78",
     "music/003-call_0_compose_music-music.mid": "5ff490df4ea0e1232461d3c670b40be507478962f10eb23ad1f6815b8108f7e4",
     "music/003-call_0_compose_music-music.png": "5f71d40a3d4ef1ff26c59e9eac641ae6f4277ebf9fb1b6797a802e6a73f1d6b1",
-    "poems/001-call_0_write_poem-poem.md": "1d6e0588109bcfe1021deb0513027745bced0bf693f8cc762f89218646b7a9d6",
+    "poems/001-call_0_write_poem-poem.md": "245d23937dc1789db1df780137993541eea9fe0f7ccc961b6c6bf66a82346163",
 }
 
 
