@@ -464,6 +464,14 @@ class VoiceLeading:
     four_voices: float  # beats with all four voices sounding
 
 
+def parallel_motion(a0, a1, b0, b1):
+    """Two voices moving from ``a0``, ``b0`` to ``a1``, ``b1`` in parallel fifths or octaves (the
+    same perfect interval before and after, both moving, in the same direction). Numbers or numpy
+    arrays alike (elementwise): the one rule the critic counts and the harmonisers avoid."""
+    iv0, iv1 = (a0 - b0) % 12, (a1 - b1) % 12
+    return (iv0 == iv1) & ((iv0 == 0) | (iv0 == 7)) & ((a1 - a0) * (b1 - b0) > 0)
+
+
 def voice_leading(score: Score, key: Key) -> VoiceLeading:
     g = beat_grid(score, 4)
     n = len(g)
@@ -481,15 +489,7 @@ def voice_leading(score: Score, key: Key) -> VoiceLeading:
         if b == 0 or not (full[b] and full[b - 1]):
             continue
         prev = g[b - 1]
-        for i in range(4):
-            for j in range(i + 1, 4):
-                a0, a1, b0, b1 = prev[i], row[i], prev[j], row[j]
-                if a0 == a1 or b0 == b1:
-                    continue
-                iv0, iv1 = (a0 - b0) % 12, (a1 - b1) % 12
-                same_dir = (a1 - a0) * (b1 - b0) > 0
-                if same_dir and iv0 == iv1 and iv0 in (0, 7):
-                    par += 1
+        par += sum(bool(parallel_motion(prev[i], row[i], prev[j], row[j])) for i in range(4) for j in range(i + 1, 4))
     plain = np.mean([is_plain_chord({int(p) % 12 for p in g[b] if p >= 0}) for b in range(n)])
     last = [int(p) for p in g[-1] if p >= 0]
     if not last:  # a final rest beat: use the last sounding beat

@@ -31,8 +31,8 @@ import zlib
 
 import numpy as np
 
-from models.music.analysis import VOICE_RANGES, dominant_chord, tonic_triad, voice_leading
-from models.music.chords import ROMAN, SHAPES, ChordModel, label_beats
+from models.music.analysis import VOICE_RANGES, dominant_chord, parallel_motion, tonic_triad, voice_leading
+from models.music.chords import SHAPES, ChordModel, chord_name, label_beats
 from models.music.tokens import Key, NoteEvent, Score
 
 PARALLEL_COST, LEAP_COST, INVERSION_COST, DOUBLED_LT_COST, MISSING_THIRD_COST = 40.0, 1.5, 2.0, 12.0, 30.0
@@ -127,11 +127,7 @@ def voice_satb(sop: list[int], chords: list[int], model: ChordModel, key: Key,
         move = np.abs(prev[:, None, 1:] - cur[None, :, 1:])  # (P, C, 3) alto, tenor, bass motion
         c = move.sum(-1) + LEAP_COST * (np.maximum(move[..., :2] - 4, 0)).sum(-1) + 0.3 * np.maximum(move[..., 2] - 7, 0)
         for i, j in pairs:
-            iv0 = (prev[:, None, i] - prev[:, None, j]) % 12
-            iv1 = (cur[None, :, i] - cur[None, :, j]) % 12
-            mi = cur[None, :, i] - prev[:, None, i]
-            mj = cur[None, :, j] - prev[:, None, j]
-            par = (iv0 == iv1) & ((iv0 == 0) | (iv0 == 7)) & (mi * mj > 0)
+            par = parallel_motion(prev[:, None, i], cur[None, :, i], prev[:, None, j], cur[None, :, j])
             c = c + PARALLEL_COST * par
         total = cost[:, None] + c + cands[b][None, :, 4]
         backs.append(total.argmin(0))
@@ -245,17 +241,9 @@ def _parallel_beats(grid: np.ndarray, per_beat: int) -> list[int]:
     """Beats (grid indices of their first step) moving into parallel fifths or octaves from the
     beat before, by the rule ``analysis.voice_leading`` counts."""
     g = grid[:, ::per_beat]
-    out = []
-    for b in range(1, g.shape[1]):
-        prev, row = g[:, b - 1], g[:, b]
-        for i in range(4):
-            for j in range(i + 1, 4):
-                if prev[i] == row[i] or prev[j] == row[j]:
-                    continue
-                if (row[i] - prev[i]) * (row[j] - prev[j]) > 0 and (prev[i] - prev[j]) % 12 == (row[i] - row[j]) % 12 \
-                        and (prev[i] - prev[j]) % 12 in (0, 7):
-                    out.append(b * per_beat)
-    return sorted(set(out))
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    return [b * per_beat for b in range(1, g.shape[1])
+            if any(parallel_motion(g[i, b - 1], g[i, b], g[j, b - 1], g[j, b]) for i, j in pairs)]
 
 
 def harmonise_with_net(soprano: Score, key: Key, net, cadences: tuple[str | None, ...] = (),
@@ -303,6 +291,5 @@ def harmonise_with_net(soprano: Score, key: Key, net, cadences: tuple[str | None
                 best_bad, best = b, g
     score = grid_score(soprano, best, STEP, key)
     labs = label_beats(best[:, ::per_beat].T, key)
-    suffix = ("", "m", "o", "7", "m7", "ø7", "M7", "o7")  # as ChordModel.name spells the qualities
-    names = ["?" if lab is None else ROMAN[lab[0]] + suffix[lab[1]] for lab in labs]
+    names = ["?" if lab is None else chord_name(*lab) for lab in labs]
     return score, names

@@ -24,6 +24,12 @@ from models.music.tokens import MODES, Key
 QUALITIES = ("maj", "min", "dim", "dom7", "min7", "hdim7", "maj7", "dim7")
 SHAPES = ((0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 7, 10), (0, 3, 7, 10), (0, 3, 6, 10), (0, 4, 7, 11), (0, 3, 6, 9))
 ROMAN = ("I", "bII", "II", "bIII", "III", "IV", "#IV", "V", "bVI", "VI", "bVII", "VII")
+QUALITY_MARKS = ("", "m", "o", "7", "m7", "ø7", "M7", "o7")  # as QUALITIES, in a chord's name
+
+
+def chord_name(degree: int, quality: int) -> str:
+    """A chord's Roman-numeral name: its degree above the tonic (semitones) and QUALITIES index."""
+    return ROMAN[degree] + QUALITY_MARKS[quality]
 
 
 def chord_pcs(degree: int, quality: int, key: Key) -> tuple[int, ...]:
@@ -100,7 +106,7 @@ class ChordModel:
 
     def name(self, k: int) -> str:
         _, deg, q = (int(x) for x in self.labels[k])
-        return ROMAN[deg] + ("" if q == 0 else {1: "m", 2: "o", 3: "7", 4: "m7", 5: "ø7", 6: "M7", 7: "o7"}[q])
+        return chord_name(deg, q)
 
     def find(self, mode: str, degree: int, quality: int | None = None) -> int | None:
         for k in self.in_mode(mode):

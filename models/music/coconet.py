@@ -210,8 +210,8 @@ def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, po
                     if v + 1 < 3:
                         ok &= ~fixed | (pitch_ids[None, None] <= below + 12)
                 if v == 2:  # the tenor takes a needed chord tone the soprano and alto leave out
-                    pcs = (pitch_ids + 36) % 12  # PITCH_LO is a C
-                    has = ((cur[:, 0] + 36) % 12 == need_t) | ((cur[:, 1] + 36) % 12 == need_t)
+                    pcs = (pitch_ids + PITCH_LO) % 12
+                    has = ((cur[:, 0] + PITCH_LO) % 12 == need_t) | ((cur[:, 1] + PITCH_LO) % 12 == need_t)
                     want = (need_t >= 0)[None] & ~has  # (C, T)
                     ok_need = ok & (pcs[None, None] == need_t[None, :, None])
                     use = want[..., None] & ok_need.any(-1, keepdim=True)

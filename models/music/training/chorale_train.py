@@ -1,7 +1,6 @@
 """Train the Coconet-style chorale model (``models/music/coconet.py``) on music21's Bach chorales.
 
-    .venv/bin/python -m models.music.training.chorale_train --run-dir /tmp/chorale-run [--install]
-    arsnova train chorale [--install]                       # the same, from the CLI
+    arsnova train chorale [--install] [--steps N] [--max-seconds S] [--run-dir DIR]
 
 Data: every chorale ``models.music.training.chords.chorale_scores`` parses (four parts, cached in
 /tmp/arsnova-chorales.npz), on an eighth-note grid (the pitch sounding at each eighth), each voice
@@ -21,9 +20,7 @@ the masked cells. Resumable (``models.common.training``): the same command conti
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,29 +227,3 @@ def install(run_dir: Path, weights_dir: Path) -> Path:
     dest = weights_dir / "music-chorale.safetensors"
     save_safetensors(half_floats(tensors), dest, meta)
     return dest
-
-
-def main(argv: list[str] | None = None, log: Callable[[str], None] = print) -> int:
-    from models.common.runtime import default_weights_dir
-    from models.music.training.chords import chorale_scores
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run-dir", type=Path, default=Path("/tmp/arsnova-chorale-run"))
-    ap.add_argument("--steps", type=int, help=f"training steps (default {PRESET.steps})")
-    ap.add_argument("--max-minutes", type=float, help="wall-clock cap (default 35)")
-    ap.add_argument("--install", action="store_true", help="write models/weights/music-chorale.safetensors")
-    ap.add_argument("--weights-dir", type=Path, default=None)
-    args = ap.parse_args(argv)
-    from dataclasses import replace
-
-    cfg = replace(PRESET, **{k: v for k, v in (("steps", args.steps),
-                                                ("max_seconds", args.max_minutes and args.max_minutes * 60))
-                             if v is not None})
-    state = train(chorale_scores(), args.run_dir, cfg, log)
-    if args.install and not state.get("cancelled"):
-        log(f"installed {install(args.run_dir, args.weights_dir or default_weights_dir())}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
