@@ -66,10 +66,7 @@ def measure(prompt: str, native, start, reported_miss: bool, judge=None, subject
 
     row: dict = {"reported_miss": reported_miss}
     wanted = colours_in(prompt)
-    on = native
-    if subject_mask is not None and subject_mask.mean() >= 0.01:
-        on = native[subject_mask].reshape(-1, 1, 3)
-    palette = colour_words(on, min_share=0.1, max_words=3)
+    palette = colour_words(native, min_share=0.1, max_words=3, where=subject_mask)
     row["colours_asked"], row["palette"] = wanted, palette
     row["colour_present"] = all(c in palette for c in wanted) if wanted else None
     if start is not None:

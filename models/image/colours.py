@@ -33,8 +33,13 @@ def subject_of(text: str) -> str:
     return " ".join(w for i, w in enumerate(words) if not (w == "and" and i + 1 < len(words) and words[i + 1] == "and"))
 
 
-def colour_words(rgb: np.ndarray, min_share: float = 0.15, max_words: int = 2) -> list[str]:
-    """Basic colour names covering at least ``min_share`` of the non-white pixels, commonest first."""
+def colour_words(rgb: np.ndarray, min_share: float = 0.15, max_words: int = 2,
+                 where: np.ndarray | None = None) -> list[str]:
+    """Basic colour names covering at least ``min_share`` of the non-white pixels, commonest first.
+    ``where``: a bool (H, W) mask of the part to read (a composed scene's subjects); ignored when it
+    does not fit the picture or covers under 1% of it."""
+    if where is not None and where.shape == rgb.shape[:2] and where.mean() >= 0.01:
+        rgb = rgb[where]
     px = rgb.reshape(-1, 3).astype(np.float32) / 255.0
     fg = px[(px < 0.94).any(axis=1)]  # the white background does not count
     if len(fg) < 0.02 * len(px):

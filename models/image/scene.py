@@ -170,10 +170,13 @@ def background(scene: Scene, size: int, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
+PAGE_LEVEL = 0.93  # a pixel whose every channel is above this (0..1) is the white page, not the subject
+
+
 def cut_out(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An exemplar without its page: (float RGB, alpha) cropped to the subject's bounding box."""
     a = np.asarray(rgb, np.float32) / 255.0
-    alpha = (a.min(axis=-1) < 0.93).astype(np.float32)
+    alpha = (a.min(axis=-1) < PAGE_LEVEL).astype(np.float32)
     ys, xs = np.nonzero(alpha)
     if not len(ys):
         return a, np.ones(a.shape[:2], np.float32)

@@ -61,10 +61,7 @@ def adherence_report(rgb: np.ndarray, prompt: str, judge=None, subject_mask: np.
     if scene.elements:
         parts.append((0.25, len(present) / len(scene.elements)))
     wanted = requested_colours(prompt)
-    on = rgb
-    if subject_mask is not None and subject_mask.shape == rgb.shape[:2] and subject_mask.mean() >= 0.01:
-        on = rgb[subject_mask].reshape(-1, 1, 3)
-    palette = tuple(colour_words(on, min_share=0.1, max_words=3))
+    palette = tuple(colour_words(rgb, min_share=0.1, max_words=3, where=subject_mask))
     colour_ok = sum(c in palette for c in wanted) / len(wanted) if wanted else 1.0
     missing += [f"not {c}" for c in wanted if c not in palette]
     if wanted or not parts:

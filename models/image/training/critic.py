@@ -116,9 +116,11 @@ def augment(images: np.ndarray, rng: np.random.Generator, backgrounds: np.ndarra
     import torch
     import torch.nn.functional as F
 
+    from models.image.scene import PAGE_LEVEL
+
     B, s = len(images), images.shape[1]
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0  # (B, 3, S, S)
-    alpha = (x.amin(dim=1, keepdim=True) < 0.93).float()  # the page is see-through (scene.cut_out)
+    alpha = (x.amin(dim=1, keepdim=True) < PAGE_LEVEL).float()  # the page is see-through (scene.cut_out)
     perm = rng.random(B) < 0.15  # channel swaps: the subject's shape, not its colour (own critic)
     if perm.any():
         order = torch.from_numpy(np.stack([rng.permutation(3) for _ in range(int(perm.sum()))]))
