@@ -33,7 +33,7 @@ def main() -> None:
     import torch
 
     from models.poetry.sense import heldout_passages
-    from models.poetry.training.sense_train import cut_passages, roc_auc
+    from models.poetry.training.sense_train import real_and_poem_scores, roc_auc
     from tools.host import make_host
 
     here = Path(__file__).parent
@@ -55,10 +55,7 @@ def main() -> None:
         run = json.loads(path.read_text())
         for which in ("round0", "kept"):
             poems = [r[which]["lines"] for r in run["poems"]]
-            lengths = [len(p) for p in poems]
-            real = cut_passages(real_passages, lengths)
-            fake_s = np.array([kit.sense.poem(p).score for p in poems])
-            real_s = np.array([kit.sense.poem(p).score for p in real])
+            real_s, fake_s = real_and_poem_scores(kit.sense, real_passages, poems)
             y = np.r_[np.ones(len(real_s)), np.zeros(len(fake_s))]
             result["poems"][f"{path.name}:{which}"] = {
                 "poems": len(poems), "auc_real_vs_poet": roc_auc(y, np.r_[real_s, fake_s]),

@@ -66,7 +66,8 @@ def load_server(path: Path, *, n_ctx: int, parallel: int = 1, threads: int = 0, 
     except ImportError:
         raise UserFixableError(f"a gguf: {role} runs on llama.cpp: {INSTALL}") from None
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, n_ctx, parallel, threads or default_threads())
+    threads = threads or default_threads()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, n_ctx, parallel, threads)
     with _LOADING:
         if key not in _KEPT:
             _KEPT[key] = _new_server(xllamacpp, path, n_ctx, parallel, threads)
@@ -82,7 +83,7 @@ def _new_server(xllamacpp, path: Path, n_ctx: int, parallel: int, threads: int):
     params.verbosity = -1
     params.api_keys = [secrets.token_hex(16)]
     for cpu in (params.cpuparams, params.cpuparams_batch):
-        cpu.n_threads = threads or default_threads()
+        cpu.n_threads = threads
         cpu.poll = 0  # spinning threads cost 5-40x on cores that are also busy (measured)
     try:
         server = xllamacpp.Server(params)

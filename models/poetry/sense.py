@@ -64,6 +64,11 @@ def build_head(cfg: SenseConfig):
     return SenseHead()
 
 
+
+def line_windows(lines: list[str], context: int = 2) -> list[list[str]]:
+    """The windows a poem is judged by: each line with up to ``context`` lines before it."""
+    return [lines[max(0, i - context) : i + 1] for i in range(len(lines))]
+
 class SenseCritic:
     """The frozen poet LM + the trained head; call ``windows`` / ``lines`` / ``poem``."""
 
@@ -99,8 +104,7 @@ class SenseCritic:
         return np.concatenate(out) if out else np.zeros(0)
 
     def line_windows(self, lines: list[str]) -> list[str]:
-        c = self.cfg.context
-        return ["\n".join(lines[max(0, i - c) : i + 1]) for i in range(len(lines))]
+        return ["\n".join(w) for w in line_windows(lines, self.cfg.context)]
 
     def poem(self, lines: list[str]) -> PoemSense:
         lines = [ln for ln in lines if ln.strip()]

@@ -72,12 +72,17 @@ class ServedLM:
                                  "start it or use the embedded poet") from None
         except json.JSONDecodeError:
             raise ModelFileError(f"the poet server at {self.url} did not answer JSON") from None
-        return [(str(ch.get("text", "")).split("\n")[0], _line_logp(ch)) for ch in data.get("choices", [])]
+        return _lines(data)
 
     def nll(self, context, text: str) -> float:
         """Fluency from the log-probabilities the server gave for the lines it wrote."""
         lps = [self.line_logp[ln] for ln in text.splitlines() if ln in self.line_logp]
         return -sum(lps) / len(lps) if lps else 5.0
+
+
+def _lines(data: dict) -> list[tuple[str, float]]:
+    """A completions answer -> (each choice's text up to its first newline, mean token log-probability)."""
+    return [(str(ch.get("text", "")).split("\n")[0], _line_logp(ch)) for ch in data.get("choices", [])]
 
 
 def _line_logp(choice: dict) -> float:
@@ -123,7 +128,7 @@ class GGUFLM(ServedLM):
                 data = answer(self.server.handle_completions(body))
             except RuntimeError as e:
                 raise ModelFileError(f"the GGUF poet {self.model} failed: {e}") from None
-            out += [(str(ch.get("text", "")).split("\n")[0], _line_logp(ch)) for ch in data.get("choices", [])]
+            out += _lines(data)
         return out
 
 

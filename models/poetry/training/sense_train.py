@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.poetry.sense import SENSE_FILE, SenseConfig, build_head
+from models.poetry.sense import SENSE_FILE, SenseConfig, build_head, line_windows
 
 COMMAND = ("OMP_NUM_THREADS=1 .venv/bin/python -m models.poetry.training.sense_train --out models/weights/poet"
            " --negatives bench/poetry_negatives.json --epochs 6")
@@ -109,11 +109,6 @@ def loop_poems(path: Path, seed: int, test_share: float = 0.25) -> tuple[list, l
                 seen.add(lines)
                 out[r["topic"] in test_topics].append((list(lines), lines == kept))
     return out
-
-
-def line_windows(lines: list[str], context: int = 2) -> list[list[str]]:
-    """The windows the critic scores for a poem: each line with up to ``context`` lines before it."""
-    return [lines[max(0, i - context) : i + 1] for i in range(len(lines))]
 
 
 def poet_samples(model, tok, n: int, seed: int, log=print, batch: int = 50) -> list[list[str]]:
@@ -243,11 +238,17 @@ def cut_passages(passages: list[list[str]], lengths: list[int]) -> list[list[str
     return out
 
 
+def real_and_poem_scores(critic, real_passages: list[list[str]],
+                         poems: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Poem sense of real passages (cut to each poem's line count) and of the poems."""
+    real = cut_passages(real_passages, [len(p) for p in poems])
+    return (np.array([critic.poem(p).score for p in real]), np.array([critic.poem(p).score for p in poems]))
+
+
 def poem_auc(critic, real_passages: list[list[str]], poems: list[list[str]]) -> float:
     """ROC AUC of real passages (cut to each poem's line count) against the poems, by poem sense."""
-    real = cut_passages(real_passages, [len(p) for p in poems])
-    s = [critic.poem(p).score for p in real + poems]
-    return roc_auc(np.r_[np.ones(len(real)), np.zeros(len(poems))], np.array(s))
+    real_s, poem_s = real_and_poem_scores(critic, real_passages, poems)
+    return roc_auc(np.r_[np.ones(len(real_s)), np.zeros(len(poem_s))], np.r_[real_s, poem_s])
 
 
 def calibrate(critic, passages: list[list[str]]) -> dict:
