@@ -306,6 +306,16 @@ def half_blocks(path: Path, cells: int) -> Text:
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
+def learn_status(step: int, total: int, seconds: float, max_seconds: float = 0.0) -> str:
+    """'step 8/800 · 7 s · about 23 s left (time limit 30 s)': the ETA from the pace so far,
+    bounded by the run's wall-time cap (0: none)."""
+    eta = seconds / max(step, 1) * (total - step)
+    why = "less if it stops early"
+    if max_seconds and seconds + eta > max_seconds:
+        eta, why = max(max_seconds - seconds, 0.0), f"time limit {max_seconds:.0f} s"
+    return f"step {step}/{total} · {seconds:.0f} s · about {eta:.0f} s left ({why})"
+
+
 class LearnCard(Vertical):
     """A /learn running in the background: what it reads, a progress bar with elapsed time and
     ETA, its last log line, and Cancel (the run stays resumable: the same /learn goes on)."""
@@ -318,9 +328,10 @@ class LearnCard(Vertical):
     LearnCard Button { min-width: 10; }
     """
 
-    def __init__(self, what: str, name: str, source: str, **kw) -> None:
+    def __init__(self, what: str, name: str, source: str, max_seconds: float = 0.0, **kw) -> None:
         super().__init__(**kw)
         self.what, self.model_name, self.source = what, name, source
+        self.max_seconds = max_seconds  # the run's wall-time cap (0: none) bounds the ETA
         self.cancel = threading.Event()
         self.done = False
         self.started = time.monotonic()
@@ -334,9 +345,7 @@ class LearnCard(Vertical):
 
     def progress(self, step: int, total: int, seconds: float) -> None:
         self.query_one(ProgressBar).update(total=max(total, 1), progress=step)
-        eta = seconds / max(step, 1) * (total - step)
-        self.query_one(".status", Static).update(plain(f"step {step}/{total} · {seconds:.0f} s · about {eta:.0f} s left "
-                                                       "(less if it stops early)"))
+        self.query_one(".status", Static).update(plain(learn_status(step, total, seconds, self.max_seconds)))
 
     def log_line(self, line: str) -> None:
         self.query_one(".line", Static).update(plain(clean(line)[:200]))
@@ -1116,7 +1125,7 @@ class StudioApp(App):
         if any(not c.done for c in self.query(LearnCard)):
             self.notify("A /learn is running; cancel it or wait for it before starting another.", severity="warning")
             return
-        card = LearnCard(args.what, args.name, args.source)
+        card = LearnCard(args.what, args.name, args.source, max_seconds=args.max_seconds)
         log = self.query_one("#log", VerticalScroll)
         log.mount(card)
         log.scroll_end(animate=False)

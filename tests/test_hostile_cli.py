@@ -148,3 +148,15 @@ def test_a_png_naming_another_model_is_never_opened_as_a_path(tmp_path, capfd, t
     out, err = capfd.readouterr()
     assert code == 2 and "was drawn by the model" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists() and list(bait.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["music-rnn", "Music-Transformer", "arsnova-poet", "shakespeare"])
+def test_a_learned_model_may_not_take_a_shipped_models_name(name, tmp_path, capfd):
+    """`arsnova models` names these; a learned one of the same name would pass for the shipped one."""
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    before = tree(tmp_path)
+    assert main(["--data-dir", str(tmp_path / "home"), "learn", "music", str(folder), "--name", name]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "taken by a shipped model" in err[0] and ESC not in err[0], err
+    assert tree(tmp_path) == before and not (tmp_path / "home" / "models").exists()

@@ -307,3 +307,13 @@ def test_bundle_index_renders_the_poem_as_html(capsys, tmp_path, tiny_weights):
     assert main(["export", sid, "--out", str(tmp_path / "again")]) == 0
     again = (tmp_path / "again" / "index.html").read_text(encoding="utf-8")
     assert "seed:" not in again and "None" not in again  # a chat export has no brief seed: none shown
+
+
+def test_a_learn_cards_time_left_is_bounded_by_its_time_limit():
+    from tui import learn_status
+
+    # 8 of 800 steps in 7 s would be ~690 s more; with --max-seconds 30 it is 23 s, and says why
+    assert learn_status(8, 800, 7.0, 30.0) == "step 8/800 · 7 s · about 23 s left (time limit 30 s)"
+    assert learn_status(400, 800, 100.0, 600.0) == "step 400/800 · 100 s · about 100 s left (less if it stops early)"
+    assert learn_status(8, 800, 7.0).endswith("about 693 s left (less if it stops early)")
+    assert "about 0 s left" in learn_status(10, 800, 45.0, 30.0)

@@ -24,6 +24,10 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 # names that already mean something where a model name is read (model arguments, --poet specs)
 RESERVED = {"transformer", "rnn", "lstm", "embedded", "default", "shipped", "builtin", "built-in", "none", "auto",
             "hf", "openai", "ollama", "sd", "router", "hybrid", "new", "all"}
+# the shipped models' own names (as `arsnova models` lists them): a learned one may not pass for one of them
+SHIPPED = {"music-transformer", "music-rnn", "music-ngrams", "music-chorale", "music-chords", "arsnova-poet",
+           "arsnova-image", "poet", "image", "upscaler", "all-minilm-l6-v2", "vgg19"}
+AUTHORS = Path(__file__).resolve().parent.parent / "weights" / "authors"  # poets shipped the learned way
 CARD = "card.json"
 
 
@@ -33,10 +37,15 @@ def check_name(name: str) -> str:
         shown = repr(name)[:50]
         raise UserFixableError(f"model name {shown}: use 1-40 letters, digits, '-' or '_' (no spaces, dots or "
                                "slashes), e.g. --name my-tunes")
-    if name.lower() in RESERVED:
+    if name.lower() in RESERVED | SHIPPED | shipped_authors():
         raise UserFixableError(f"model name {name!r} is taken by a shipped model or a setting; pick another, "
                                "e.g. --name my-" + name.lower())
     return name
+
+
+def shipped_authors() -> set[str]:
+    """Names of the author poets that ship with Ars Nova (``models/weights/authors/NAME``)."""
+    return {d.name.lower() for d in AUTHORS.iterdir() if d.is_dir()} if AUTHORS.is_dir() else set()
 
 
 def root(data_dir: Path) -> Path:
