@@ -57,10 +57,13 @@ def _ctx(host, threads: int, r: int, revise=None):
                        host=host, settings=settings)
 
 
-def measure(prompt: str, native, start, reported_miss: bool, judge=None, subject_mask=None) -> dict:
+def measure(prompt: str, native, start, reported_miss: bool, judge=None, subject_mask=None, library=None,
+            lacking: tuple[str, ...] = ()) -> dict:
     """Everything measured on one picture (native size, uint8) with today's critics; ``start`` is the
     picture its drawing started from (None: from noise); ``subject_mask``: where a composed scene's
-    subjects stand (its asked colours are looked for there, not on the sky)."""
+    subjects stand (its asked colours are looked for there, not on the sky); ``library`` and
+    ``lacking``: the exemplar library's subject vectors and the asked subjects it lacks, which the
+    critic must find above every library subject (``adherence_report``), as the tool asks it."""
     from models.image.colours import colour_words, colours_in
     from models.image.metrics import degradation
 
@@ -78,7 +81,7 @@ def measure(prompt: str, native, start, reported_miss: bool, judge=None, subject
         return row
     if judge is None:
         return row
-    rep = adherence_report(native, prompt, judge, subject_mask)
+    rep = adherence_report(native, prompt, judge, subject_mask, library, tuple(lacking))
     row["subject_agreement"] = rep.subject_score
     row["subject_found"] = rep.subject_found
     row["scene_asked"], row["scene_present"] = list(rep.scene_asked), list(rep.scene_present)
@@ -224,9 +227,12 @@ def main() -> None:
             native = np.asarray(im.convert("RGB").resize((native_size, native_size), Image.Resampling.BOX))
         start, mask = start_picture(kit, params, with_mask=True)
         reported = bool(art.scores.metrics.get("miss"))
+        lacking = tuple(art.scores.metrics.get("lacking") or ())
+        library = kit.exemplars.vectors if kit.exemplars is not None else None
         row = {"group": group, "prompt": prompt, "seconds": round(seconds, 2), "delivered": list(delivered),
                "native": native_size, "kept_round": art.round, "summary": art.summary,
-               **measure(prompt, native, start, reported, getattr(kit, "judge", None), mask)}
+               "lacking": list(lacking), **measure(prompt, native, start, reported, getattr(kit, "judge", None), mask,
+                                                   library, lacking)}
         rows.append(row)
         pictures.append(native)
         starts.append(start if start is not None else np.full_like(native, 255))

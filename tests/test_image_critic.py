@@ -95,6 +95,34 @@ def test_adherence_names_what_is_missing():
     assert plain.subject_found is None and plain.score == 1.0
 
 
+def test_a_subject_the_library_lacks_must_beat_every_library_subject():
+    """The boat a submarine was drawn from passes the rank among distractors, but it looks more
+    like the library's boat than like a submarine: not found. A picture that does look like a
+    submarine (closer to it than to the boat by more than the margin) is found."""
+    from tools.critics.image import LACKING_MARGIN, adherence_report
+
+    vec = {"boat": [1.0, 0.0], "submarine": [0.8, 0.6]}  # near words: cosine 0.8
+
+    class Critic:  # the picture's embedding is written in its first pixel; every rank passes
+        def embed(self, pictures):
+            return np.array([[1.0, 0.0] if p[0, 0, 0] > 128 else [0.8, 0.6] for p in pictures])
+
+        def rank(self, z, t):
+            return 0.99
+
+    enc = lambda texts: np.array([vec[t.split()[-1]] for t in texts])  # noqa: E731
+    judge = SubjectJudge(Critic(), enc, threshold=0.9)
+    boat, sub = np.full((8, 8, 3), 255, np.uint8), np.zeros((8, 8, 3), np.uint8)
+    library = np.array([vec["boat"]], np.float32)
+    assert adherence_report(boat, "a submarine", judge).subject_found  # the rank alone passes it
+    rep = adherence_report(boat, "a submarine", judge, library=library, lacking=("submarine",))
+    assert rep.subject_found is False and rep.missing == ("subject not found: submarine",)
+    assert 0.2 > LACKING_MARGIN and adherence_report(sub, "a submarine", judge, library=library,
+                                                     lacking=("submarine",)).subject_found
+    # the library's own subjects are judged by the rank only
+    assert adherence_report(boat, "a boat", judge, library=library, lacking=()).subject_found
+
+
 def test_augment_draws_the_subject_on_a_setting_at_the_critic_size():
     """64 px pictures -> (B, 3, 32, 32) in 0..1; on a composer's setting the page is see-through
     (the sky shows around the subject), and the draws follow the generator."""

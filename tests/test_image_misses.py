@@ -56,6 +56,30 @@ def test_a_subject_the_library_lacks_is_an_honest_miss(weights_with_library, enc
     assert art.summary.startswith('Drew "an apple"')
 
 
+def test_a_lacking_subject_the_critic_passes_by_rank_is_still_a_miss_without_the_margin(
+        weights_with_library, encoder, tmp_path, monkeypatch):
+    """A critic whose rank passes everything used to let a near picture through as the subject; a
+    subject the library lacks must also beat every library subject by the margin (here one no
+    picture can reach), so it is reported as a miss, naming the closest exemplar and the SD route,
+    while a subject the library has is drawn as before."""
+    import tools.critics.image as critics
+    from tests.tiny import run_tool
+    from tools.host import make_host
+
+    _critic(weights_with_library, encoder, threshold=-1.0)  # every rank passes
+    monkeypatch.setattr(critics, "LACKING_MARGIN", 2.0)  # above any cosine difference
+    host = make_host(weights_with_library)
+    art = run_tool("generate_image", {"prompt": "a submarine", "seed": 1, "steps": 2, "width": 32, "height": 32},
+                   tmp_path / "s", host)
+    m = art.scores.metrics
+    assert m["miss"] == "subject" and m["subject_found"] is False and m["lacking"] == ["submarine"]
+    assert art.summary.startswith("I can't draw a submarine with the embedded model")
+    assert "The closest I have is \"" in art.summary and "arsnova --image-model sd:" in art.summary
+    art = run_tool("generate_image", {"prompt": "an apple", "seed": 1, "steps": 2, "width": 32, "height": 32},
+                   tmp_path / "s", host)
+    assert art.scores.metrics["miss"] is None and art.scores.metrics["subject_found"] is True
+
+
 def test_a_colour_missing_after_the_last_round_is_reported_as_a_miss(weights_with_library, tmp_path):
     from tests.tiny import run_tool
     from tools.host import make_host

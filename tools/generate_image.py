@@ -103,7 +103,6 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     from PIL import Image
 
     from models.common.errors import UserFixableError
-    from models.image.generator import FIT
     from models.image.image_io import save_png
     from models.image.metrics import features
     from models.image.cleanup import clean_redraw
@@ -128,8 +127,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     use_exemplar = kit.exemplars is not None and args.get("exemplar", True) is not False
     # the prompt as subjects and a setting; the library's closest exemplars for each subject
     scene = parse_scene(prompt)
-    matches = [kit.subject_match(sa.text, sa.colours) for sa in scene.subjects] if use_exemplar else []
-    lacking = [sa.text for sa, (_, sim) in zip(scene.subjects, matches) if sim < FIT]
+    lacking = [sa.text for sa in scene.subjects if not kit.covers(sa.text)] if use_exemplar else []
     composed = use_exemplar and scene.is_scene
     default_v = SCENE_VARIATION if composed else DEFAULT_VARIATION
     variation = float(args["variation"]) if args.get("variation") is not None else default_v
@@ -137,7 +135,8 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     for p in ctx.earlier_files("image", "image"):
         with Image.open(p) as im:
             earlier.append(features(np.asarray(im.convert("RGB"))))
-    ictx = ImageContext(kit.index, tuple(earlier), kit.judge)
+    ictx = ImageContext(kit.index, tuple(earlier), kit.judge, kit.exemplars.vectors if use_exemplar else None,
+                        tuple(lacking))
 
     def scene_start(sd: int) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
         """The composed canvas for seed ``sd``: its exemplars (one of each subject's close matches)

@@ -177,6 +177,16 @@ class SubjectJudge:
         z = self.critic.embed([picture])[0]
         return [self.critic.rank(z, t) for t in self.text_vectors(texts)]
 
+    def library_margins(self, picture: np.ndarray, texts: list[str], library: np.ndarray) -> list[float]:
+        """How far each text ('a submarine', as ``ranks`` asks) scores on ``picture`` above the best
+        of ``library`` ((K, 384) unit vectors: the exemplars' subjects, 'boat'), in the critic's
+        cosine (the dev set preferred the prompt's form to the bare subject: bench/image_misses.py).
+        Negative: the picture looks more like something the library has (the boat a submarine was
+        drawn from) than like the subject."""
+        z = self.critic.embed([picture])[0]
+        best = float(np.max(np.asarray(library, np.float32) @ z))
+        return [float(z @ t) - best for t in self.text_vectors(texts)]
+
 
 def load_judge(path: Path, encoder) -> SubjectJudge:
     critic = load_critic(path)

@@ -45,6 +45,13 @@ class Exemplars:
 
         return [frozenset(colours_in(c)) for c in self.captions]
 
+    @cached_property
+    def subject_names(self) -> frozenset[str]:
+        """The captions' subjects, colours left out ('a red apple' -> 'apple')."""
+        from models.image.colours import subject_of
+
+        return frozenset(subject_of(c) for c in self.captions)
+
     def colours(self, i: int) -> frozenset[str]:
         """The colour words of exemplar ``i``'s caption (measured from its pixels)."""
         return self._colour_sets[i]

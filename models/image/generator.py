@@ -21,6 +21,16 @@ BATCH = 8  # the most pictures of the embedded model drawn in one batch
 FIT = 0.72
 
 
+def library_has(names, subject: str) -> bool:
+    """Whether ``subject`` ('apples', 'teddy bear') is one of the library's own subject names
+    (``names``), as written or with its last word made singular: the exact-name half of coverage,
+    for names whose MiniLM similarity to themselves is not a clean 1.0 (plurals, int8 vectors)."""
+    from models.image.scene import singular
+
+    words = subject.split()
+    return bool(words) and (subject in names or " ".join([*words[:-1], singular(words[-1])]) in names)
+
+
 @dataclass
 class ImageKit:
     pipe: object
@@ -55,6 +65,11 @@ class ImageKit:
         v = self.pipe.embed([text])[0].numpy()
         v = v / max(float(np.linalg.norm(v)), 1e-8)
         return self.exemplars.ranked(v, list(colours)), float(np.max(self.exemplars.vectors @ v))
+
+    def covers(self, text: str) -> bool:
+        """Whether the library has the subject ``text`` ('castle'): one of its subject names, or one
+        whose MiniLM similarity reaches ``FIT`` (bench/image_misses.py measures both on a dev set)."""
+        return library_has(self.exemplars.subject_names, text) or self.subject_match(text)[1] >= FIT
 
     def exemplar_start(self, index: int, prompt: str) -> np.ndarray:
         """The picture a drawing of ``prompt`` starts from: exemplar ``index``, recoloured if need be."""

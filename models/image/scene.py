@@ -60,7 +60,8 @@ class Scene:
         return tuple(e for e in (self.sky, self.ground) if e)
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
+    """"dogs" -> "dog", "berries" -> "berry" (a rough English rule; "bus", "glass" stay)."""
     if re.search(r"(ss|us|is)$", word) or len(word) <= 3:
         return word
     for a, b in (("ies", "y"), ("ves", "f"), ("xes", "x"), ("ches", "ch"), ("shes", "sh"), ("s", "")):
@@ -92,7 +93,7 @@ def parse_scene(prompt: str) -> Scene:
         if not words:
             continue
         if count > 1 or re.search(r"\b(two|three|pair|couple)\b", c):
-            words[-1] = _singular(words[-1])
+            words[-1] = singular(words[-1])
         subjects.append(SubjectAsk(" ".join(words), colours, count))
     return Scene(tuple(subjects), sky, ground)
 
