@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stage", choices=["base", "subjects"], default="base",
                    help="image: base (from scratch) or subjects (short captions and emoji, from --init-from)")
     t.add_argument("--init-from", help="image, subjects stage: the installed picture model to start from "
-                                       "(default: <weights>/image)")
+                                       "(default: <weights>/image); music: a model file to fine-tune (a "
+                                       "199-token one gains the CAD phrase-end token)")
     t.add_argument("--steps", type=int, help="optimizer steps (default: the shipped preset)")
     t.add_argument("--max-seconds", type=float, default=0.0, help="stop after this wall time (resumable)")
     t.add_argument("--threads", type=int, help="torch threads for training (default: the preset's)")

@@ -34,7 +34,7 @@ def train_music(args) -> int:
     from models.music.training.data import MusicCorpus, build_corpus, corpus_jobs
     from models.music.generator import INDEX_FILE
     from models.common.runtime import default_weights_dir
-    from models.music.training.train import PRESETS, build_melody_index, install_music_model, train
+    from models.music.training.train import FINETUNE, PRESETS, build_melody_index, install_music_model, train
 
     _check_train_args(args)
     cfg = config_from_args(args)
@@ -51,8 +51,14 @@ def train_music(args) -> int:
         build_melody_index(corpus).save(weights / INDEX_FILE)
         say(f"wrote {weights / INDEX_FILE}")
         return 0
-    tc = dataclasses.replace(PRESETS[args.model], max_seconds=args.max_seconds, **({"steps": args.steps} if args.steps else {}))
-    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / f"music-{args.model}"
+    preset, run_name = PRESETS[args.model], f"music-{args.model}"
+    if args.init_from:  # fine-tune a checkpoint (a version-1 one gains the CAD phrase-end token)
+        if not Path(args.init_from).is_file():
+            raise UserFixableError(f"--init-from {args.init_from}: no such model file; give a music-*.safetensors")
+        preset = dataclasses.replace(FINETUNE[args.model], init_from=str(Path(args.init_from).resolve()))
+        run_name += "-finetune"
+    tc = dataclasses.replace(preset, max_seconds=args.max_seconds, **({"steps": args.steps} if args.steps else {}))
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / run_name
     state = train(corpus, run_dir, tc, log=say)
     print(f"validation NLL {state['val_nll']:.4f} nats/token after {state['step']} steps, {state['tokens_seen']} tokens")
     if args.install:

@@ -8,6 +8,7 @@ Two phases, so a baseline measured before a change can be re-analysed with today
     .venv/bin/python bench/music_eval.py generate /tmp/music-eval        # 96 tool calls -> MIDI
     .venv/bin/python bench/music_eval.py analyse /tmp/music-eval [--out bench/music_eval.json]
     .venv/bin/python bench/music_eval.py all /tmp/music-eval              # both; writes bench/music_eval.json
+    .venv/bin/python bench/music_eval.py generate /tmp/v1 --weights /tmp/music-v1   # other weights
     .venv/bin/python bench/music_eval.py speed x                         # bench/music_speed.py -> music_speed.json
     .venv/bin/python bench/music_eval.py chorales x [--dev]              # DP vs network -> music_eval_chorales.json
 
@@ -52,7 +53,7 @@ def requests() -> list[tuple[str, str, str]]:
     return out
 
 
-def generate(out: Path, model: str | None = None, limit: int | None = None) -> None:
+def generate(out: Path, model: str | None = None, limit: int | None = None, weights: Path | None = None) -> None:
     import torch
 
     from tools import registry
@@ -62,7 +63,7 @@ def generate(out: Path, model: str | None = None, limit: int | None = None) -> N
 
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
-    gen = MusicGenerator.from_dir()
+    gen = MusicGenerator.from_dir(weights)
     host = ModelHost({"music": lambda spec: gen})
     spec = registry.spec("compose_music")
     from tools.compose_music import run as tool_run
@@ -240,6 +241,7 @@ def main() -> None:
     ap.add_argument("dir", type=Path)
     ap.add_argument("--model", choices=("transformer", "rnn"))
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--weights", type=Path, help="generate: the music weights folder (default models/weights)")
     ap.add_argument("--dev", action="store_true", help="chorales: the dev seeds")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "music_eval.json")
     args = ap.parse_args()
@@ -256,7 +258,7 @@ def main() -> None:
         print(json.dumps({"table": res["table"], "bach": res["bach_reference"]}, indent=1))
         return
     if args.phase in ("generate", "all"):
-        generate(args.dir, args.model, args.limit)
+        generate(args.dir, args.model, args.limit, args.weights)
     if args.phase in ("analyse", "all"):
         res = analyse(args.dir)
         baseline_path = Path(__file__).parent / "music_eval_baseline.json"

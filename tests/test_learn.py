@@ -121,6 +121,46 @@ def test_composing_with_it_round_0_copies_the_folder_more_than_the_kept_revision
     assert "F# minor" in art2.summary
 
 
+def test_a_composer_learned_before_the_cad_token_still_composes(learned_music, base_weights, encoder, tmp_path):
+    """A composer fine-tuned from the version-1 (199-token) shipped model loads and composes with
+    its own vocabulary; a vocabulary this Ars Nova does not know is one clear line."""
+    import shutil
+
+    from models.common.checkpoint import load_safetensors, save_safetensors
+    from models.common.errors import ModelFileError
+    from models.music.generator import MusicGenerator
+    from models.music.sample import SampleSpec
+    from models.music.tokens import Key
+    from tools.host import make_host
+    from tests.tiny import run_tool
+
+    root, _, _, _ = learned_music
+    home = tmp_path / "home"
+    shutil.copytree(root / "home" / "models" / "music" / "mine", home / "models" / "music" / "old")
+    card = json.loads((home / "models" / "music" / "old" / "card.json").read_text())
+    (home / "models" / "music" / "old" / "card.json").write_text(json.dumps({**card, "name": "old"}))
+    path = home / "models" / "music" / "old" / "music-transformer.safetensors"
+    tensors, meta = load_safetensors(path)
+    rows = tensors["wte.weight"].shape[0]
+    assert rows == 200
+    tensors["wte.weight"] = tensors["wte.weight"][:199].contiguous()  # as learned before CAD existed
+    save_safetensors(tensors, path, {**meta, "config": {**meta["config"], "vocab_size": 199}})
+    host = make_host(base_weights, lambda: encoder, data_dir=home)
+    art = run_tool("compose_music", {"bars": 8, "key": "D minor", "seed": 3}, tmp_path / "s", host, composer="old")
+    assert art.model.startswith("learned/old@") and "D minor" in art.summary
+    tensors["wte.weight"] = torch_cat_row(tensors["wte.weight"], 2)  # 201 rows: a vocabulary from elsewhere
+    save_safetensors(tensors, path, {**meta, "config": {**meta["config"], "vocab_size": 201}})
+    gen = MusicGenerator.from_learned(learned.find_learned(home, "music", "old"), base_weights)
+    with pytest.raises(ModelFileError, match="201-token vocabulary; Ars Nova reads 199 or 200 tokens"):
+        gen.compose("transformer", SampleSpec(key=Key(0, "major"), bars=2))
+
+
+def torch_cat_row(t, n: int):
+    import torch
+
+    return torch.cat([t, t[-1:].expand(n, -1)]).contiguous()
+
+
 def test_an_unknown_composer_name_is_one_line_listing_the_learned_ones(learned_music, tiny_weights, encoder):
     from tools.host import make_host
     from tests.tiny import run_tool

@@ -45,12 +45,53 @@ def test_encoding_orders_chords_high_to_low_and_bars():
     names = [v.names[t] for t in v.encode(s)]
     assert names[:5] == ["BOS", "STYLE_folk", "KEY_0", "METER_4/4", "DENSITY_moderate"]
     assert names[5:] == ["BAR", "POS_0", "PITCH_67", "DUR_4", "PITCH_60", "DUR_4", "BAR", "POS_4", "PITCH_62", "DUR_4",
-                         "BAR", "EOS"]
+                         "BAR", "CAD", "EOS"]  # the last bar ends the last phrase
+    v1 = Vocab.sized(199)  # a version-1 model's vocabulary: the same ids, no CAD
+    assert [v1.names[t] for t in v1.encode(s)] == [n for n in names if n != "CAD"]
+    assert v1.names == v.names[:199] and v.names[199] == "CAD"
 
 
-@pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8"])
-def test_grammar_only_allows_decodable_sequences(meter):
+def test_cad_marks_phrase_ends_by_grid_pickup_or_fermatas():
+    from models.music.tokens import phrase_end_bars
+
     v = Vocab()
+    tune = tuple(NoteEvent(4 * i, 4, 60 + i % 5) for i in range(40))  # 10 bars of 4/4 from the downbeat
+    s = Score(tune, "4/4", Key(0, "major"))
+    assert sorted(phrase_end_bars(s)) == [3, 7, 9]  # every 4th bar, and the last
+    pickup = Score(tuple(NoteEvent(n.start + 12, 4, n.pitch) for n in tune), "4/4", Key(0, "major"))
+    assert sorted(phrase_end_bars(pickup)) == [4, 8, 10]  # counted from the first full bar
+    chorale = Score(tune, "4/4", Key(0, "major"), "chorale", phrase_ends=(1, 4, 6))
+    assert sorted(phrase_end_bars(chorale)) == [1, 4, 6, 9]  # the fermatas
+    toks = [v.names[t] for t in v.encode(s)]
+    cad_bars = [toks[:i].count("BAR") - 1 for i, n in enumerate(toks) if n == "CAD"]
+    assert cad_bars == [3, 7, 9] and all(toks[i - 1] == "BAR" for i, n in enumerate(toks) if n == "CAD")
+    assert v.decode(v.encode(s)).notes == s.notes  # CAD carries no notes
+
+
+def test_grammar_allows_cad_once_right_after_bar_and_only_in_version_2():
+    v = Vocab()
+    g = Grammar(v, "4/4", bars=2)
+    g.step(v.id("BAR"))
+    assert g.allowed()[v.id("CAD")]
+    g.step(v.id("CAD"))
+    assert g.cadence and g.last == "BAR" and not g.allowed()[v.id("CAD")] and g.allowed()[v.id("POS_0")]
+    g.step(v.id("POS_0"))
+    assert not g.allowed()[v.id("CAD")]
+    old = Grammar(Vocab.sized(199), "4/4", bars=2)
+    old.step(v.id("BAR"))
+    assert len(old.allowed()) == 199
+
+
+def test_a_vocabulary_size_ars_nova_does_not_read_is_one_line():
+    from models.common.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="201-token vocabulary; Ars Nova reads 199 or 200 tokens"):
+        Vocab.sized(201)
+
+
+@pytest.mark.parametrize("meter,size", [("4/4", 200), ("3/4", 200), ("6/8", 200), ("4/4", 199)])
+def test_grammar_only_allows_decodable_sequences(meter, size):
+    v = Vocab.sized(size)
     rng = np.random.default_rng(0)
     g = Grammar(v, meter, bars=5)
     toks = v.header("folk", Key(0, "major"), meter, "moderate")
@@ -65,7 +106,10 @@ def test_grammar_only_allows_decodable_sequences(meter):
     bar = s.bar_length
     assert all(n.start // bar < 5 for n in s.notes)
     # within an onset the pitches descend, so re-encoding the decoded piece gives the same tokens
-    assert v.encode(s) == toks
+    # (CAD, at most once right after a BAR, is where the walk chose; encoding puts it on the grid)
+    cad = [i for i, t in enumerate(toks) if v.names[t] == "CAD"]
+    assert all(v.names[toks[i - 1]] == "BAR" for i in cad)
+    assert [t for t in v.encode(s) if v.names[t] != "CAD"] == [t for t in toks if v.names[t] != "CAD"]
     assert v.decode(v.encode(s)).notes == s.notes
 
 

@@ -155,8 +155,10 @@ class MusicGenerator:
         progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[SampledPiece]:
-        return sample(self.model(kind), self.vocab, spec, primer, self.novelty_index if block else None, progress,
-                      should_stop)
+        model = self.model(kind)
+        # a composer learned before the CAD token (199 tokens) samples with its own vocabulary
+        vocab = self.vocab if len(self.vocab) == model.config.vocab_size else Vocab.for_model(model)
+        return sample(model, vocab, spec, primer, self.novelty_index if block else None, progress, should_stop)
 
 
 def _load_index(path: Path, fix: str) -> NgramIndex:

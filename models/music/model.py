@@ -39,3 +39,22 @@ def load_music_model(path: Path):
     load_state_into(model, tensors, path)
     model.eval()
     return model, meta
+
+
+def grow_vocab(model, n: int, like: int):
+    """The same model with ``n`` token rows (embedding and output), the new ones copied from token
+    ``like``'s row: new tokens start as that token (BAR for CAD) and fine-tuning tells them apart.
+    Returns a new model; ids below the old size keep their weights."""
+    import torch
+
+    old = model.config.vocab_size
+    if n < old:
+        raise ValueError(f"cannot shrink a {old}-token model to {n}")
+    bigger = build_music_model({**model.config.to_dict(), "vocab_size": n})
+    state = {}
+    for name, t in model.state_dict().items():
+        if t.shape[:1] == (old,) and bigger.state_dict()[name].shape[:1] == (n,):  # emb / head rows
+            t = torch.cat([t, t[like : like + 1].expand(n - old, *t.shape[1:])])
+        state[name] = t.clone()
+    bigger.load_state_dict(state)
+    return bigger.train(model.training)

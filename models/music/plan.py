@@ -10,13 +10,17 @@ into phrases (4 bars; 2 for chorales). It becomes one ``BarGuide`` per bar for t
   full cadence leans to the dominant;
 - a section that restates an earlier one (the second A) is written out by forcing the earlier
   bars' tokens through the model, all but its last bar, whose varied ending is sampled anew;
-- the last bar holds one tonic sonority, the melody on the tonic.
+- the last bar holds one tonic sonority, the melody on the tonic;
+- every phrase-final bar (and the last) is marked ``cadence``: a version-2 model gets the ``CAD``
+  token after its ``BAR`` (and never elsewhere), as in its training data, so the model itself
+  knows a cadence is due; a version-1 model samples without it.
 
 ``cadence_chords`` gives the chord each bar must carry (for the accompaniment's harmony).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from models.music.analysis import dominant_chord, tonic_triad
@@ -112,9 +116,11 @@ def make_plan(key: Key, bars: int, form: str = "through", phrase_bars: int = 4, 
                 guides[b] = BarGuide(top=dom_triad, chord=dom, long_bonus=cadence_rest)
             elif b + 1 < bars and cad[b + 1] == "I" and approach_bonus:
                 guides[b] = BarGuide(bonus=dom, bonus_nats=approach_bonus)
+    # a version-2 model reads the cadence bars from the CAD token the sampler writes after their BAR
+    guides = [dataclasses.replace(gd, cadence=cad[b] is not None) for b, gd in enumerate(guides)]
     # the opening leans to the tonic; the end holds it
     if bars >= 2 and guides[0].copy_of is None and guides[0].top is None:
         guides[0] = BarGuide(bonus=tonic, bonus_nats=first_bar_bonus, downbeat=True)
-    guides[-1] = BarGuide(top=frozenset({key.tonic}), chord=tonic, hold=True)
+    guides[-1] = BarGuide(top=frozenset({key.tonic}), chord=tonic, hold=True, cadence=True)
     cad[-1] = "I"
     return PhrasePlan(letters if letters != "A" else "through", tuple(sections), pb, tuple(cad), tuple(guides))

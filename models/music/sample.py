@@ -51,6 +51,7 @@ class BarGuide:
     hold: bool = False
     copy_of: int | None = None
     downbeat: bool = False  # the bar's first note falls on its downbeat (no opening rest)
+    cadence: bool = False  # a phrase-final bar: its BAR is followed by CAD (a version-2 vocabulary), others never
     long_bonus: float = 0.0  # nats added to melody durations of a beat or more (a cadence comes to rest)
 
 
@@ -93,6 +94,9 @@ def sample(
 ) -> list[SampledPiece]:
     import torch
 
+    if len(vocab) != model.config.vocab_size:  # a version-1 model needs Vocab.sized(199)
+        raise ValueError(f"vocabulary of {len(vocab)} tokens for a model with {model.config.vocab_size}; "
+                         "use Vocab.for_model(model)")
     B = spec.candidates
     gen = torch.Generator().manual_seed(spec.seed)
     header = vocab.header(spec.style, spec.key, spec.meter, spec.density)
@@ -214,6 +218,7 @@ class _Guide:
         self.is_dur = np.array([nm.startswith("DUR_") for nm in vocab.names])
         self.pos0 = np.array([nm == "POS_0" for nm in vocab.names])
         self.bar_or_eos = np.array([nm in ("BAR", "EOS") for nm in vocab.names])
+        self.is_cad = np.array([nm == "CAD" for nm in vocab.names])
         self._masks: dict[frozenset[int], np.ndarray] = {}
         self.long_dur = np.array([nm.startswith("DUR_") and int(nm[4:]) >= 4 for nm in vocab.names])
         self.range_mask = None
@@ -250,6 +255,10 @@ class _Guide:
         if bar >= len(self.plan):
             return (m if m.any() else mask), bonus
         gd = self.plan[bar]
+        if g.last == "BAR" and not g.cadence and self.is_cad.any():  # the plan says where phrases end
+            if gd.cadence and gd.copy_of is None:
+                return self.is_cad.copy(), bonus
+            m &= ~self.is_cad
         if g.last == "POS" or (g.last == "DUR" and g.chord > 0):
             allowed = gd.top if g.last == "POS" else gd.chord
             if allowed is not None:

@@ -10,6 +10,12 @@ a chord. Control tokens: style (corpus family), key (tonic pitch class + mode), 
 density (a proxy for "slow / moderate / lively" feel; tempo in BPM is a rendering parameter
 because the corpora carry almost no metronome marks).
 
+Version 2 adds one phrase-position token, ``CAD``, right after the ``BAR`` of a phrase-final bar
+(``BAR CAD POS_p ...``): a chorale's fermata bars, else every 4th bar from the first full one, and
+the last bar (``phrase_end_bars``). Trained with it, a model knows a cadence is due; sampling emits
+it at the phrase plan's cadence bars. ``CAD`` is the last id, so a version-1 model (199 tokens, no
+``CAD``) keeps every id and is read with ``Vocab.sized(199)``, which never emits it.
+
 The encoding is the 4-method interface note-seq uses: ``encode``, ``decode``, ``vocab_size``
 and token names; plus ``grammar_mask`` which sampling uses to keep every sequence decodable.
 """
@@ -28,6 +34,8 @@ PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MIN_PITCH, MAX_PITCH = 21, 108
 MAX_POS = 32  # sixteenths per bar, up to 4/2
 MAX_DUR = 32
+PHRASE_GRID = 4  # bars per phrase where a piece marks none (the ABC tunes; the plan's phrase length)
+VOCAB_SIZES = {199: 1, 200: 2}  # vocabulary size -> token version (2: with CAD)
 
 
 def parse_key(text: str) -> Key:
@@ -57,6 +65,22 @@ def density_bin(onsets_per_quarter: float) -> str:
     if onsets_per_quarter < 1.9:
         return "moderate"
     return "lively"
+
+
+def phrase_end_bars(score: "Score") -> frozenset[int]:
+    """The bars a ``CAD`` token marks: the marked phrase ends (a chorale's fermatas, when it has at
+    least two) or every ``PHRASE_GRID``-th bar counted from the first full bar (bar 1 after a
+    pickup), and always the last bar."""
+    bars = score.bars
+    if bars <= 0:
+        return frozenset()
+    if len(score.phrase_ends) >= 2:
+        ends = set(score.phrase_ends)
+    else:
+        first = min((n.start for n in score.notes), default=0)
+        start = 1 if 0 < first < score.bar_length else 0  # a pickup bar opens the piece
+        ends = set(range(start + PHRASE_GRID - 1, bars, PHRASE_GRID))
+    return frozenset(b for b in ends | {bars - 1} if 0 <= b < bars)
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,7 @@ class Score:
     style: str = "folk"
     density: str = "moderate"
     n_bars: int = 0  # bars including trailing empty ones; 0 = derive from notes
+    phrase_ends: tuple[int, ...] = ()  # marked phrase-final bars (a chorale's fermatas); () = the 4-bar grid
 
     def __post_init__(self) -> None:
         if self.meter not in METERS:
@@ -139,6 +164,24 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.names)
 
+    @classmethod
+    def sized(cls, n: int) -> "Vocab":
+        """The vocabulary of a model with ``n`` output rows: 199 = version 1 (no ``CAD``), 200 = version 2."""
+        if n not in VOCAB_SIZES:
+            from models.common.errors import ModelFileError
+
+            raise ModelFileError(f"this music model has a {n}-token vocabulary; Ars Nova reads "
+                                 f"{' or '.join(map(str, VOCAB_SIZES))} tokens — train or learn it again")
+        return cls(_token_names()[:n])
+
+    @classmethod
+    def for_model(cls, model) -> "Vocab":
+        return cls.sized(int(model.config.vocab_size))
+
+    @property
+    def has_cadence(self) -> bool:
+        return "CAD" in self._ids  # type: ignore[attr-defined]
+
     def id(self, name: str) -> int:
         return self._ids[name]  # type: ignore[attr-defined]
 
@@ -163,8 +206,11 @@ class Vocab:
             if not MIN_PITCH <= n.pitch <= MAX_PITCH:
                 continue  # outside the piano range the vocabulary covers
             by_bar.setdefault(n.start // bar_len, {}).setdefault(n.start % bar_len, []).append(n)
+        cad = phrase_end_bars(score) if self.has_cadence else frozenset()
         for bar in range(score.bars):
             out.append(self.id("BAR"))
+            if bar in cad:
+                out.append(self.id("CAD"))
             for pos in sorted(by_bar.get(bar, {})):
                 out.append(self.id(f"POS_{pos}"))
                 for n in sorted(by_bar[bar][pos], key=lambda n: -n.pitch):
@@ -214,6 +260,7 @@ def _token_names() -> tuple[str, ...]:
     names += [f"POS_{p}" for p in range(MAX_POS)]
     names += [f"PITCH_{p}" for p in range(MIN_PITCH, MAX_PITCH + 1)]
     names += [f"DUR_{d}" for d in range(1, MAX_DUR + 1)]
+    names += ["CAD"]  # version 2: last, so version-1 ids are unchanged
     return tuple(names)
 
 
@@ -221,7 +268,8 @@ class Grammar:
     """Tracks where a body sequence is and which tokens may follow, so sampled music always decodes.
 
     The sampler asks ``allowed()`` for a boolean mask and reports each chosen token to ``step``.
-    ``bars`` ends the piece after that many bars; ``max_chord`` bounds notes per onset.
+    ``bars`` ends the piece after that many bars; ``max_chord`` bounds notes per onset. ``CAD`` may
+    follow a ``BAR`` (once); it leaves ``last`` at ``"BAR"`` and sets ``cadence`` for the bar.
     """
 
     def __init__(self, vocab: Vocab, meter: str = "4/4", bars: int = 16, max_chord: int = 4) -> None:
@@ -235,6 +283,8 @@ class Grammar:
         self.chord = 0
         self.chord_low = 1 << 10  # lowest pitch so far at this onset: chords are sorted high to low
         self.done = False
+        self.cadence = False  # this bar carries CAD
+        self._cad = vocab.id("CAD") if vocab.has_cadence else None
         n = len(vocab)
         self._pos_ids = vocab.ids_with_prefix("POS_")
         self._pitch_ids = vocab.ids_with_prefix("PITCH_")
@@ -259,6 +309,8 @@ class Grammar:
                 m[self._pitch_ids[self._pitch_ids < self._pitch_ids[0] + self.chord_low - MIN_PITCH]] = True
             first = self.pos + 1
             m[self._pos_ids[first : self.bar_len]] = True
+            if self.last == "BAR" and self._cad is not None and not self.cadence:
+                m[self._cad] = True
             if self.bar < self.bars_target:
                 m[self.v.id("BAR")] = True
             else:
@@ -270,6 +322,9 @@ class Grammar:
         if kind == "BAR":
             self.bar += 1
             self.pos, self.chord, self.chord_low = -1, 0, 1 << 10
+            self.cadence = False
+        elif kind == "CAD":
+            self.cadence = True
         elif kind == "POS":
             self.pos = int(self.v.names[token][4:])
             self.chord, self.chord_low = 0, 1 << 10

@@ -30,7 +30,7 @@ def load_voiced(cache: Path) -> list[Score]:
     from models.music.training.data import MusicCorpus
 
     with np.load(cache, allow_pickle=False) as z:
-        c = MusicCorpus(**{k: z[k] for k in MusicCorpus.__dataclass_fields__})
+        c = MusicCorpus(**{k: z[k] for k in MusicCorpus.__dataclass_fields__ if k in z.files})
         voices = z["voices"]
     out = []
     for i in range(len(c)):

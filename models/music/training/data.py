@@ -39,6 +39,11 @@ class MusicCorpus:
     style: np.ndarray  # (P,) index into STYLES
     density: np.ndarray  # (P,) index into DENSITIES
     bars: np.ndarray  # (P,)
+    # marked phrase ends (a chorale's fermata bars): phrase_bars[phrase_offsets[i]:phrase_offsets[i+1]]
+    # for piece i; none marked -> the 4-bar grid (``tokens.phrase_end_bars``). A cache written before
+    # these fields existed loads with none marked.
+    phrase_bars: np.ndarray | None = None  # (M,) int32 bar indices
+    phrase_offsets: np.ndarray | None = None  # (P + 1,) int64
 
     def __len__(self) -> int:
         return len(self.meter)
@@ -48,7 +53,11 @@ class MusicCorpus:
         notes = tuple(NoteEvent(int(s), int(d), int(p) + transpose) for s, d, p in rows)
         k = int(self.key[i])
         key = Key(k % 12, ("major", "minor")[k // 12]).transpose(transpose)
-        return Score(notes, METERS[self.meter[i]], key, STYLES[self.style[i]], DENSITIES[self.density[i]], int(self.bars[i]))
+        ends: tuple[int, ...] = ()
+        if self.phrase_offsets is not None:
+            ends = tuple(int(b) for b in self.phrase_bars[self.phrase_offsets[i] : self.phrase_offsets[i + 1]])
+        return Score(notes, METERS[self.meter[i]], key, STYLES[self.style[i]], DENSITIES[self.density[i]],
+                     int(self.bars[i]), phrase_ends=ends)
 
     def split(self, val_fraction: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Deterministic train/validation piece indices."""
@@ -63,13 +72,14 @@ class MusicCorpus:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        np.savez_compressed(buf, **{k: getattr(self, k) for k in self.__dataclass_fields__})
+        np.savez_compressed(buf, **{k: getattr(self, k) for k in self.__dataclass_fields__
+                                    if getattr(self, k) is not None})
         write_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> "MusicCorpus":
         with np.load(path, allow_pickle=False) as z:
-            return cls(**{k: z[k] for k in cls.__dataclass_fields__})
+            return cls(**{k: z[k] for k in cls.__dataclass_fields__ if k in z.files})
 
     @classmethod
     def from_scores(cls, scores: list[Score]) -> "MusicCorpus":
@@ -83,6 +93,8 @@ class MusicCorpus:
             style=np.array([STYLES.index(s.style) for s in scores], np.int64),
             density=np.array([DENSITIES.index(s.density) for s in scores], np.int64),
             bars=np.array([s.bars for s in scores], np.int64),
+            phrase_bars=np.array([b for s in scores for b in s.phrase_ends], np.int32),
+            phrase_offsets=np.concatenate([[0], np.cumsum([len(s.phrase_ends) for s in scores])]).astype(np.int64),
         )
 
 
@@ -181,12 +193,24 @@ def score_from_music21(m21score, style: str, voices: bool = False, repeats: bool
                 notes.append(NoteEvent(start, dur, int(p.midi), min(v, 15)))
     if len(notes) < 8 or bar_len != Score((), meter, Key(0, "major")).bar_length:
         return None
+    ends = _fermata_bars(parts[0], shift, bar_len) if not played else ()
     notes.sort(key=lambda n: (n.start, -n.pitch))
     span_q = (max(n.start + n.duration for n in notes) - notes[0].start) / 4
     density = density_bin(len({n.start for n in notes}) / max(span_q, 1.0))
     draft = Score(tuple(notes), meter, Key(0, "major"), style, density)
     key, _ = estimate_key(draft)
-    return Score(draft.notes, meter, key, style, density, n_bars=draft.bars)
+    return Score(draft.notes, meter, key, style, density, n_bars=draft.bars,
+                 phrase_ends=tuple(b for b in ends if b < draft.bars))
+
+
+def _fermata_bars(part, shift: int, bar_len: int) -> tuple[int, ...]:
+    """Bars where the top part holds a fermata: a chorale's phrase ends (the ABC collections mark
+    none, so their phrase ends come from the grid)."""
+    from music21 import expressions
+
+    bars = {(int(round(float(el.offset) * 4)) + shift) // bar_len for el in part.flatten().notes
+            if any(isinstance(e, expressions.Fermata) for e in el.expressions)}
+    return tuple(sorted(bars))
 
 
 def corpus_jobs(root: Path | None = None) -> list[tuple[str, str]]:

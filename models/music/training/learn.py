@@ -183,7 +183,7 @@ def plain_copy_rate(model_file: Path, user_index, pieces: list[ReadPiece], setti
     density = Counter(p.score.density for p in pieces).most_common(1)[0][0]
     spec = SampleSpec(key=key, meter=meter, bars=settings.sample_bars, style=settings.style, density=density,
                       seed=settings.seed, candidates=settings.samples)
-    out = sample(model, Vocab(), spec)
+    out = sample(model, Vocab.for_model(model), spec)
     rates = [user_index.copy_rate(score_melody(p.score)) for p in out]
     return float(sum(rates) / max(len(rates), 1)), [p.score for p in out]
 

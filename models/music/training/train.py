@@ -7,6 +7,7 @@ Validation NLL per token is measured on fixed windows of held-out pieces (no tra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class TrainConfig:
     val_fraction: float = 0.05  # pieces held out for the validation NLL
     init_from: str = ""  # fine-tune: start from this checkpoint (its config replaces ``model``)
     patience: int = 0  # early stopping: evaluations without a better validation NLL (0 = off); the best is kept
+    grow_vocab: bool = False  # fine-tune: give an older (version-1, 199-token) model the current vocabulary's rows
 
 
 def piece_tokens(corpus: MusicCorpus, vocab: Vocab, i: int, transpose: int) -> np.ndarray:
@@ -127,10 +129,13 @@ def _train(corpus: MusicCorpus, out_dir: Path, config: TrainConfig, log: Callabl
     out_dir.mkdir(parents=True, exist_ok=True)
     vocab = Vocab()
     if config.init_from:  # transfer learning: the shipped model's shape and weights
-        from models.music.model import load_music_model
+        from models.music.model import grow_vocab, load_music_model
 
         model, meta = load_music_model(Path(config.init_from))
-        mcfg = dict(meta["config"])
+        if config.grow_vocab and model.config.vocab_size < len(vocab):  # new token rows start as BAR's
+            model = grow_vocab(model, len(vocab), like=vocab.id("BAR"))
+        mcfg = model.config.to_dict()
+        vocab = Vocab.for_model(model)  # a learned composer keeps its base model's token version
         L = min(config.block_size, int(mcfg.get("block_size") or config.block_size))  # an RNN has no limit
     else:
         mcfg = {**config.model, "vocab_size": len(vocab), "block_size": config.block_size}
@@ -170,6 +175,15 @@ PRESETS = {
                                steps=4000, batch_size=8, block_size=384, lr=2e-3),
     "rnn": TrainConfig(model={"kind": "rnn", "n_embd": 256, "hidden": 512, "n_layer": 2, "dropout": 0.1},
                        steps=2500, batch_size=8, block_size=384, lr=2e-3),
+}
+
+
+# Version 2 (the CAD phrase-end token) by fine-tuning the version-1 checkpoints above
+# (`arsnova train music --model M --init-from OLD.safetensors`): the new row starts as BAR's, a
+# quarter of the from-scratch learning rate, the same data, windows and seed.
+FINETUNE = {
+    kind: dataclasses.replace(PRESETS[kind], steps=steps, lr=5e-4, min_lr=5e-5, warmup=50, grow_vocab=True)
+    for kind, steps in (("rnn", 1200), ("transformer", 1000))
 }
 
 
