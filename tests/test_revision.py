@@ -80,4 +80,5 @@ def test_revision_raises_novelty_above_the_quality_floor(memorised):
     assert result.best_scores.novelty > r0.novelty
     assert result.best_scores.metrics["copy_rate"] < r0.metrics["copy_rate"]
     assert result.best_scores.quality >= cfg.quality_floor
-    assert len(result.trajectory) == 3 and result.stopped in ("round limit", "target reached")
+    # bounded: every round is recorded; it stops at the round limit unless the target came first
+    assert (len(result.trajectory), result.stopped) in ((3, "round limit"), (2, "target reached"), (3, "target reached"))
