@@ -4,6 +4,7 @@ kept poem side by side. Writes bench/poetry_eval.json (or --out).
     .venv/bin/python bench/poetry_eval.py [--split test|dev] [--topics N] [--forms haiku,sonnet] [--threads 1]
     .venv/bin/python bench/poetry_eval.py --rescore bench/poetry_eval_baseline.json   # metrics only
     .venv/bin/python bench/poetry_eval.py --split critic --no-score --resume --out bench/poetry_negatives.json
+    .venv/bin/python bench/poetry_eval.py --poet sample|rewrite ...   # the embedded poet's two routes (default: rewrite)
 
 Each poem goes through the same generate -> critique -> revise path as the chat (tools/write_poem.py):
 round 0 is the request's first poem (recorded as the poet writes it; its seconds are those to its
@@ -123,6 +124,9 @@ def generate(args) -> dict:
                    "kept": {"lines": kept, "seconds": round(secs, 2), "round": art.round, "seed": art.seed,
                             "scores": art.scores.to_dict(), "trajectory": rounds},
                    "written": [list(p.lines) for p, _ in written]}  # round 0, every revision candidate
+            src = next((p.sources for p, _ in written if list(p.lines) == kept), ())
+            if src:  # the rewriting poet: the corpus sentences the kept poem was rewritten from
+                row["kept"]["sources"] = list(src)
             rows.append(row)
             if args.out:  # a partial run can be scored with --rescore
                 args.out.write_text(json.dumps({"model": kit.model_id, "threads": args.threads, "split": args.split,
@@ -258,6 +262,8 @@ def card_poems(result: dict, per_form: int = 5) -> str:
             m = r["kept"].get("metrics", {})
             out.append(f"*{r['topic']}* (seed {r['seed']}, round {r['kept']['round']}, sense {m.get('sense', float('nan')):.2f})\n")
             out.append("\n".join(f"    {ln}" for ln in r["kept"]["lines"]) + "\n")
+            if r["kept"].get("sources"):
+                out.append("rewritten from: " + " | ".join(u.replace("\n", " / ") for u in r["kept"]["sources"]) + "\n")
     return "\n".join(out)
 
 

@@ -2,8 +2,9 @@
 
 The pipeline, in order: 1. defaults and checks (English only, the form's plan, the topic's
 vector), 2. the round-0 poem, 3. critique (form, sense, fluency, corpus copy rates, topic),
-4. revise within bounds (corpus n-gram blocking and a little more temperature each round; a
-revised poem is kept only if its sense and form stay at or above round 0's), 5. the poem page,
+4. revise within bounds (the rewriting poet rewrites more of its corpus sentences each round; the
+sampling poet blocks corpus n-grams and adds a little temperature; a revised poem is kept only if
+its sense and form stay at or above round 0's), 5. the poem page,
 6. the summary. "More like Dickinson" takes the poet's form, scheme and meter.
 """
 
@@ -55,6 +56,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
 
     from models.common.errors import UserFixableError
     from models.poetry.poet import SampleSettings
+    from models.poetry.rewrite import RewriteSettings, RewritingPoet
     from models.poetry.forms import plan_form
     from models.poetry.page import poem_markdown, read_poem_lines
     from models.common.files import write_atomic
@@ -79,12 +81,17 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     pctx = PoemContext(plan, kit.indexes, kit.baseline_vecs @ q, tuple(earlier), kit.val_nll, sense_floor)
     total = len(plan.lines)
 
+    rewriting = isinstance(kit.poet, RewritingPoet)  # the embedded poet rewriting corpus sentences
+
     def progress(stage: str):
         return lambda i, line: ctx.progress("lines", f"{stage}: {line[:60]}")(i + 1, total)
 
     def write(settings: SampleSettings, s: int, stage: str):
-        poem = kit.poet.write(topic + (f", in the manner of {style.name}" if style else ""), plan, seed=s,
-                              settings=settings, on_line=progress(stage), cancelled=ctx.should_stop)
+        # the sampler's keywords lean toward the author; the rewriter's required topic words must not
+        # be the author's name ("more like X" changes its form and scheme)
+        about = topic + (f", in the manner of {style.name}" if style and not rewriting else "")
+        poem = kit.poet.write(about, plan, seed=s, settings=settings, on_line=progress(stage),
+                              cancelled=ctx.should_stop)
         return poem, settings, s
 
     def critic(item):
@@ -104,19 +111,22 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         return replace(scores, metrics={**scores.metrics, **extra})
 
     # 2. the round-0 poem's settings
-    base = SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
-    if style:
+    base = RewriteSettings() if rewriting else SampleSettings(temperature=0.8, top_p=0.9, candidates=12)
+    if style and not rewriting:
         base = replace(base, meter_weight=style.meter_weight)
 
     def propose(r: int, n: int):
-        # corpus n-gram blocking does the pushing; a little more temperature widens the search
-        sets = replace(base, temperature=base.temperature + 0.05 * r, top_p=0.95, block_n=5 if r == 1 else 4)
+        if rewriting:  # each round rewrites more of the corpus sentences (rewrite.RewriteSettings.round)
+            sets = replace(base, round=r)
+        else:  # corpus n-gram blocking does the pushing; a little more temperature widens the search
+            sets = replace(base, temperature=base.temperature + 0.05 * r, top_p=0.95, block_n=5 if r == 1 else 4)
         seeds = [seed + 7919 * r + k for k in range(n)]
         return [write(sets, sd, f"round {r}") for sd in seeds], _params(sets, seeds[0])
 
     # 3.-4. critique, and revise within bounds
     cfg = ctx.revise_config()
-    cfg = replace(cfg, candidates=min(cfg.candidates, 2))
+    # the rewriting poet's later rounds rewrite round 0's own sources further: one candidate is the one
+    cfg = replace(cfg, candidates=min(cfg.candidates, 1 if rewriting else 2))
     result = revise([write(base, seed, "round 0")], _params(base, seed), propose, critic, cfg,
                     on_round=ctx.report_round, keeps=never_worse)
     poem, used, used_seed = result.best
@@ -127,7 +137,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     files = {"poem": f"{stem}.md"}
     meta = {"title": poem.title, "form": plan.form, "scheme": plan.scheme, "topic": topic, "seed": used_seed,
-            "model": kit.model_id, "keywords": poem.keywords, "round": result.best_round}
+            "model": kit.model_id, "keywords": poem.keywords, "round": result.best_round, "route": poem.route}
     write_atomic(ctx.out_dir / files["poem"], poem_markdown(poem, meta, s).encode("utf-8"))
 
     # 6. summary
@@ -153,7 +163,9 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
 def kit_is_learned(spec: str | None) -> bool:
     from models.common.learned import is_learned_name
 
-    return bool(spec) and ":" not in str(spec) and spec != "embedded" and is_learned_name(spec)
+    from models.poetry.kit import REWRITE, SAMPLE
+
+    return bool(spec) and ":" not in str(spec) and spec not in ("embedded", REWRITE, SAMPLE) and is_learned_name(spec)
 
 
 def _poet_and_style(args: dict, ctx: ToolContext):
@@ -206,6 +218,8 @@ def never_worse(cand, first) -> bool:
 
 
 def _params(s, seed: int) -> dict:
+    if not hasattr(s, "temperature"):  # the rewriting poet: how much of its sources it rewrites
+        return {"rewrite_round": s.round, "seed": seed}
     return {"temperature": round(s.temperature, 3), "top_p": s.top_p, "block_n": s.block_n,
             "candidates_per_line": s.candidates, "seed": seed}
 

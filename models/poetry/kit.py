@@ -14,6 +14,8 @@ from models.common.errors import ModelFileError
 from models.poetry.poet import Poet, cached_vectors, load_poet_lm, load_vocabulary
 
 
+REWRITE, SAMPLE = "rewrite", "sample"  # poet specs: the embedded LM rewriting corpus sentences, or sampling lines
+DEFAULT_ROUTE = REWRITE  # the embedded poet's route when the unit store is installed (card: measured, read aloud)
 AUTHORS_DIR = "authors"  # models/weights/authors/NAME: poets learned from an author's poems, shipped
 
 
@@ -68,6 +70,9 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     from models.common.learned import find_learned, is_learned_name
     from models.common.ngram_index import NgramIndex
 
+    if spec in (REWRITE, SAMPLE):  # the embedded LM, rewriting corpus sentences or sampling line by line
+        base = embedded() if embedded is not None else load_poet_kit(weights_dir, None, encoder, cache_dir)
+        return _rewriting_kit(base) if spec == REWRITE else _sampling_kit(base)
     if spec and ":" not in spec and spec != "embedded" and is_learned_name(spec):
         base = embedded() if embedded is not None else load_poet_kit(weights_dir, None, encoder, cache_dir)
         return _learned_kit(find_learned(data_dir, "poet", spec, weights_dir / AUTHORS_DIR), base, encoder)
@@ -98,7 +103,12 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
         poet = make_served_poet(spec, vocab, encoder, indexes, lexicon, sense)
     else:
         poet = Poet(lm, vocab, encoder, indexes, lexicon, sense)
-    return PoetKit(poet, indexes, base, val, poet.lm.name, home, sense)
+    kit = PoetKit(poet, indexes, base, val, poet.lm.name, home, sense)
+    from models.poetry.rewrite import UNITS_FILE
+
+    if embedded and DEFAULT_ROUTE == REWRITE and (home / UNITS_FILE).exists():
+        return _rewriting_kit(kit)
+    return kit
 
 
 def _learned_kit(model, base: PoetKit, encoder) -> PoetKit:
@@ -122,3 +132,30 @@ def _learned_kit(model, base: PoetKit, encoder) -> PoetKit:
     style = model.path / "style.npy"
     style_vec = np.load(style, allow_pickle=False) if style.exists() else None
     return PoetKit(poet, indexes, base.baseline_vecs, val, lm.name, base.home, base.sense, model, user, style_vec)
+
+
+def _sampling_kit(base: PoetKit) -> PoetKit:
+    """The embedded poet's kit with the sampling poet writing (models/poetry/poet.py)."""
+    from dataclasses import replace
+
+    from models.poetry.rewrite import RewritingPoet
+
+    if not isinstance(base.poet, RewritingPoet):
+        return base
+    return replace(base, poet=base.poet.poet)
+
+
+def _rewriting_kit(base: PoetKit) -> PoetKit:
+    """The embedded poet's kit with the rewriting poet writing: same LM, indexes, critics."""
+    from dataclasses import replace
+
+    from models.poetry.rewrite import RewritingPoet, load_unit_store
+
+    if isinstance(base.poet, RewritingPoet):
+        return base
+    store = load_unit_store(base.home)
+    if store is None:
+        raise ModelFileError(f"{base.home}/retrieval_units.npz is missing; run "
+                             "`python -m models.poetry.training.units --out models/weights/poet`")
+    # the same model writes (its route is in the poem's front matter and the rounds' parameters)
+    return replace(base, poet=RewritingPoet(base.poet, store))

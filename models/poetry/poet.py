@@ -196,6 +196,8 @@ class Poem:
     form: str
     line_results: list[LineResult]
     rhyme_words: dict[str, list[str]]
+    sources: tuple[str, ...] = ()  # the corpus sentences a rewriting poet started from
+    route: str = "sample"  # "sample": constrained sampling; "rewrite rN": models/poetry/rewrite.py
 
     @property
     def text(self) -> str:
