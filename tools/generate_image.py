@@ -3,8 +3,9 @@
 The pipeline, in order: 1. defaults and checks (size, steps, guidance; the embedded model
 starts from the training picture closest to the prompt, redrawn ``variation`` of the way),
 2. round 0 (``candidates`` pictures drawn as one batch), 3. critique (quality floors of the
-training pictures, distance to the nearest one, the asked colours), 4. revise within bounds
-(new seeds, more guidance, more of the exemplar redrawn, stray colours as the negative
+training pictures, distance to the nearest one, the asked colours, noise and crispness against
+the start), 4. revise within bounds (new seeds, more guidance, more of the exemplar redrawn, or
+less while every picture so far is degraded against its start, stray colours as the negative
 prompt), 5. the PNG with every parameter needed to draw it again, 6. the summary.
 """
 
@@ -29,6 +30,8 @@ from tools.schemas import SEED, Strict, no_nul
 # in round 0, and how much more each revision round redraws (measured: IMAGE_CARD.md)
 DEFAULT_VARIATION = 0.6
 VARIATION_STEP = 0.1
+# the least a revision round redraws when it steps down to find a picture that is not degraded
+MIN_VARIATION = 0.2
 # a composed scene (setting + placed subjects) is redrawn less: the setting is drawn by us and the
 # model's part is to make it one picture without losing the subjects (IMAGE_CARD.md)
 SCENE_VARIATION = 0.3
@@ -163,13 +166,16 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
                 for k, (a, sd) in enumerate(zip(arrs, seeds))]
 
     def critic(item):
-        return image_scores(item.pixels, prompt, ictx, start=item.start, subject_mask=item.subject_mask)
+        seen = None if item.start is None else read_back(item.pixels, (w, h), getattr(kit, "upscaler", None))
+        return image_scores(item.pixels, prompt, ictx, start=item.start, subject_mask=item.subject_mask, delivered=seen)
 
     kept: list = []  # the best scores so far, for the next round's negative prompt
+    clean = []  # whether each round's best candidate passed the degradation critic
 
     def on_round(rec) -> None:
         if rec.chosen:
             kept.append(rec.scores)
+        clean.append(not rec.scores.metrics.get("degraded", False))
         ctx.report_round(rec)
 
     steer = negative  # the negative prompt of the rounds to come: the user's, or the last stray colours
@@ -178,8 +184,13 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         nonlocal steer
         g = guidance + 1.0 * r  # follow the prompt harder as the seeds move away from round 0
         seeds = [seed + 7919 * r + k for k in range(n)]
-        # redraw more of the exemplar each round: away from the training picture, toward novelty
-        v = min(1.0, variation + VARIATION_STEP * r)
+        # redraw more of the exemplar each round: away from the training picture, toward novelty;
+        # while no round has drawn a picture as clean as its start, redraw less instead (the
+        # degradation critic is a floor: novelty is sought above it, not instead of it)
+        if any(clean) or not use_exemplar:
+            v = round(min(1.0, variation + VARIATION_STEP * r), 2)
+        else:
+            v = round(max(MIN_VARIATION, variation - VARIATION_STEP * r), 2)
         params = {"seeds": seeds, "guidance": g, "steps": steps, **({"variation": v} if use_exemplar else {})}
         stray = stray_colours(kept[-1]) if kept and not negative else []
         if stray:  # steer away from the colours that came out instead of the ones asked for
@@ -268,7 +279,10 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
                 f"{len(result.trajectory)} round(s); drawn{started} at {w}x{h}{size_note}.")
     else:
         head = f"Drew \"{prompt[:60]}\"{started} at {w}x{h}{size_note}."
-    summary = (f"{head} Quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}"
+    # no candidate of any round was as clean as its start: say so rather than pass it off
+    worse = (f"; softer or noisier than the picture it started from (edges {m['edge_ratio']:.2f}x, speckle "
+             f"{m['speckle_ratio']:.2f}x)" if m.get("degraded") else "")
+    summary = (f"{head} Quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}{worse}"
                f"{'; missing: ' + ', '.join(missing) if missing else ''}; palette "
                f"{', '.join(s.metrics['palette']) or '-'}; novelty by round {novelty_trail(result)}; file {files['image']}")
     return Artifact(
@@ -400,3 +414,17 @@ def start_picture(kit, params: dict, with_mask: bool = False):
     if params.get("exemplar") is None:
         return None
     return kit.exemplar_start(int(params["exemplar"]), params["prompt"])
+
+
+def read_back(pixels, size: tuple[int, int], upscaler=None):
+    """``pixels`` (native, uint8) enlarged to ``size`` as the tool delivers them (``enlarge``) and read
+    back at the native size as a critic (or ``bench/image_eval.py``) reads the PNG: what the
+    degradation critic judges, so its floor holds for the picture a person sees."""
+    import numpy as np
+    from PIL import Image
+
+    from models.image.upscaler import enlarge
+
+    h, w = pixels.shape[:2]
+    big, _ = enlarge(pixels, size, upscaler)
+    return np.asarray(Image.fromarray(big).resize((w, h), Image.Resampling.BOX))
