@@ -18,13 +18,13 @@ turns:
 """
 
 DIGESTS = {
-    "images/002-call_0_generate_image-image.png": "60d7a17a78bbe8c28da2e8f994aa0e85f07b47a467950915ef9615729d1792bd",
-    "images/004-call_0_style_transfer-styled.png": "e30de63a1ab96a2f45f4c6ae2f7cd3a7ad3c4e0d2ba35be4d1747fddbfb608ae",
-    "index.html": "eaa3df1c2aab888d5607eab7a6c774cc4eda113b86146018253ca537f18d4f81",
-    "manifest.json": "c561077379955f23a1ac6c678969e921b0879e3d01e340928aeddb7e8fef9f78",
-    "music/003-call_0_compose_music-music.mid": "5ff490df4ea0e1232461d3c670b40be507478962f10eb23ad1f6815b8108f7e4",
-    "music/003-call_0_compose_music-music.png": "5f71d40a3d4ef1ff26c59e9eac641ae6f4277ebf9fb1b6797a802e6a73f1d6b1",
-    "poems/001-call_0_write_poem-poem.md": "245d23937dc1789db1df780137993541eea9fe0f7ccc961b6c6bf66a82346163",
+    "images/002-call_0_generate_image-image.png": "c35a89e004e4dd249948a3bd8bc6b78b5eb0ab1c89e0e6b6db59c4bdd16b4ca9",
+    "images/004-call_0_style_transfer-styled.png": "8912ff715bb47b6229c5e43d3088e0352507094565d4a256838a03f5f3cbf498",
+    "index.html": "463716fc005dc837e3e7efe5d5e0fe8aca764285b840aa034f32359a5e9a863c",
+    "manifest.json": "ebd23e9b4fa344c6803931086516e88cc4c57378bfb05227b6fcb96599566bdf",
+    "music/003-call_0_compose_music-music.mid": "d67bf8530124d5c2796b8606d277e11c325fc8f5b54e7ab657f194df251519bb",
+    "music/003-call_0_compose_music-music.png": "e3d4860be35793a1352918c95b44746a03ee979759e677d62f1a665b872ad136",
+    "poems/001-call_0_write_poem-poem.md": "330b48dcff18f52a74aa0885b05a9a2a0e62e99befdea73112f5afbd92fb4f23",
 }
 
 
