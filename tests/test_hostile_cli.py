@@ -160,3 +160,20 @@ def test_a_learned_model_may_not_take_a_shipped_models_name(name, tmp_path, capf
     err = capfd.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "taken by a shipped model" in err[0] and ESC not in err[0], err
     assert tree(tmp_path) == before and not (tmp_path / "home" / "models").exists()
+
+
+def test_learn_clears_only_a_staging_folder_it_marked(tmp_path):
+    """A `.staging-NAME` folder Ars Nova did not make (no mark) is never emptied; one it made is."""
+    from models.common import learned
+    from models.common.errors import UserFixableError
+
+    theirs = tmp_path / "models" / "music" / ".staging-tunes"
+    theirs.mkdir(parents=True)
+    (theirs / "precious.mid").write_bytes(b"MThd mine")
+    with pytest.raises(UserFixableError, match="Ars Nova did not make it"):
+        learned.staging_dir(tmp_path, "music", "tunes")
+    assert (theirs / "precious.mid").read_bytes() == b"MThd mine"
+    ours = learned.staging_dir(tmp_path, "music", "other")
+    (ours / "half-written.safetensors").write_bytes(b"x")
+    again = learned.staging_dir(tmp_path, "music", "other")  # an interrupted learn of ours starts clean
+    assert again == ours and sorted(p.name for p in again.iterdir()) == [learned.STAGING_MARK]

@@ -161,12 +161,19 @@ def check_free(data_dir: Path, kind: str, name: str, replace: bool) -> Path:
     return dest
 
 
+STAGING_MARK = ".arsnova-staging"  # written first into a staging folder: only a folder with it is ever cleared
+
+
 def staging_dir(data_dir: Path, kind: str, name: str) -> Path:
-    """A fresh folder to build ``name`` in (an earlier, interrupted one is cleared: Ars Nova made it)."""
+    """A fresh folder to build ``name`` in. An earlier, interrupted one is cleared only when its
+    mark says Ars Nova made it; anything else in the way is an error, left as it is."""
     st = root(data_dir) / kind / f".staging-{check_name(name)}"
-    if st.is_dir() and not st.is_symlink():
+    if os.path.lexists(st):
+        if st.is_symlink() or not st.is_dir() or not ((st / STAGING_MARK).is_file() or read_card(st) is not None):
+            raise UserFixableError(f"{st} is in the way and Ars Nova did not make it; move it away and run learn again")
         shutil.rmtree(st)
     st.mkdir(parents=True)
+    (st / STAGING_MARK).write_text("a model being built by `arsnova learn` (cleared when that learn runs again)\n")
     return st
 
 
@@ -177,10 +184,13 @@ def register(staging: Path, data_dir: Path, kind: str, name: str, card: dict, re
 
     dest = check_free(data_dir, kind, name, replace)
     write_atomic(staging / CARD, json.dumps(card, indent=1).encode())
+    (staging / STAGING_MARK).unlink(missing_ok=True)  # complete: from here on the card says whose it is
     old = None
     if dest.exists():
         old = dest.with_name(f".old-{name}")
-        if old.exists():
+        if os.path.lexists(old):
+            if old.is_symlink() or read_card(old) is None:
+                raise UserFixableError(f"{old} is in the way and is not a model Ars Nova wrote; move it away")
             shutil.rmtree(old)
         dest.rename(old)
     staging.rename(dest)
