@@ -82,6 +82,22 @@ def test_the_close_and_coming_to_rest():
     assert an.cadence_value(pic, a_minor, last[0], final=True) == 1.0 and an.final_cadence(pic, a_minor) == 1.0
 
 
+def test_a_modal_final_is_half_a_close():
+    """An E-minor signature closing on A (Dorian) or a C-major one on A (Aeolian) is a modal final:
+    not the tonic close, but the cadence critic gives it half of one; a close on D is neither."""
+    from tools.critics.music import hearing
+
+    e_minor = Key(4, "minor")
+    dorian = _tune([[9, 11, 0, 2], [4, 2, 0, 11], [9, 0, 11, 7], [9]], key=e_minor)
+    assert an.final_cadence(dorian, e_minor) == 0.0 and an.modal_final(dorian, e_minor) == 1.0
+    aeolian = _tune([[9, 11, 0, 2], [4, 2, 0, 11], [9, 0, 11, 7], [9]])
+    assert an.modal_final(aeolian, C) == 1.0 and an.modal_final(CADENCED, C) == 0.0
+    on_d = _tune([[9, 11, 0, 2], [4, 2, 0, 11], [9, 0, 11, 7], [2]], key=e_minor)
+    assert an.modal_final(on_d, e_minor) == 0.0
+    assert hearing(dorian, e_minor).details["final_cadence"] == 0.5
+    assert hearing(on_d, e_minor).details["final_cadence"] == 0.0
+
+
 def test_music21_key_is_music21s_own_analysis():
     from music21 import note, stream
 

@@ -101,8 +101,9 @@ def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None
     pb = phrase_bars or default_phrase_bars(style, score.bars)
     cads = an.cadence_values(score, key, pb)  # at the phrase ends found in the music, not on a grid
     share = float(np.mean(cads[:-1])) if len(cads) > 1 else cads[-1] if cads else 0.0
-    close = an.final_cadence(score, key)
     rest = an.comes_to_rest(score)
+    # a modal final (``modal_final``) that comes to rest earns half a close (tuned on the dev half)
+    close = max(an.final_cadence(score, key), 0.5 * an.modal_final(score, key) * rest)
     # the inner phrase ends' cadences, the close on the tonic (over tonic harmony) and the last note
     # coming to rest; weights tuned on the dev half of bench/music_critics.py (real vs wrong key and
     # bars shuffled: a shuffled piece keeps its cadences but stops mid-phrase, off its close)
