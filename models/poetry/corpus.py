@@ -33,7 +33,12 @@ def words(text: str) -> list[str]:
 
 def word_ids(text: str) -> np.ndarray:
     """Words as stable 32-bit ids (crc32), the alphabet of the word n-gram index."""
-    return np.array([zlib.crc32(w.encode()) for w in words(text)], dtype=np.uint64)
+    return ids_of(words(text))
+
+
+def ids_of(ws: list[str]) -> np.ndarray:
+    """Already split (lower-case) words as the index's ids."""
+    return np.array([zlib.crc32(w.encode()) for w in ws], dtype=np.uint64)
 
 
 def is_verse_line(text: str, syllables: int) -> bool:

@@ -89,6 +89,20 @@ class PoetLM:
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
+    def continuations(self, context: list[int], texts: list[str]):
+        """Every text after ``context`` in one batch over one cached read of it -> (each text's
+        token ids, log-probabilities (batch, longest + 1, vocab)): row r, position k predicts
+        token k of text r, and position len(text r) the token after it."""
+        import torch
+
+        enc = [self.encode(t) for t in texts]
+        T = max(len(e) for e in enc)
+        past, first = self.context_cache(context, len(texts))
+        x = torch.tensor([e + [self.newline_id] * (T - len(e)) for e in enc])  # right padding: causal attention never looks at it
+        with torch.inference_mode():
+            rest = self.model(input_ids=x, **{self.cache_key: past}, use_cache=True).logits.float()
+        return enc, torch.log_softmax(torch.cat([first[:, None, :], rest], 1), -1)
+
     def prompt(self, topic: str, keywords: list[str], form: str) -> list[int]:
         if self.keyword_prompt:
             return self.encode(f"{KW}{' '.join(keywords)}{POEM}")
@@ -541,19 +555,10 @@ class Poet:
                      final: bool = False) -> list[LineResult]:
         """Batched log-probability of each finished line; rhymed lines get their best closing mark
         (a terminal one, . ! ?, on the poem's last line)."""
-        import torch
-
         if not lines:
             return []
         lm = self.lm
-        enc = [lm.encode(ln) for ln in lines]
-        T = max(len(e) for e in enc)
-        pad = lm.newline_id  # right padding: causal attention never looks at it
-        past, first = lm.context_cache(context, len(lines))
-        x = torch.tensor([e + [pad] * (T - len(e)) for e in enc])
-        with torch.inference_mode():
-            rest = lm.model(input_ids=x, **{lm.cache_key: past}, use_cache=True).logits.float()
-        lp = torch.log_softmax(torch.cat([first[:, None, :], rest], 1), -1)  # position k predicts token k
+        enc, lp = lm.continuations(context, lines)
         out = []
         marks = {".", "!", "?"} if final else {",", ".", ";", "!", "?", ":"}
         closers = [(t, lm.pieces[t]) for t in range(len(lm.pieces)) if lm.pieces[t] in marks]

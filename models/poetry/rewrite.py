@@ -41,7 +41,7 @@ import numpy as np
 
 from models.common.errors import Cancelled
 from models.poetry import prosody
-from models.poetry.corpus import FUNCTION_WORDS, words
+from models.poetry.corpus import FUNCTION_WORDS, ids_of, words
 from models.poetry.forms import FormPlan, rhyme_groups
 from models.poetry.poet import LineResult, Poem, SampleSettings
 
@@ -348,9 +348,7 @@ class RewritingPoet:
     def _sense(self, before: list[str], lines: list[str]) -> np.ndarray:
         if self.sense is None:
             return np.full(len(lines), 0.5)
-        allw = before + lines
-        wins = ["\n".join(allw[max(0, j - self.sense.cfg.context) : j + 1]) for j in range(len(before), len(allw))]
-        return self.sense.windows(wins)
+        return self.sense.windows(self.sense.line_windows(before + lines)[len(before) :])
 
     # -- 3. rewrite ------------------------------------------------------------------------------
     def _rewrite_unit(self, u: int, plan, i: int, st, sims, topics, prompt, need, s: RewriteSettings):
@@ -483,7 +481,7 @@ class RewritingPoet:
         n = index.n
         prev = [w for ln in before for w in words(ln)][-(n - 1) :]
         seq = prev + low
-        hits = index.copied(np.array([_wid(w) for w in seq], dtype=np.uint64)) if len(seq) >= n else np.zeros(0, bool)
+        hits = index.copied(ids_of(seq)) if len(seq) >= n else np.zeros(0, bool)
         must: set[int] = set()
         off = len(prev)
         windows = [set(range(max(0, a - off), a - off + n)) & set(range(len(low))) for a in np.flatnonzero(hits)]
@@ -514,7 +512,7 @@ class RewritingPoet:
         seq = prev + new_low
         if len(seq) < index.n:
             return False
-        return bool(index.copied(np.array([_wid(w) for w in seq], dtype=np.uint64)).any())
+        return bool(index.copied(ids_of(seq)).any())
 
     def _lm_proposals(self, prompt, ctx: str, toks, widx, slots, low, s: RewriteSettings, used) -> dict[int, list[str]]:
         """For each slot, the whole words the LM expects there from the left context (one forward
@@ -605,14 +603,7 @@ class RewritingPoet:
         import torch
 
         lm = self.lm
-        head = prompt + (lm.encode(ctx + "\n") if ctx else [])
-        enc = [lm.encode(t) for t in texts]
-        T = max(len(e) for e in enc)
-        past, first = lm.context_cache(head, len(texts))
-        x = torch.tensor([e + [lm.newline_id] * (T - len(e)) for e in enc])
-        with torch.inference_mode():
-            rest = lm.model(input_ids=x, **{lm.cache_key: past}, use_cache=True).logits.float()
-        lp = torch.log_softmax(torch.cat([first[:, None, :], rest], 1), -1)
+        enc, lp = lm.continuations(prompt + (lm.encode(ctx + "\n") if ctx else []), texts)
         out = []
         for r, e in enumerate(enc):
             idx = torch.tensor(e + [lm.newline_id])
@@ -643,12 +634,6 @@ def _interleave(a: list[str], b: list[str]) -> list[str]:
 def _content(w: str) -> bool:
     """A word the rewriter may replace: not closed-class, not a contraction, three letters or more."""
     return w not in FUNCTION_WORDS and len(w) > 2 and "'" not in w
-
-
-def _wid(w: str) -> int:
-    import zlib
-
-    return zlib.crc32(w.encode())
 
 
 def _choose(options: dict[int, list[str]], low, syl, gain, lo: int, hi: int,
