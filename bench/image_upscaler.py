@@ -42,7 +42,7 @@ def main() -> None:
     from bench.image_eval import PROMPTS, measure, summarise, ungrid
     from models.common.encoder import load_encoder
     from models.image.critic import load_judge
-    from models.image.upscaler import enlarge, load_upscaler
+    from models.image.upscaler import enlarge, load_upscaler, read_back
 
     torch.set_num_threads(1)
     up = load_upscaler(Path(args.weights))
@@ -55,8 +55,7 @@ def main() -> None:
     judge = load_judge(ROOT / "models" / "weights" / "image" / "subject-critic.safetensors", load_encoder())
 
     def delivered_and_read_back(p, upscaler):
-        big, _ = enlarge(p, (4 * size, 4 * size), upscaler)
-        return np.asarray(Image.fromarray(big).resize((size, size), Image.Resampling.BOX))
+        return read_back(p, (4 * size, 4 * size), upscaler)
 
     report = {"run": Path(args.run).name, "upscaler": Path(args.weights).name}
     for name, u in (("lanczos", None), ("learned", up)):

@@ -56,7 +56,7 @@ def test_the_degradation_floor_judges_the_picture_as_delivered():
     """``image_scores`` measures noise and crispness on ``delivered`` (the picture enlarged and read
     back, as a person sees it) when given, and a flagged picture has its quality halved."""
     from tools.critics.image import ImageContext, image_scores
-    from tools.generate_image import read_back
+    from models.image.upscaler import read_back
 
     start = _disc()
     ctx = ImageContext(None)

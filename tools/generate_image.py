@@ -109,6 +109,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     from models.image.image_io import save_png
     from models.image.metrics import features
     from models.image.cleanup import clean_redraw
+    from models.image.upscaler import read_back
     from models.image.scene import parse_scene
     from models.common.runtime import app_version
     from tools.critics.image import ImageContext, image_scores, stray_colours
@@ -414,17 +415,3 @@ def start_picture(kit, params: dict, with_mask: bool = False):
     if params.get("exemplar") is None:
         return None
     return kit.exemplar_start(int(params["exemplar"]), params["prompt"])
-
-
-def read_back(pixels, size: tuple[int, int], upscaler=None):
-    """``pixels`` (native, uint8) enlarged to ``size`` as the tool delivers them (``enlarge``) and read
-    back at the native size as a critic (or ``bench/image_eval.py``) reads the PNG: what the
-    degradation critic judges, so its floor holds for the picture a person sees."""
-    import numpy as np
-    from PIL import Image
-
-    from models.image.upscaler import enlarge
-
-    h, w = pixels.shape[:2]
-    big, _ = enlarge(pixels, size, upscaler)
-    return np.asarray(Image.fromarray(big).resize((w, h), Image.Resampling.BOX))

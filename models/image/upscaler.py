@@ -133,3 +133,14 @@ def enlarge(pixels: np.ndarray, size: tuple[int, int], upscaler: Upscaler | None
         pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS))
         steps.append(f"lanczos {w}x{h} -> {size[0]}x{size[1]}")
     return pixels, ", then ".join(steps)
+
+
+def read_back(pixels: np.ndarray, size: tuple[int, int], upscaler: Upscaler | None = None) -> np.ndarray:
+    """``pixels`` (native, uint8) enlarged to ``size`` as the tool delivers them (``enlarge``) and read
+    back at the native size as a critic (or ``bench/image_eval.py``) reads the PNG: what the
+    degradation critic judges, so its floor holds for the picture a person sees."""
+    from PIL import Image
+
+    h, w = pixels.shape[:2]
+    big, _ = enlarge(pixels, size, upscaler)
+    return np.asarray(Image.fromarray(big).resize((w, h), Image.Resampling.BOX))
