@@ -27,7 +27,7 @@ RESERVED = {"transformer", "rnn", "lstm", "embedded", "default", "shipped", "bui
 # the shipped models' own names (as `arsnova models` lists them): a learned one may not pass for one of them
 SHIPPED = {"music-transformer", "music-rnn", "music-ngrams", "music-chorale", "music-chords", "arsnova-poet",
            "arsnova-image", "poet", "image", "upscaler", "all-minilm-l6-v2", "vgg19"}
-AUTHORS = Path(__file__).resolve().parent.parent / "weights" / "authors"  # poets shipped the learned way
+AUTHORS = "authors"  # <weights>/authors/NAME: poets learned from an author's poems, shipped
 CARD = "card.json"
 
 
@@ -45,7 +45,10 @@ def check_name(name: str) -> str:
 
 def shipped_authors() -> set[str]:
     """Names of the author poets that ship with Ars Nova (``models/weights/authors/NAME``)."""
-    return {d.name.lower() for d in AUTHORS.iterdir() if d.is_dir()} if AUTHORS.is_dir() else set()
+    from models.common.runtime import default_weights_dir
+
+    folder = default_weights_dir() / AUTHORS
+    return {d.name.lower() for d in folder.iterdir() if d.is_dir()} if folder.is_dir() else set()
 
 
 def root(data_dir: Path) -> Path:

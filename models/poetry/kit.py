@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from models.common.errors import ModelFileError
+from models.common.learned import AUTHORS as AUTHORS_DIR  # <weights>/authors/NAME: shipped author poets
 from models.poetry.poet import Poet, cached_vectors, load_poet_lm, load_vocabulary
 
 
 REWRITE, SAMPLE = "rewrite", "sample"  # poet specs: the embedded LM rewriting corpus sentences, or sampling lines
 DEFAULT_ROUTE = REWRITE  # the embedded poet's route when the unit store is installed (card: measured, read aloud)
-AUTHORS_DIR = "authors"  # models/weights/authors/NAME: poets learned from an author's poems, shipped
 
 
 @dataclass
