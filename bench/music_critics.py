@@ -12,7 +12,8 @@ applied to every real piece with a fixed seed:
 - scrambled (chorales): alto and tenor shifted a beat later, tenor an octave up.
 
 Writes bench/music_critics.json (per critic: AUC per degradation on dev and test, and on the
-degradations it is meant to hear, pooled; per critic and split also the pooled AUC by style).
+degradations it is meant to hear, pooled; per critic and split also the pooled AUC by style and
+by whether the real piece ends on the tonic it is labelled with).
 
 The cadence critic finds phrase ends in the music (``analysis.phrase_end_notes``); the bench
 checks them against the fermatas music21 reads in the same chorales (the corpus reading drops
@@ -234,11 +235,15 @@ def auc(pos: list[float], neg: list[float]) -> float | None:
 
 
 def evaluate(real: list, seed: int = 0) -> dict:
+    from models.music.analysis import melody_notes
+
     rng = np.random.default_rng(seed)
     rows = []  # (split, kind, degradation or "real", values)
+    on_tonic = {}  # split -> per real piece (in order): its melody ends on its labelled tonic
     for i, s in enumerate(real):
         split = "dev" if i % 2 == 0 else "test"
         rows.append((split, s.style, "real", critic_values(s)))
+        on_tonic.setdefault(split, []).append(melody_notes(s)[-1].pitch % 12 == s.key.tonic)
         for name, fn in DEGRADATIONS.items():
             if name == "scrambled" and len({n.voice for n in s.notes}) < 4:
                 continue
@@ -262,7 +267,15 @@ def evaluate(real: list, seed: int = 0) -> dict:
                 n = [v[critic] for sp, st, d, v in rows if sp == split and st == style and d in hears
                      and v[critic] is not None]
                 by_style[style] = auc(r, n)
+            # the real pieces split by whether they end on the tonic the bench labels them with
+            # (Krumhansl-Schmuckler; a modal tune or a chorale read in another key ends off it)
+            reals = [v[critic] for sp, _, d, v in rows if sp == split and d == "real"]
+            ending = {}
+            for name, want in (("on_labelled_tonic", True), ("off_labelled_tonic", False)):
+                r = [x for x, t in zip(reals, on_tonic[split]) if t == want and x is not None]
+                ending[name] = {"n_real": len(r), "auc_pooled": auc(r, pooled_neg)}
             res[split] = {"auc": per, "auc_pooled": auc(real_v, pooled_neg), "auc_pooled_by_style": by_style,
+                          "auc_pooled_by_ending": ending,
                           "n_real": len(real_v), "real_mean": float(np.mean(real_v)) if real_v else None}
         out[critic] = res
     return out

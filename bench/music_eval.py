@@ -109,7 +109,7 @@ def analyse(src: Path) -> dict:
 def bach_reference() -> dict:
     """The chorale measures on the held-out Bach chorales (every 20th; the chord model never saw
     them), by the same code: the yardstick for the generated chorales."""
-    from models.music.analysis import voice_leading
+    from models.music.analysis import inner_repeats, voice_leading
     from models.music.training.chords import chorale_scores, split
 
     _, held = split(chorale_scores())
@@ -117,7 +117,8 @@ def bach_reference() -> dict:
     return {"chorales": len(held), "triad_beats": round(statistics.mean(v.plain_chords for v in vls), 4),
             "parallels_per_100_beats": round(statistics.mean(v.parallels_per_100 for v in vls), 4),
             "crossings_per_100_beats": round(statistics.mean(v.crossings_per_100 for v in vls), 4),
-            "four_voices": round(statistics.mean(v.four_voices for v in vls), 4)}
+            "four_voices": round(statistics.mean(v.four_voices for v in vls), 4),
+            "inner_repeats": round(statistics.mean(inner_repeats(s) for s in held), 4)}
 
 
 def compare_chorales(dev: bool = False) -> dict:
@@ -162,12 +163,12 @@ def compare_chorales(dev: bool = False) -> dict:
             rep = piece_report(score, key, "chorale")
             rows[name].append({"id": rid, "seconds": round(secs, 3), **{k: rep[k] for k in (
                 "key_agrees", "cadence_share", "four_voices", "triad_beats", "parallels_per_100",
-                "crossings_per_100", "range_per_100", "final_tonic_triad")}})
+                "crossings_per_100", "range_per_100", "final_tonic_triad", "inner_repeats")}})
         print(f"{rid:24s} " + "  ".join(f"{n}: triads {rows[n][-1]['triad_beats']:.2f} par {rows[n][-1]['parallels_per_100']:.1f} "
                                         f"cross {rows[n][-1]['crossings_per_100']:.1f} {rows[n][-1]['seconds']:.2f}s"
                                         for n in rows), flush=True)
     fields = ("triad_beats", "parallels_per_100", "crossings_per_100", "range_per_100", "final_tonic_triad",
-              "key_agrees", "cadence_share", "four_voices")
+              "key_agrees", "cadence_share", "four_voices", "inner_repeats")
     table = {f: {n: _mean(rows[n], f) for n in rows} for f in fields}
     for n in rows:
         table.setdefault("seconds_median", {})[n] = round(statistics.median(r["seconds"] for r in rows[n]), 3)
@@ -180,7 +181,7 @@ def compare_chorales(dev: bool = False) -> dict:
 def bach_sopranos(chords, net) -> dict:
     """Both harmonisers under the held-out Bach chorales' own sopranos (only the last bar fixed to I;
     no phrase plan), measured like Bach's parts in ``bach_reference``."""
-    from models.music.analysis import voice_leading
+    from models.music.analysis import inner_repeats, voice_leading
     from models.music.chorale import harmonise_chorale
     from models.music.tokens import Score
     from models.music.training.chords import chorale_scores, split
@@ -188,15 +189,17 @@ def bach_sopranos(chords, net) -> dict:
     _, held = split(chorale_scores())
     out = {}
     for name, how in (("dp", {}), ("net", {"net": net})):
-        vls = []
+        vls, inner = [], []
         for s in held:
             sop = Score(tuple(n for n in s.notes if n.voice == 0), s.meter, s.key, s.style, s.density, s.n_bars)
             score = harmonise_chorale(sop, s.key, chords, (None,) * (s.bars - 1) + ("I",), **how)[0]
             vls.append(voice_leading(score, s.key))
+            inner.append(inner_repeats(score))
         out[name] = {"chorales": len(held), "triad_beats": round(statistics.mean(v.plain_chords for v in vls), 4),
                      "parallels_per_100_beats": round(statistics.mean(v.parallels_per_100 for v in vls), 4),
                      "crossings_per_100_beats": round(statistics.mean(v.crossings_per_100 for v in vls), 4),
-                     "final_tonic_triad": round(statistics.mean(v.final_tonic_triad for v in vls), 4)}
+                     "final_tonic_triad": round(statistics.mean(v.final_tonic_triad for v in vls), 4),
+                     "inner_repeats": round(statistics.mean(inner), 4)}
     return out
 
 
@@ -224,6 +227,7 @@ def summarise(rows: list[dict]) -> dict:
         "chorale_parallels_per_100_beats": _mean(chorales, "parallels_per_100"),
         "chorale_crossings_per_100_beats": _mean(chorales, "crossings_per_100"),
         "chorale_final_tonic_triad": _mean(chorales, "final_tonic_triad"),
+        "chorale_inner_repeats": _mean(chorales, "inner_repeats"),
         "copy_rate_revised": _mean(rows, "copy_rate"),
         "quality_mean": _mean(rows, "quality"),
         "quality_1_share": _mean([{**r, "q1": r["quality"] >= 0.995} for r in rows], "q1"),

@@ -82,6 +82,40 @@ def test_the_close_and_coming_to_rest():
     assert an.cadence_value(pic, a_minor, last[0], final=True) == 1.0 and an.final_cadence(pic, a_minor) == 1.0
 
 
+def test_phrase_ends_reached_by_step_at_regular_spacing():
+    # two 4-bar phrases, each closing on a whole note reached by step (A-G, a half cadence; D-C)
+    q = lambda *ps: [(p, 4) for p in ps]
+    stepped = q(60, 62, 64, 65, 67, 69, 67, 65, 64, 65, 67, 69) + [(67, 16)] + q(
+        64, 62, 60, 62, 64, 65, 67, 65, 64, 62, 64, 62) + [(60, 16)]
+    tune = Score(tuple(_notes(stepped)), "4/4", C, "folk", "moderate", 8)
+    ends = an.phrase_end_notes(tune, 4)
+    assert [(n.start, n.pitch) for n in ends] == [(48, 67), (112, 60)]
+    assert an.approached_by_step(tune, ends) == 1.0
+    assert an.phrase_regularity(tune, ends, 4) == 1.0  # the inner phrase is exactly 4 bars
+    # a 2-bar phrase then a 4-bar one, each end reached by a leap (F-C, G-C)
+    leapt = q(60, 62, 64, 65) + [(72, 16)] + q(64, 62, 60, 62, 64, 65, 67, 65, 64, 62, 64, 67) + [(60, 16)]
+    tune = Score(tuple(_notes(leapt)), "4/4", C, "folk", "moderate", 6)
+    ends = an.phrase_end_notes(tune, 4)
+    assert [(n.start, n.pitch) for n in ends] == [(16, 72), (80, 60)]
+    assert an.approached_by_step(tune, ends) == 0.0
+    assert an.phrase_regularity(tune, ends, 4) == 0.0  # half a phrase
+    assert an.approached_by_step(tune, []) == 0.5 and an.phrase_regularity(tune, ends[-1:], 4) == 0.5
+
+
+def test_inner_voice_repeats():
+    def chorale(alto, tenor):
+        sop = [NoteEvent(4 * b, 4, 72, 0) for b in range(4)]
+        a = [NoteEvent(4 * b, 4, p, 1) for b, p in enumerate(alto)]
+        t = [NoteEvent(4 * b, 4, p, 2) for b, p in enumerate(tenor)]
+        bass = [NoteEvent(0, 16, 48, 3)]
+        return Score(tuple(sorted(sop + a + t + bass, key=lambda n: (n.start, -n.pitch))), "4/4", C, "chorale", "slow", 1)
+
+    assert an.inner_repeats(chorale([67, 67, 67, 67], [64, 64, 64, 64])) == 1.0
+    assert an.inner_repeats(chorale([67, 65, 64, 62], [64, 62, 60, 59])) == 0.0
+    assert an.inner_repeats(chorale([67, 67, 64, 62], [64, 62, 62, 59])) == pytest.approx(2 / 6)
+    assert an.inner_repeats(CADENCED) == 0.0  # one line
+
+
 def test_a_modal_final_is_half_a_close():
     """An E-minor signature closing on A (Dorian) or a C-major one on A (Aeolian) is a modal final:
     not the tonic close, but the cadence critic gives it half of one; a close on D is neither."""
