@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
 
     t = sub.add_parser("train", help="reproduce the embedded models")
-    t.add_argument("what", choices=["music", "chorale", "poetry", "image"])
+    t.add_argument("what", choices=["music", "chorale", "poetry", "image", "upscaler"])
     t.add_argument("--model", choices=["transformer", "rnn"], default="transformer", help="music: which model")
     t.add_argument("--preset", choices=["small", "base", "wide"], default="small", help="poetry: model size")
     t.add_argument("--prepare", action="store_true", help="poetry, image: (re)build the corpus (and for poetry the "

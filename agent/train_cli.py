@@ -24,7 +24,7 @@ def _check_train_args(args) -> None:
 
 def cmd_train(args) -> int:
     return {"music": train_music, "chorale": train_chorale, "poetry": train_poetry,
-            "image": train_image_model}[args.what](args)
+            "image": train_image_model, "upscaler": train_upscaler}[args.what](args)
 
 
 def train_music(args) -> int:
@@ -194,6 +194,25 @@ def train_image_model(args) -> int:
     if args.install:
         say(f"installed into {install_image_model(run_dir, weights, ds, encoder)}")
     return 0
+
+
+def train_upscaler(args) -> int:
+    """The picture tool's learned ×4 upscaler on the clip art (models/image/training/upscaler.py):
+    train or resume for --max-seconds (default: the shipped run's 33 minutes), then measure it on the
+    held-out pictures against Lanczos; --install writes it where the picture tool loads it."""
+    from models.common.runtime import default_weights_dir
+    from models.image.training.upscaler import main
+    from models.image.upscaler import FILE
+
+    _check_train_args(args)
+    cfg = config_from_args(args)
+    run_dir = Path(args.run_dir) if args.run_dir else cfg.data_dir / "runs" / "upscaler"
+    out = (cfg.weights_dir or default_weights_dir()) / "image" / FILE if args.install else run_dir / FILE
+    run_dir.mkdir(parents=True, exist_ok=True)
+    argv = ["--data-dir", str(cfg.data_dir), "--run", str(run_dir.resolve()), "--resume", "--out", str(out),
+            "--minutes", str(args.max_seconds / 60 if args.max_seconds else 33),
+            "--threads", str(args.threads or 1)]
+    return main(argv + (["--steps", str(args.steps)] if args.steps else []))
 
 
 def cmd_learn(args) -> int:

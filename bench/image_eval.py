@@ -213,7 +213,7 @@ def main() -> None:
 
     host = make_host(Path(args.weights) if args.weights else None)
     kit = host.get("image")
-    rows, pictures, starts = [], [], []
+    rows, pictures, starts, shown = [], [], [], []
     extra = {"steps": args.steps} if args.steps else {}
     for i, (group, prompt) in enumerate(PROMPTS):
         t = time.perf_counter()
@@ -224,17 +224,19 @@ def main() -> None:
         native_size = int(params.get("native") or kit.native)
         with Image.open(png) as im:
             delivered = im.size
+            big = np.asarray(im.convert("RGB"))
             native = np.asarray(im.convert("RGB").resize((native_size, native_size), Image.Resampling.BOX))
         start, mask = start_picture(kit, params, with_mask=True)
         reported = bool(art.scores.metrics.get("miss"))
         lacking = tuple(art.scores.metrics.get("lacking") or ())
         library = kit.exemplars.vectors if kit.exemplars is not None else None
         row = {"group": group, "prompt": prompt, "seconds": round(seconds, 2), "delivered": list(delivered),
-               "native": native_size, "kept_round": art.round, "summary": art.summary,
+               "native": native_size, "upscale": params.get("upscale"), "kept_round": art.round, "summary": art.summary,
                "lacking": list(lacking), **measure(prompt, native, start, reported, getattr(kit, "judge", None), mask,
                                                    library, lacking)}
         rows.append(row)
         pictures.append(native)
+        shown.append(big)
         starts.append(start if start is not None else np.full_like(native, 255))
         print(f"{group:8s} {prompt:34s} {seconds:5.1f}s miss={reported!s:5s} "
               f"subject={row.get('subject_found', '-')!s:5s} colour={row['colour_present']!s:5s} "
@@ -253,8 +255,11 @@ def main() -> None:
     sheet = ROOT / "bench" / ("image-eval-baseline-sheet.png" if args.save_baseline else "image-contact-sheet.png")
     if args.out:
         sheet = Path(f"{args.out}-sheet.png")
-    contact_sheet(rows, pictures, sheet, f"{kit.model_id}: 30 eval prompts, seed 0, as the tool delivers them "
-                                         f"(unselected); native {result['native']} px")
+    ups = sorted({str(r["upscale"]) for r in rows})
+    result["upscale"] = ups[0] if len(ups) == 1 else ups
+    # the delivered PNGs (not the native read-back), so the sheet shows the enlargement a person sees
+    contact_sheet(rows, shown, sheet, f"{kit.model_id}: 30 eval prompts, seed 0, as the tool delivers them "
+                                      f"(unselected); native {result['native']} px, {result['upscale']}")
     if not args.save_baseline:
         if Path(args.baseline).exists():
             result["baseline"] = json.loads(Path(args.baseline).read_text())["summary"]

@@ -1,17 +1,21 @@
 """Lanczos against the learned ×4 upscaler on the eval pictures, side by side (issue #21).
 
 The held-out PSNR/SSIM live in ``bench/image_upscaler.json`` (written by
-``python -m models.image.training.upscaler --json``). This takes the 30 pictures of the last
-``bench/image_eval.py`` run (its lossless native grid; the upscaler acts after critique, so the
-drawings themselves are the same either way) and
+``python -m models.image.training.upscaler --json``). This takes the 30 pictures of a
+``bench/image_eval.py`` run delivered with Lanczos (its lossless 64 px grid; with the network on,
+the 30 prompts keep the same drawings: the image card) and
 
 - re-measures them with image_eval's own critics as the tool would deliver them, enlarged to
   256 px by Lanczos (before) and by the learned network (after), each read back at 64 px as
   image_eval reads a delivered PNG (box filter): ``bench/image_upscaler_eval.json``;
+- measures the delivered 256 px pictures themselves: edge steepness (``acutance``) of learned
+  against Lanczos, picture by picture, and the enlargement's time;
 - draws what a person sees: picture by picture, Lanczos | learned | both cropped at 2x:
   ``bench/image-upscaler-sheet.png``.
 
-    .venv/bin/python bench/image_upscaler.py [--run bench/image_eval.json] [--n 12]
+    .venv/bin/python bench/image_upscaler.py --run bench/image_eval_lanczos.json [--n 6]
+
+(``bench/image_eval_lanczos.*``: ``bench/image_eval.py --out`` run before the network was shipped.)
 """
 
 from __future__ import annotations
@@ -25,10 +29,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def acutance(pixels) -> float:
+    """Mean gradient magnitude (luma, 0..255 per pixel) over the steepest 2% of pixels: higher is a
+    crisper edge; a blurred enlargement spreads the same step over more pixels."""
+    import numpy as np
+
+    y = np.asarray(pixels, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    g = np.hypot(np.diff(y, axis=0)[:, :-1], np.diff(y, axis=1)[:-1, :])
+    return float(np.mean(np.sort(g.ravel())[-max(1, g.size // 50):]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", default=str(ROOT / "bench" / "image_eval.json"))
-    ap.add_argument("--weights", default=str(ROOT / "models" / "weights" / "image" / "upscaler-x4.safetensors"))
+    ap.add_argument("--run", default=str(ROOT / "bench" / "image_eval_lanczos.json"))
+    ap.add_argument("--weights", default=str(ROOT / "models" / "weights" / "image" / "upscaler.safetensors"))
     ap.add_argument("--n", type=int, default=6)
     ap.add_argument("--out", default=str(ROOT / "bench" / "image-upscaler-sheet.png"))
     args = ap.parse_args()
@@ -66,6 +80,21 @@ def main() -> None:
                          **measure(r["prompt"], delivered_and_read_back(pics[i], u), st, r["reported_miss"], judge)})
         report[name] = summarise(rows)
         print(name, json.dumps(report[name]))
+    # at the delivered size itself: how steep the edges are (mean gradient over the steepest 2% of
+    # pixels, luma) and what the enlargement costs, learned against Lanczos picture by picture
+    import time
+
+    ratios, ms = [], []
+    for p in pics:
+        lan, _ = enlarge(p, (4 * size, 4 * size), None)
+        t = time.perf_counter()
+        net, _ = enlarge(p, (4 * size, 4 * size), up)
+        ms.append(1000 * (time.perf_counter() - t))
+        ratios.append(acutance(net) / acutance(lan))
+    report["delivered"] = {"size": 4 * size, "acutance_ratio_median": round(float(np.median(ratios)), 3),
+                           "sharper_share": round(float(np.mean([r > 1 for r in ratios])), 3),
+                           "learned_ms_median": round(float(np.median(ms)), 1)}
+    print("delivered", json.dumps(report["delivered"]))
     (ROOT / "bench" / "image_upscaler_eval.json").write_text(json.dumps(report, indent=1) + "\n")
     picks = np.linspace(0, len(pics) - 1, args.n).round().astype(int)
     cell, label = 256, 16

@@ -171,6 +171,8 @@ def test_unknown_session_and_absurd_arguments(capsys, tmp_path):
     assert code == 2 and "--steps must be between" in err
     code, _, err = run_cli(capsys, "train", "poetry", "--max-seconds", "-1")
     assert code == 2 and "--max-seconds must be 0" in err
+    code, _, err = run_cli(capsys, "train", "upscaler", "--max-seconds", "-5")
+    assert code == 2 and "--max-seconds must be 0" in err
 
 
 def test_console_script_help_is_fast_and_light():

@@ -101,7 +101,8 @@ def test_shipped_image_model_draws_the_asked_colour_reproducibly(tmp_path, capsy
     assert a["kind"] == "image" and "blue" in a["scores"]["palette"] and a["scores"]["colour_match"] == 1.0
     assert not a["scores"]["near_copy"]
     p = png_params(outs[0] / a["files"]["image"])
-    assert p["upscale"] == "lanczos 64x64 -> 256x256" and p["scheduler"] == "ddim" and p["model"].startswith("arsnova-image")
+    assert p["upscale"] == "learned x4 upscaler 64x64 -> 256x256" and len(p["upscaler_hash"]) == 16
+    assert p["scheduler"] == "ddim" and p["model"].startswith("arsnova-image")
     png = lambda o: next((o / "images").glob("*.png")).read_bytes()  # noqa: E731
     assert png(outs[0]) == png(outs[1]) and png(outs[0]) != png(outs[2])
 

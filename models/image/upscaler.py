@@ -1,14 +1,16 @@
 """A small learned ×4 super-resolution network for the embedded model's 64 px pictures (issue #21).
 
 ESPCN-style (Shi et al. 2016, "Real-time single image and video super-resolution using an
-efficient sub-pixel convolutional neural network"): a few convolutions at the low resolution, then
-one sub-pixel convolution (PixelShuffle ×4) whose output is added to the bicubic enlargement, so
-the network only learns what bicubic gets wrong (edges, flat fills) — the VDSR residual trick.
-Trained here on Open Clip Art rendered at 256 px (models/image/training/upscaler.py); the numbers
-against Lanczos and bicubic on held-out pictures are in models/weights/IMAGE_CARD.md.
+efficient sub-pixel convolutional neural network") with an EDSR-style trunk (Lim et al. 2017:
+residual blocks, no batch norm): convolutions at the low resolution, then one sub-pixel
+convolution (PixelShuffle ×4) whose output is added to the bicubic enlargement, so the network
+only learns what bicubic gets wrong (edges, flat fills) — the VDSR residual trick. Trained here on
+Open Clip Art at 256 px (models/image/training/upscaler.py); on 200 held-out pictures it beats
+Lanczos by about a decibel on nearly every picture (numbers in models/weights/IMAGE_CARD.md), so
+the tool uses it: the file ``FILE`` beside the embedded model.
 
 Deterministic on CPU (float32, no randomness at inference). ``load_upscaler`` returns None when
-the weights file is absent so callers fall back to Lanczos.
+the weights file is absent so callers fall back to Lanczos (and say so).
 """
 
 from __future__ import annotations
@@ -18,17 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-FILE = "upscaler.safetensors"  # beside the embedded model (weights/image): the tool uses it
-# where training writes, beside it but not loaded: off by default, since on the held-out clip art it
-# is level with Lanczos (card: -0.1 dB PSNR, +0.003 SSIM) and looks the same; copy it to FILE to use it
-TRAINED = "upscaler-x4.safetensors"
+FILE = "upscaler.safetensors"  # beside the embedded model (weights/image): the tool uses it when there
 
 
 @dataclass(frozen=True)
 class UpscalerConfig:
     scale: int = 4
     channels: int = 48  # width of the low-resolution trunk
-    layers: int = 4  # 3x3 convolutions after the 5x5 head
+    blocks: int = 6  # residual blocks (two 3x3 convolutions each) after the 5x5 head
+    layers: int = 4  # blocks == 0 only: plain 3x3 convolutions instead (the first, ESPCN-only version)
 
 
 def build(cfg: UpscalerConfig):
@@ -37,22 +37,37 @@ def build(cfg: UpscalerConfig):
     from torch import nn
     from torch.nn import functional as F
 
+    def conv(cin, cout, k=3):
+        # replicate padding so the white margin needs no learning at the border (zero padding reads
+        # as black there)
+        return nn.Conv2d(cin, cout, k, padding=k // 2, padding_mode="replicate")
+
+    class Block(nn.Module):  # EDSR's residual block: conv-ReLU-conv plus the input, no batch norm
+        def __init__(self, c):
+            super().__init__()
+            self.a, self.b = conv(c, c), conv(c, c)
+
+        def forward(self, x):
+            return x + self.b(F.relu(self.a(x)))
+
     class ESPCN(nn.Module):
         def __init__(self):
             super().__init__()
             c = cfg.channels
-            body = [nn.Conv2d(3, c, 5, padding=2, padding_mode="replicate"), nn.PReLU(c)]
-            for _ in range(cfg.layers):
-                body += [nn.Conv2d(c, c, 3, padding=1, padding_mode="replicate"), nn.PReLU(c)]
-            body += [nn.Conv2d(c, 3 * cfg.scale ** 2, 3, padding=1, padding_mode="replicate")]
-            self.body = nn.Sequential(*body)
+            body = [conv(3, c, 5), nn.PReLU(c)]
+            if cfg.blocks:
+                body += [Block(c) for _ in range(cfg.blocks)]
+            else:
+                for _ in range(cfg.layers):
+                    body += [conv(c, c), nn.PReLU(c)]
+            tail = conv(c, 3 * cfg.scale ** 2)
+            self.body = nn.Sequential(*body, tail)
             self.shuffle = nn.PixelShuffle(cfg.scale)
-            nn.init.zeros_(body[-1].weight)  # starts as plain bicubic
-            nn.init.zeros_(body[-1].bias)
+            nn.init.zeros_(tail.weight)  # starts as plain bicubic
+            nn.init.zeros_(tail.bias)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            # (B, 3, h, w) -> bicubic (B, 3, 4h, 4w) + learned residual; replicate padding so the
-            # white margin needs no learning at the border (zero padding reads as black there)
+            # (B, 3, h, w) -> bicubic (B, 3, 4h, 4w) + learned residual (sub-pixel convolution)
             base = F.interpolate(x, scale_factor=cfg.scale, mode="bicubic", align_corners=False)
             return base + self.shuffle(self.body(x))
 
@@ -94,7 +109,6 @@ def load_upscaler(path: Path) -> Upscaler | None:
         return None
     import json
 
-    import torch
     from safetensors import safe_open
 
     from models.common.errors import ModelFileError
