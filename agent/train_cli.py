@@ -201,8 +201,7 @@ def train_upscaler(args) -> int:
     train or resume for --max-seconds (default: the shipped run's 33 minutes), then measure it on the
     held-out pictures against Lanczos; --install writes it where the picture tool loads it."""
     from models.common.runtime import default_weights_dir
-    from models.image.training.upscaler import main
-    from models.image.upscaler import FILE
+    from models.image.training.upscaler import FILE, main
 
     _check_train_args(args)
     cfg = config_from_args(args)

@@ -168,3 +168,39 @@ def test_adversarial_negatives_are_split_by_topic_and_read_as_the_critic_reads(t
     assert not topics(train) & topics(test)
     assert sum(kept for _, kept in train + test) == 8
     assert line_windows(["a", "b", "c", "d"]) == [["a"], ["a", "b"], ["a", "b", "c"], ["b", "c", "d"]]
+
+
+def test_stitched_and_fragment_negatives():
+    """The rewriter's hard negatives: a window cut where one passage's sentence ends and finished
+    from another passage; fragment lists made of other lines' chunks, ending a line as verse does."""
+    from models.poetry.training.sense_train import fragments, stitched
+
+    rng = np.random.default_rng(0)
+    a = ["The night is dark upon the sea.", "And all the stars are gone away,", "I wait for thee."]
+    b = ["He rode into the town at noon,", "His horse was white as any snow."]
+    assert stitched(a, b, rng) == a[:1] + b  # cut after the first sentence
+    assert stitched(a[:1], b, rng) == a[:1] + b[:1]  # a one-line window still gets a stranger's line
+    for _ in range(20):
+        frag = fragments(a, [a, b], rng)
+        assert len(frag) == len(a) and sum(ln not in a for ln in frag) >= len(a) - 1
+        assert any("," in ln for ln in frag if ln not in a)
+
+
+def test_the_shipped_critic_hears_a_nonsense_limerick():
+    """Issue 20's rewritten limerick that read as nonsense ("Ding, dong, rose, the dog is in the
+    town!") scored sense 0.97 with the first critic, above most real passages. The critic trained
+    on the rewriter's own kinds of failure (stitched sentences, LM-guided substitutions, fragment
+    lists, rewritten poems) must put it below the lower quartile of real held-out passages of its length."""
+    from models.common.runtime import default_weights_dir
+    from models.poetry.sense import heldout_passages, load_sense_critic
+    from models.poetry.training.sense_train import NONSENSE_LIMERICK
+
+    home = default_weights_dir() / "poet"
+    critic = load_sense_critic(home)
+    if critic is None:
+        pytest.skip("the shipped sense critic is not installed")
+    real = [p[:2] for p in heldout_passages(home)[:120] if len(p) >= 2]
+    real_scores = np.array([critic.poem(p).score for p in real])
+    nonsense = critic.poem(list(NONSENSE_LIMERICK)).score
+    assert nonsense < np.percentile(real_scores, 25), (nonsense, np.percentile(real_scores, 25))
+    assert nonsense < 0.5

@@ -158,4 +158,4 @@ def _rewriting_kit(base: PoetKit) -> PoetKit:
         raise ModelFileError(f"{base.home}/retrieval_units.npz is missing; run "
                              "`python -m models.poetry.training.units --out models/weights/poet`")
     # the same model writes (its route is in the poem's front matter and the rounds' parameters)
-    return replace(base, poet=RewritingPoet(base.poet, store))
+    return replace(base, poet=RewritingPoet(base.poet, store, sense_floor=base.sense_floor()))

@@ -8,7 +8,9 @@ on held-out corpus windows (real) against the poet's unconstrained samples, word
 word-substituted corpus lines (generated), so it hears both word salad and broken syntax, and
 against the poems the poet wrote while an earlier critic chose its lines (the adversarial round:
 the generator learns to please whichever critic ranks its candidates, so the critic is retrained
-on what pleased the last one; poem-level AUC on the bench's test topics 0.55 -> 0.97).
+on what pleased the last one; poem-level AUC on the bench's test topics 0.55 -> 0.97), and a second
+round against the rewriting poet (models/poetry/rewrite.py): its poems on dev topics, stitched
+sentences, LM-guided word substitutions and fragment lists (card: AUC per kind).
 
 Scores are probabilities that the window is real verse. Per line: the window ending at that
 line (up to ``context`` lines before it, so a line is judged with what it continues); per poem:
