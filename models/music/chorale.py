@@ -5,9 +5,10 @@ model (``models/music/coconet.py``, ``load_coconet``): the network infills alto,
 blocked Gibbs sampling on an eighth-note grid (``harmonise_with_net``), with hard constraints as
 masks: each voice's range, no crossing, upper voices within an octave, the plan's cadence bars on
 their chord (I or V7 with the raised leading note, root in the bass, its third present), no
-natural seventh in the beat before a minor-key full cadence; a few chains are sampled, beats with
-parallel fifths or octaves resampled, and the chain with the fewest (by ``analysis.voice_leading``)
-kept. Seeded from the soprano, so the same tune always gets the same parts.
+natural seventh in a minor key's cadence dominants (V bars and the beat before a full cadence) and
+no raised one against a soprano that sings the natural seventh there; a few chains are sampled,
+beats with parallel fifths or octaves resampled, and the chain with the fewest (by
+``analysis.voice_leading``) kept. Seeded from the soprano, so the same tune always gets the same parts.
 
 Chord-model path:
 
@@ -199,6 +200,7 @@ def constraints(sop: np.ndarray, key: Key, cadences: tuple[str | None, ...], ste
     need = -np.ones(T, np.int64)
     third = (key.tonic + (4 if key.mode == "major" else 3)) % 12
     five = (key.tonic + 7) % 12
+    dominant = np.zeros(T, bool)  # steps of a cadence's dominant: V bars and the beat before a full cadence
     for bar, c in enumerate(cadences):
         a, b = bar * steps_per_bar, min((bar + 1) * steps_per_bar, T)
         if c not in ("I", "V") or a >= T:
@@ -208,8 +210,16 @@ def constraints(sop: np.ndarray, key: Key, cadences: tuple[str | None, ...], ste
         allowed[1:, a:b] &= inside[None, None]
         allowed[3, a:b] &= (pcs == root)[None]
         need[a:b] = t3
-        if c == "I" and key.mode == "minor" and a > 0:  # the approach to a minor cadence: raised leading note
-            allowed[1:, max(0, a - per_beat) : a] &= (pcs != (key.tonic + 10) % 12)[None, None]
+        dominant[a:b] |= c == "V"
+        dominant[max(0, a - per_beat) : a] |= c == "I" and a > 0
+    if key.mode == "minor":  # the raised leading note at minor cadences, never against the natural seventh
+        nat, lead = (key.tonic + 10) % 12, (key.tonic + 11) % 12
+        allowed[1:, dominant] &= (pcs != nat)[None, None]
+        # a soprano that sings the natural seventh there (a tune given from outside the phrase plan):
+        # no voice under it takes the raised one in the same beat, a cross-relation inside one chord
+        beats = np.arange(T) // per_beat
+        sung = np.isin(beats, beats[dominant & (sop >= 0) & (sop % 12 == nat)])
+        allowed[1:, sung] &= (pcs != lead)[None, None]
     return allowed, need
 
 

@@ -6,8 +6,8 @@ mask and predicts every masked cell's pitch. Trained with random masks (the sopr
 since here it is the tune being harmonised), it can fill any subset, so sampling is Coconet's
 blocked Gibbs with annealed masking: start with A, T, B all masked, then repeatedly mask a random
 share of them (falling from 100% to ``p_min``) and resample those cells from the network
-(optionally with a penalty on the alto and tenor holding their note into a new beat,
-``repeat_penalty``: the network alone keeps its inner voices still more often than Bach).
+(with a penalty on the alto and tenor holding their note into a new beat, ``repeat_penalty``: the
+network alone keeps its inner voices still more often than Bach).
 
 Network: each step's four (voice, pitch-or-mask) one-hots summed through one embedding table
 (the same as a linear layer on the concatenated one-hots and mask), plus the step's position in
@@ -20,7 +20,10 @@ every key gives the 1-D model the same invariance cheaply (rejected for the 35-m
 Hard constraints are applied as masks while sampling (``infill``): ``allowed`` (4, T, P) marks the
 pitches each cell may take (ranges, cadence chords, the final tonic triad), and cells are drawn
 voice by voice from the top so that each lies between its neighbours (no crossing, upper voices
-within an octave).
+within an octave). A voice only takes a pitch under which the voices still to be drawn can be
+completed in order (``_feasible``: a masked alto with a fixed bass must leave the tenor room
+between them); where ``allowed`` leaves no such pitch the sampler drops the octave spacing, then
+the cadence chords, but never the order, so no network output and no fallback can cross voices.
 
 Trained by ``models/music/training/chorale_train.py``; shipped as
 ``models/weights/music-chorale.safetensors`` (float16).
@@ -164,14 +167,14 @@ class GibbsSchedule:
     eta: float = 0.75
     temperature: float = 0.9
     chains: int = 4  # independent chains, one batch; the caller picks among them
-    # logit penalty on the alto and tenor keeping the previous step's pitch into a new beat. Under
-    # the 18 held-out Bach chorales' own sopranos the network alone keeps them on 46% of beat moves,
-    # Bach on 33%; with 2.0, 36% (1.0: 41%), parallels 0 -> 0.11 per 100 beats (Bach 0.91),
-    # crossings 0, plain chords 85% -> 87%; on dev-seed generated chorales 57% -> 50% (their
-    # sopranos themselves hold on half the beats, Bach's on 28%). Off by default for now: with it,
-    # the untrained tiny network of tests/test_chorale_model.py lands on a voice crossing (seed 3,
-    # D minor), which the constraints are meant to rule out whatever the network says
-    repeat_penalty: float = 0.0
+    # logit penalty on the alto and tenor keeping the previous step's pitch into a new beat: the
+    # network alone keeps them on 61% of beat moves in the dev-seed bench chorales (Bach: 33%; their
+    # generated sopranos hold on half their beats, Bach's on 28%). Chosen on the dev seeds (24
+    # chorales, ``bench/music_eval.py chorales --dev``), penalty 0 / 1 / 2 / 3: inner repeats 61 /
+    # 57 / 51 / 46%, plain chords 92.9 / 93.0 / 91.3 / 90.2%, parallels 0.20 / 0 / 0.13 / 0.26 per 100
+    # beats (limit 1.82), crossings 0 throughout; 2.0 is the largest that keeps plain chords within
+    # 2 points of no penalty. The held-out Bach chorales were not looked at for this choice.
+    repeat_penalty: float = 2.0
 
 
 def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, pos: np.ndarray, key: int,
@@ -179,10 +182,11 @@ def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, po
     """Sample the ``free`` cells of ``pitches`` (4, T) MIDI by blocked Gibbs; -> (chains, 4, T).
 
     ``allowed`` (4, T, n_pitch) bool: the pitches each cell may take. Cells are drawn voice by voice
-    from the top, each at or below the voice above and at or above the voice below when that one is
-    fixed this round, upper voices within an octave of each other. ``need`` (T,) pitch class or -1:
-    where the voices above leave it out, the tenor must take it (a cadence chord's third).
-    Deterministic for a seed (torch.Generator; no global RNG)."""
+    from the top, each at or below the voice above and, through ``_feasible``, only where the voices
+    below it can still be completed in order: at or above every fixed voice below, with room for
+    the masked ones between (upper voices within an octave of each other). ``need`` (T,) pitch
+    class or -1: where the voices above leave it out, the tenor must take it (a cadence chord's
+    third). Deterministic for a seed (torch.Generator; no global RNG)."""
     import torch
 
     P = model.config.n_pitch
@@ -197,6 +201,15 @@ def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, po
     key_t = torch.full((C,), int(key), dtype=torch.long)
     need_t = torch.from_numpy(need if need is not None else -np.ones(T, np.int64))
     beat_start = torch.from_numpy(pos % (4 // STEP) == 0)  # (T,) steps that open a quarter-note beat
+    # Constraint levels, strictest first; a cell takes the first that leaves it a pitch. Every level
+    # keeps the voices in order, so no fallback can cross them: 0 all of ``allowed`` and the octave
+    # spacing; 1 without the spacing; 2 the voice's range alone (cadence chords dropped); 3 any pitch
+    # (only when the fixed voices leave no room in range, e.g. a soprano below the alto's range).
+    pcs = (pitch_ids + PITCH_LO) % 12
+    close = ((pitch_ids[None, :] <= pitch_ids[:, None]) & (pitch_ids[:, None] - pitch_ids[None, :] <= 12)).float()
+    span = allow.any(1)  # (V, P) each voice's range: every pitch it may take somewhere
+    levels = [(allow, True), (allow, False), (span[:, None].expand(V, T, P), False),
+              (torch.ones(V, T, P, dtype=torch.bool), False)]
     with torch.no_grad():
         for n in range(schedule.steps):
             p = max(schedule.p_min, schedule.p_max - (schedule.p_max - schedule.p_min) * n / (schedule.eta * schedule.steps))
@@ -204,31 +217,35 @@ def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, po
             if n == 0:
                 m = free_t.clone()
             logits = model(cur, m, pos_t, key_t)[..., :P] / schedule.temperature  # rests never sampled
+            feas = [_feasible(cur, m, a, spaced, P) for a, spaced in levels]  # each (C, V, T, P)
             for v in range(V):
                 mv = m[:, v]  # (C, T)
                 if not mv.any():
                     continue
-                ok = allow[v][None].expand(C, T, P).clone()
-                if v > 0:  # at or below the voice above (already drawn this round)
-                    above = cur[:, v - 1, :, None]
-                    ok &= pitch_ids[None, None] <= above
-                    if v < 3:
-                        ok &= pitch_ids[None, None] >= above - 12
-                if v < V - 1:  # at or above the voice below where it stays fixed this round
-                    below = cur[:, v + 1, :, None]
-                    fixed = ~m[:, v + 1, :, None]
-                    ok &= ~fixed | (pitch_ids[None, None] >= below)
-                    if v + 1 < 3:
-                        ok &= ~fixed | (pitch_ids[None, None] <= below + 12)
-                if v == 2:  # the tenor takes a needed chord tone the soprano and alto leave out
-                    pcs = (pitch_ids + PITCH_LO) % 12
-                    has = ((cur[:, 0] + PITCH_LO) % 12 == need_t) | ((cur[:, 1] + PITCH_LO) % 12 == need_t)
+                above = cur[:, v - 1, :, None] if v > 0 else None  # already drawn this round
+                ok = torch.zeros(C, T, P, dtype=torch.bool)
+                for (_, spaced), f in zip(levels, feas):
+                    lv_ok = f[:, v].clone()
+                    if above is not None:
+                        lv_ok &= pitch_ids[None, None] <= above
+                        if spaced and v < 3:
+                            lv_ok &= pitch_ids[None, None] >= above - 12
+                    ok = torch.where(ok.any(-1, keepdim=True), ok, lv_ok)
+                # fixed voices that themselves cross (a caller's grid, never this sampler's): the cell's own set
+                ok = torch.where(ok.any(-1, keepdim=True), ok, allow[v][None].expand(C, T, P))
+                if v in (1, 2):  # a needed chord tone the voices above leave out: the tenor takes it,
+                    # and the alto leaves the tenor room to (where some pitch allows both)
+                    has = (cur[:, 0] + PITCH_LO) % 12 == need_t
+                    if v == 2:
+                        has |= (cur[:, 1] + PITCH_LO) % 12 == need_t
                     want = (need_t >= 0)[None] & ~has  # (C, T)
-                    ok_need = ok & (pcs[None, None] == need_t[None, :, None])
+                    hits = pcs[None, None] == need_t[None, :, None]  # (1, T, P)
+                    if v == 1:
+                        tenor = (feas[0][:, 2] & hits).float() @ close.T > 0  # a needed tenor pitch under it
+                        hits = hits | tenor
+                    ok_need = ok & hits
                     use = want[..., None] & ok_need.any(-1, keepdim=True)
                     ok = torch.where(use, ok_need, ok)
-                # an empty set (constraints that cannot all hold): fall back to the range alone
-                ok = torch.where(ok.any(-1, keepdim=True), ok, allow[v][None].expand(C, T, P))
                 lv = logits[:, v]
                 if schedule.repeat_penalty and v in (1, 2):  # (C, T, P): the pitch held from the step before
                     held = torch.zeros_like(ok)
@@ -239,3 +256,28 @@ def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, po
                 cur[:, v] = torch.where(mv, draw, cur[:, v])
     out = cur.numpy() + PITCH_LO
     return np.where(cur.numpy() >= P, -1, out)
+
+
+def _feasible(cur, m, allow, spaced: bool, P: int):
+    """(C, V, T, P) bool: pitch p for voice v at step t leaves voices v+1.. a completion in order.
+
+    Bottom up: a masked voice may take any pitch of ``allow`` with some feasible pitch of the voice
+    below at or under it (within an octave for the upper pairs when ``spaced``); a fixed voice only
+    its own pitch (any, when it is a rest), on the same condition. ``cur`` (C, V, T) class ids, ``m``
+    (C, V, T) True = masked this round, ``allow`` (V, T, P)."""
+    import torch
+
+    C, V, T = cur.shape
+    ids = torch.arange(P)
+    under = (ids[None, :] <= ids[:, None]).float()  # [p, q]: q at or under p
+    close = (under.bool() & (ids[:, None] - ids[None, :] <= 12)).float()
+    own = torch.nn.functional.one_hot(cur.clamp(max=P), P + 1)[..., :P].bool()  # (C, V, T, P)
+    own |= (cur >= P)[..., None]  # a rest constrains nothing
+    out = torch.zeros(C, V, T, P, dtype=torch.bool)
+    for v in range(V - 1, -1, -1):
+        f = torch.where(m[:, v, :, None], allow[v][None].expand(C, T, P), own[:, v])
+        if v < V - 1:
+            rel = close if spaced and v + 1 < 3 else under
+            f = f & ((out[:, v + 1].float() @ rel.T) > 0)
+        out[:, v] = f
+    return out

@@ -7,7 +7,7 @@ into phrases (4 bars; 2 for chorales). It becomes one ``BarGuide`` per bar for t
 - the first bar leans to the tonic triad (a bonus in nats), so the piece opens in its key;
 - each phrase's last bar keeps its melody (and any notes under it) to one chord: the dominant
   at a half cadence (a first phrase, a first ending), the tonic at a full one; the bar before a
-  full cadence leans to the dominant;
+  full cadence leans to the dominant (in minor, its melody keeps the raised leading note);
 - a section that restates an earlier one (the second A) is written out by forcing the earlier
   bars' tokens through the model, all but its last bar, whose varied ending is sampled anew;
 - the last bar holds one tonic sonority, the melody on the tonic;
@@ -86,6 +86,9 @@ def make_plan(key: Key, bars: int, form: str = "through", phrase_bars: int = 4, 
     pb = max(1, min(phrase_bars, L))
     tonic, dom = tonic_triad(key), dominant_chord(key)
     dom_triad = frozenset({(key.tonic + 7) % 12, (key.tonic + 11) % 12, (key.tonic + 2) % 12})
+    # in minor the melody approaching a full cadence keeps the raised leading note (harmonic minor), so
+    # the dominant under it never meets a natural seventh above (a cross-relation inside the chord)
+    approach_top = key.scale() - {(key.tonic + 10) % 12} if key.mode == "minor" else None
     cad: list[str | None] = [None] * bars
     guides: list[BarGuide] = [BarGuide() for _ in range(bars)]
     for si, sec in enumerate(sections):
@@ -115,11 +118,11 @@ def make_plan(key: Key, bars: int, form: str = "through", phrase_bars: int = 4, 
             elif cad[b] == "V":
                 guides[b] = BarGuide(top=dom_triad, chord=dom, long_bonus=cadence_rest)
             elif b + 1 < bars and cad[b + 1] == "I" and approach_bonus:
-                guides[b] = BarGuide(bonus=dom, bonus_nats=approach_bonus)
+                guides[b] = BarGuide(top=approach_top, bonus=dom, bonus_nats=approach_bonus)
     # a version-2 model reads the cadence bars from the CAD token the sampler writes after their BAR
     guides = [dataclasses.replace(gd, cadence=cad[b] is not None) for b, gd in enumerate(guides)]
     # the opening leans to the tonic; the end holds it
-    if bars >= 2 and guides[0].copy_of is None and guides[0].top is None:
+    if bars >= 2 and guides[0].copy_of is None and cad[0] is None:
         guides[0] = BarGuide(bonus=tonic, bonus_nats=first_bar_bonus, downbeat=True)
     guides[-1] = BarGuide(top=frozenset({key.tonic}), chord=tonic, hold=True, cadence=True)
     cad[-1] = "I"
