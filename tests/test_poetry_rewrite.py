@@ -44,14 +44,16 @@ def test_sentence_units_begin_and_end_with_a_sentence():
     assert sentence_units(p, lambda w: True) == [["The sea is cold,", "the wind is high."], ["A last one here!"]]
 
 
-@pytest.mark.parametrize("form", ["free", "quatrain", "couplet"])  # the tiny lines are 6-9 syllables
-def test_rewritten_poems_keep_the_form_end_a_sentence_and_copy_no_5gram(rkit, form):
+WIDE = replace(TINY, right_context=True, joint=6, weak_units=6)  # the off-by-default scoring, still kept
+
+
+@pytest.mark.parametrize("form,settings", [("free", TINY), ("quatrain", TINY), ("couplet", TINY), ("quatrain", WIDE)])
+def test_rewritten_poems_keep_the_form_end_a_sentence_and_copy_no_5gram(rkit, form, settings):
     from models.poetry.corpus import word_ids
-    from models.poetry.rewrite import RewriteSettings
     from tools.critics.poetry import copied_lines, finished_sentence, form_match
 
     plan = plan_form(form, rng=np.random.default_rng(0))
-    poem = rkit.poet.write("a storm at sea", plan, seed=1, settings=TINY)
+    poem = rkit.poet.write("a storm at sea", plan, seed=1, settings=settings)
     assert poem.route == "rewrite r0" and poem.sources  # it says what it imitated
     f = form_match(poem.lines, plan)
     assert f["syllables_ok"] == 1.0 and f["rhymes_ok"] == 1.0 and f["line_count_ok"] == 1.0, poem.lines

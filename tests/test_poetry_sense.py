@@ -133,6 +133,26 @@ def test_sense_is_part_of_quality(kit):
     assert bad.metrics["sense_lines"] == [0.1, 0.1, 0.1] and bad.metrics["finished_sentence"]
 
 
+def test_quality_gives_full_sense_marks_only_above_real_verse(kit):
+    """With real verse's quartiles known, sense counts as the share of real passages it beats: a poem
+    as sensible as real verse's lower quartile no longer scores 1.00 (it did: 23 of 34 blind-judged
+    poems the reader gave 1-3 of 5 scored 1.00)."""
+    from models.poetry.sense import PoemSense
+    from tools.critics.poetry import PoemContext, poem_scores, sense_percentile
+
+    real = (0.575, 0.69, 0.775)
+    assert sense_percentile(0.575, real) == pytest.approx(0.25) and sense_percentile(0.69, real) == pytest.approx(0.5)
+    assert sense_percentile(0.1, real) < 0.05 and sense_percentile(0.95, real) > 0.9
+    plan = plan_form("haiku")
+    lines = ["The cold sea falls down", "And the dark stone sleeps in night", "O bright moon, my star."]
+    ctx = PoemContext(plan, kit.indexes, np.zeros(3), (), 4.0, 0.575, real)
+    vec = np.ones(4) / 2
+    q = {v: poem_scores(lines, 3.0, 0.5, vec, ctx, PoemSense(v, (v, v, v))).quality for v in (0.3, 0.6, 0.75, 0.99)}
+    assert q[0.3] < q[0.6] < q[0.75] < q[0.99] and q[0.6] < 0.9 and q[0.99] > 0.98
+    old = PoemContext(plan, kit.indexes, np.zeros(3), (), 4.0, 0.575)  # no quartiles: the floor's band
+    assert poem_scores(lines, 3.0, 0.5, vec, old, PoemSense(0.6, (0.6,) * 3)).quality == pytest.approx(1.0)
+
+
 def test_revision_never_keeps_a_poem_worse_than_round_0():
     from tools.artifacts import Scores
     from tools.revise import ReviseConfig, revise

@@ -78,7 +78,8 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     earlier = [kit.embed(["\n".join(read_poem_lines(p.read_text(encoding="utf-8")))])[0]
                for p in ctx.earlier_files("poem", "poem")]
     sense_floor = kit.sense_floor() if kit.sense is not None else 0.5
-    pctx = PoemContext(plan, kit.indexes, kit.baseline_vecs @ q, tuple(earlier), kit.val_nll, sense_floor)
+    pctx = PoemContext(plan, kit.indexes, kit.baseline_vecs @ q, tuple(earlier), kit.val_nll, sense_floor,
+                       kit.sense_quartiles() if kit.sense is not None else None)
     total = len(plan.lines)
 
     rewriting = isinstance(kit.poet, RewritingPoet)  # the embedded poet rewriting corpus sentences

@@ -51,12 +51,17 @@ class PoetKit:
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.poet.encoder(texts)
 
-    def sense_floor(self) -> float:
-        """Real verse's lower-quartile poem sense (held-out passages, measured when the critic was trained)."""
+    def sense_quartiles(self) -> tuple[float, float, float] | None:
+        """Real verse's poem sense quartiles (q1, median, q3) on held-out passages, measured when the
+        critic was trained (sense.json); None without that report."""
         report = self.home / "sense.json" if self.home else None
-        if report is not None and report.exists():
-            return float(json.loads(report.read_text()).get("real_poem", {}).get("q1", 0.5))
-        return 0.5
+        real = json.loads(report.read_text()).get("real_poem", {}) if report is not None and report.exists() else {}
+        return (real["q1"], real["median"], real["q3"]) if {"q1", "median", "q3"} <= real.keys() else None
+
+    def sense_floor(self) -> float:
+        """Real verse's lower-quartile poem sense."""
+        q = self.sense_quartiles()
+        return float(q[0]) if q else 0.5
 
 
 def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path | None,

@@ -23,7 +23,17 @@ class PoemContext:
     baseline_sims: np.ndarray
     earlier: tuple = ()
     val_nll: float = 4.0  # the model's validation NLL: the centre of the fluency band
-    sense_floor: float = 0.5  # real verse's lower-quartile poem sense: at or above it, full marks
+    sense_floor: float = 0.5  # real verse's lower-quartile poem sense
+    # real verse's poem sense quartiles (q1, median, q3): sense counts in quality as the share of real
+    # passages it beats (so full marks only above real verse's best, the median half); None: full
+    # marks from ``sense_floor`` up
+    sense_real: tuple | None = None
+
+
+def sense_percentile(score: float, real: tuple) -> float:
+    """Share of real verse's passages a poem's sense beats, read off their quartiles (0 and 1 at the ends)."""
+    q1, med, q3 = real
+    return float(np.interp(score, [0.0, q1, med, q3, 1.0], [0.0, 0.25, 0.5, 0.75, 1.0]))
 
 
 def form_match(lines: list[str], plan) -> dict:
@@ -89,7 +99,8 @@ def poem_scores(lines: list[str], nll: float, topic_sim: float, poem_vec: np.nda
         quality = 0.5 * form_score + 0.3 * fluency + 0.2 * band(known, 0.95, 1.0, 0.3)
         sense_metrics = {}
     else:  # an incoherent poem cannot score 1.00: sense weighs as much as form
-        sense_q = band(sense.score, ctx.sense_floor, 1.0, ctx.sense_floor)
+        sense_q = (sense_percentile(sense.score, ctx.sense_real) if ctx.sense_real
+                   else band(sense.score, ctx.sense_floor, 1.0, ctx.sense_floor))
         quality = (0.35 * form_score + 0.35 * sense_q + 0.1 * fluency + 0.1 * band(known, 0.98, 1.0, 0.2)
                    + 0.1 * finished)
         sense_metrics = {"sense": sense.score, "sense_quality": sense_q, "sense_floor": ctx.sense_floor,
