@@ -21,7 +21,7 @@ DIGESTS = {
     "images/002-call_0_generate_image-image.png": "c35a89e004e4dd249948a3bd8bc6b78b5eb0ab1c89e0e6b6db59c4bdd16b4ca9",
     "images/004-call_0_style_transfer-styled.png": "8912ff715bb47b6229c5e43d3088e0352507094565d4a256838a03f5f3cbf498",
     "index.html": "af2aa03a188da73a16984140000d2b31213663f4a48631e8e8a1a704ed43a85e",
-    "manifest.json": "22480160d58a1ead05d8ed94c0bd3f805d760ffc365abd1355b5e5b7427aab42",
+    "manifest.json": "7792ab7da876d0e9ab72ff3f989b65c049a73165811f5a1fa480560b8c842466",
     "music/003-call_0_compose_music-music.mid": "d67bf8530124d5c2796b8606d277e11c325fc8f5b54e7ab657f194df251519bb",
     "music/003-call_0_compose_music-music.png": "e3d4860be35793a1352918c95b44746a03ee979759e677d62f1a665b872ad136",
     "poems/001-call_0_write_poem-poem.md": "1108d6ff1e0bd0784d7d299b539255a7f5e84d7d5eb81aa8d890c5668c038217",
