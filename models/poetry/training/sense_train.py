@@ -418,7 +418,7 @@ def fit_head(critic, tr: list, te: list, epochs: int, seed: int = 0, log=print, 
 
     start = 0
     if checkpoint and checkpoint.exists():
-        ck = torch.load(checkpoint, weights_only=False)
+        ck = torch.load(checkpoint, weights_only=True)  # tensors, plain numbers, strings
         if ck["items"] == (len(tr), len(te)):
             head.load_state_dict(ck["head"])
             opt.load_state_dict(ck["opt"])
@@ -441,7 +441,8 @@ def fit_head(critic, tr: list, te: list, epochs: int, seed: int = 0, log=print, 
         if checkpoint:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"items": (len(tr), len(te)), "head": head.state_dict(), "opt": opt.state_dict(),
-                        "history": history, "rng": rng.bit_generator.state}, checkpoint)
+                        "history": json.loads(json.dumps(history)),  # plain floats: loadable with weights_only
+                        "rng": rng.bit_generator.state}, checkpoint)
     head.eval()
     return head, history, evaluate()
 
