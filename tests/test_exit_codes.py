@@ -232,6 +232,13 @@ def test_a_full_disk_under_the_data_folder_is_named_as_such(capsys, tmp_path, mo
 
 # ---- 5. Ctrl-C exits 130 after cleaning up ---------------------------------------------------
 
+def _default_sigint() -> None:
+    """A child started from a background job (``pytest &`` in a script) inherits SIGINT as
+    ignored, as shells do for background jobs, and Python then keeps it ignored; a person
+    pressing Ctrl-C has the default, so the child gets it back before it starts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for(stream, text: str, timeout: float = 120.0) -> None:
     seen, t = [], time.monotonic()
     while time.monotonic() - t < timeout:
@@ -260,10 +267,11 @@ def test_ctrl_c_exits_130_and_leaves_store_and_bundle_intact(capsys, tmp_path, t
     env = {**os.environ, "ARSNOVA_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     argv = [command, str(brief), "--out", str(out)] + (["--json"] if command == "batch" else [])
     proc = subprocess.Popen([*ARSNOVA, "--weights", str(tiny_weights), *argv],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            preexec_fn=_default_sigint)
     try:
         _wait_for(proc.stdout, "[2/2]" if command == "run" else '"ToolFinished"')  # turn 1 is done
-        time.sleep(0.2)  # inside turn 2 (in a full suite run the tiny 128-bar reel could finish within 1 s)
+        time.sleep(0.5)  # inside turn 2
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -295,7 +303,8 @@ def test_sigint_in_the_chat_exits_130_without_an_abort(tmp_path, tiny_weights):
     env = {**os.environ, "ARSNOVA_HOME": str(tmp_path / "home"), "TERM": "xterm-256color",
            "ARSNOVA_IMAGES": "halfblock"}
     proc = subprocess.Popen([*ARSNOVA, "--weights", str(tiny_weights), "chat"],
-                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
+                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True,
+                            preexec_fn=_default_sigint)
     os.close(slave)
     screen = bytearray()
 
