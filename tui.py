@@ -141,6 +141,7 @@ class StudioApp(App):
         self.settings = settings or TurnSettings()  # what the palette sets; handed to every turn
         self.planner_name = self.settings.planner  # who answered last (a fallback may answer)
         self.machine_load = _machine_load  # replaceable, so snapshots do not depend on the machine
+        self.cursor_blink = True  # the prompt's cursor; snapshots turn it off (a blink is a timer, not a look)
         self.graphics_image = None  # textual-image's widget class where the terminal shows pixels
         self.streams: dict[int, dict] = {}  # turn -> the answer being written: text, widget, dirty
         self.stream_repaints = 0  # how many times streamed text was drawn (batched on a timer)
@@ -161,7 +162,9 @@ class StudioApp(App):
             yield ListView(id="sessions")
             yield VerticalScroll(id="log")
         yield Static(self._status_text(), id="status")
-        yield PromptInput(placeholder=self._placeholder(), id="prompt")
+        prompt = PromptInput(placeholder=self._placeholder(), id="prompt")
+        prompt.cursor_blink = self.cursor_blink
+        yield prompt
         yield Footer()
 
     def _key_name(self, binding_id: str) -> str:

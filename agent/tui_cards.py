@@ -238,11 +238,12 @@ class ToolCard(Vertical):
         return self.view.main if self.view is not None else None
 
     @_after_compose
-    def finish(self, text: str, style: str = "", outcome: str = "finished in") -> None:
-        """The result line; ``outcome`` says how it ended: "finished in", "cancelled after", "failed after"."""
+    def finish(self, text: str, style: str = "", outcome: str = "finished in", elapsed: float | None = None) -> None:
+        """The result line; ``outcome`` says how it ended: "finished in", "cancelled after", "failed after";
+        ``elapsed`` defaults to the time since the card started."""
         self.query_one(ProgressBar).display = False
         self.loading = None
-        elapsed = time.monotonic() - self.started
+        elapsed = time.monotonic() - self.started if elapsed is None else elapsed
         status = self.query_one(".status", Static)
         status.update(plain(f"{outcome} {elapsed:.1f}s", "dim"))
         status.display = bool(outcome)  # a restored card has no run time to tell
