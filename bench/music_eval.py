@@ -1,7 +1,8 @@
 """Evaluate compose_music as a musician would: 24 keys x 4 requests (slow piano, lively jig,
 waltz, chorale), each request sent through the router's slot filling and the real tool pipeline
 (sampling, critique, revision, MIDI), then every MIDI file analysed with music21 and the
-critics' measures (models/music/analysis.py).
+critics' measures (models/music/analysis.py), including, in the minor keys, how many phrase ends
+sound the natural seventh against the raised leading note (``analysis.minor_cadence_clashes``).
 
 Two phases, so a baseline measured before a change can be re-analysed with today's code:
 
@@ -9,6 +10,7 @@ Two phases, so a baseline measured before a change can be re-analysed with today
     .venv/bin/python bench/music_eval.py analyse /tmp/music-eval [--out bench/music_eval.json]
     .venv/bin/python bench/music_eval.py all /tmp/music-eval              # both; writes bench/music_eval.json
     .venv/bin/python bench/music_eval.py generate /tmp/v1 --weights /tmp/music-v1   # other weights
+    .venv/bin/python bench/music_eval.py generate /tmp/music-eval --only chorale    # redo one kind
     .venv/bin/python bench/music_eval.py speed x                         # bench/music_speed.py -> music_speed.json
     .venv/bin/python bench/music_eval.py chorales x [--dev]              # DP vs network -> music_eval_chorales.json
 
@@ -53,7 +55,10 @@ def requests() -> list[tuple[str, str, str]]:
     return out
 
 
-def generate(out: Path, model: str | None = None, limit: int | None = None, weights: Path | None = None) -> None:
+def generate(out: Path, model: str | None = None, limit: int | None = None, weights: Path | None = None,
+             only: str | None = None) -> None:
+    """96 tool calls -> MIDI files and ``out/index.json``. ``only``: just that request kind (same
+    seeds), the other pieces of a run already in ``out`` kept (after a change that only they feel)."""
     import torch
 
     from tools import registry
@@ -68,8 +73,10 @@ def generate(out: Path, model: str | None = None, limit: int | None = None, weig
     spec = registry.spec("compose_music")
     from tools.compose_music import run as tool_run
 
-    index = {}
+    index = json.loads((out / "index.json").read_text()) if only and (out / "index.json").exists() else {}
     for i, (rid, kind, text) in enumerate(requests()[:limit]):
+        if only and kind != only:
+            continue
         args = spec.fill_args(text, text, {})
         args["seed"] = i
         if model:
@@ -109,12 +116,15 @@ def analyse(src: Path) -> dict:
 def bach_reference() -> dict:
     """The chorale measures on the held-out Bach chorales (every 20th; the chord model never saw
     them), by the same code: the yardstick for the generated chorales."""
-    from models.music.analysis import inner_repeats, voice_leading
+    from models.music.analysis import inner_repeats, minor_cadence_clashes, phrase_end_notes, voice_leading
     from models.music.training.chords import chorale_scores, split
 
     _, held = split(chorale_scores())
     vls = [voice_leading(s, s.key) for s in held]
-    return {"chorales": len(held), "triad_beats": round(statistics.mean(v.plain_chords for v in vls), 4),
+    clash = [minor_cadence_clashes(s, s.key, phrase_end_notes(s, 2)) for s in held]
+    return {"chorales": len(held),
+            "minor_cadences": sum(c[0] for c in clash), "minor_cadence_7th_clashes": sum(c[1] for c in clash),
+            "triad_beats": round(statistics.mean(v.plain_chords for v in vls), 4),
             "parallels_per_100_beats": round(statistics.mean(v.parallels_per_100 for v in vls), 4),
             "crossings_per_100_beats": round(statistics.mean(v.crossings_per_100 for v in vls), 4),
             "four_voices": round(statistics.mean(v.four_voices for v in vls), 4),
@@ -163,7 +173,8 @@ def compare_chorales(dev: bool = False) -> dict:
             rep = piece_report(score, key, "chorale")
             rows[name].append({"id": rid, "seconds": round(secs, 3), **{k: rep[k] for k in (
                 "key_agrees", "cadence_share", "four_voices", "triad_beats", "parallels_per_100",
-                "crossings_per_100", "range_per_100", "final_tonic_triad", "inner_repeats")}})
+                "crossings_per_100", "range_per_100", "final_tonic_triad", "inner_repeats", "minor_cadences",
+                "seventh_clashes")}})
         print(f"{rid:24s} " + "  ".join(f"{n}: triads {rows[n][-1]['triad_beats']:.2f} par {rows[n][-1]['parallels_per_100']:.1f} "
                                         f"cross {rows[n][-1]['crossings_per_100']:.1f} {rows[n][-1]['seconds']:.2f}s"
                                         for n in rows), flush=True)
@@ -171,6 +182,7 @@ def compare_chorales(dev: bool = False) -> dict:
               "key_agrees", "cadence_share", "four_voices", "inner_repeats")
     table = {f: {n: _mean(rows[n], f) for n in rows} for f in fields}
     for n in rows:
+        table.setdefault("minor_cadence_7th_clash_share", {})[n] = _clash_share(rows[n])
         table.setdefault("seconds_median", {})[n] = round(statistics.median(r["seconds"] for r in rows[n]), 3)
     return {"seeds": "dev (+1000)" if dev else "test (as generate)", "soprano_model": kind,
             "network": {k: meta.get(k) for k in ("train_step", "dev_nll", "test_nll_infill", "test_nll_random")},
@@ -208,6 +220,13 @@ def _mean(rows, field, cond=lambda r: True):
     return round(statistics.mean(vals), 4) if vals else None
 
 
+def _clash_share(rows) -> float | None:
+    """Phrase ends in minor-key pieces with the natural seventh sounding against the raised leading
+    note (``analysis.minor_cadence_clashes``), of all their phrase ends."""
+    n = sum(r.get("minor_cadences", 0) for r in rows)
+    return round(sum(r.get("seventh_clashes", 0) for r in rows) / n, 4) if n else None
+
+
 def summarise(rows: list[dict]) -> dict:
     dances = [r for r in rows if r["kind"] == "jig"]
     chorales = [r for r in rows if r["kind"] == "chorale"]
@@ -228,6 +247,9 @@ def summarise(rows: list[dict]) -> dict:
         "chorale_crossings_per_100_beats": _mean(chorales, "crossings_per_100"),
         "chorale_final_tonic_triad": _mean(chorales, "final_tonic_triad"),
         "chorale_inner_repeats": _mean(chorales, "inner_repeats"),
+        "minor_cadences": sum(r.get("minor_cadences", 0) for r in rows),
+        "minor_cadence_7th_clashes": sum(r.get("seventh_clashes", 0) for r in rows),
+        "minor_cadence_7th_clash_share": _clash_share(rows),
         "copy_rate_revised": _mean(rows, "copy_rate"),
         "quality_mean": _mean(rows, "quality"),
         "quality_1_share": _mean([{**r, "q1": r["quality"] >= 0.995} for r in rows], "q1"),
@@ -236,6 +258,8 @@ def summarise(rows: list[dict]) -> dict:
     by_kind = {k: {f: _mean([r for r in rows if r["kind"] == k], f)
                    for f in ("key_agrees", "final_on_tonic", "cadence_share", "aabb", "restated", "quality")}
                for k in REQUESTS}
+    for k in REQUESTS:
+        by_kind[k]["minor_cadence_7th_clash_share"] = _clash_share([r for r in rows if r["kind"] == k])
     return {"summary": summary, "by_request": by_kind, "pieces": rows}
 
 
@@ -247,6 +271,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--weights", type=Path, help="generate: the music weights folder (default models/weights)")
     ap.add_argument("--dev", action="store_true", help="chorales: the dev seeds")
+    ap.add_argument("--only", choices=tuple(REQUESTS), help="generate: only this request kind, other pieces in DIR kept")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "music_eval.json")
     args = ap.parse_args()
     if args.phase == "speed":  # bench/music_speed.py times it (and the whole tool call)
@@ -262,7 +287,7 @@ def main() -> None:
         print(json.dumps({"table": res["table"], "bach": res["bach_reference"]}, indent=1))
         return
     if args.phase in ("generate", "all"):
-        generate(args.dir, args.model, args.limit, args.weights)
+        generate(args.dir, args.model, args.limit, args.weights, args.only)
     if args.phase in ("analyse", "all"):
         res = analyse(args.dir)
         baseline_path = Path(__file__).parent / "music_eval_baseline.json"

@@ -209,3 +209,29 @@ def test_infill_keeps_the_voices_in_order_under_tight_constraints():
     lo = np.array([r[0] for r in VOICE_RANGES])[None, :, None]
     hi = np.array([r[1] for r in VOICE_RANGES])[None, :, None]
     assert ((out[:, 1:] >= lo[:, 1:]) & (out[:, 1:] <= hi[:, 1:])).all()
+
+
+def test_in_minor_no_voice_sounds_the_natural_seventh_against_the_raised_one():
+    """``apart``: a soprano on the natural seventh (G in A minor) gets no G# under it, one on the
+    raised leading note no G; without ``apart`` the untrained network draws such clashes."""
+    from models.music.coconet import PITCH_LO, GibbsSchedule, infill
+
+    T, P = 32, TINY.n_pitch
+    midi = np.arange(P) + PITCH_LO
+    sop = np.where(np.arange(T) % 2 == 0, 67, 68)  # G4, G#4, G4, ...
+    allowed = np.zeros((4, T, P), bool)
+    allowed[0, np.arange(T), sop - PITCH_LO] = True
+    for v in (1, 2, 3):
+        allowed[v] = ((midi >= VOICE_RANGES[v][0]) & (midi <= min(VOICE_RANGES[v][1], 66)))[None]
+    pitches = np.zeros((4, T), np.int64)
+    pitches[0] = sop
+    free = np.zeros((4, T), bool)
+    free[1:] = True
+
+    def clashes(out):
+        pcs = out % 12
+        return int(sum((((pcs[c] == 7).any(0)) & ((pcs[c] == 8).any(0))).sum() for c in range(len(out))))
+
+    args = (tiny_net(), pitches, free, allowed, np.arange(T) % 8, 21, GibbsSchedule(steps=6), 1)
+    assert clashes(infill(*args)) > 0
+    assert clashes(infill(*args, apart=(7, 8))) == 0

@@ -373,3 +373,30 @@ def test_sampler_keeps_register_and_onset_grid():
     for p in sample(m, Vocab(), spec):
         assert p.score.bars == 4 and p.score.notes
         assert all(60 <= n.pitch <= 79 and n.start % 4 == 0 for n in p.score.notes)
+
+
+def _minor_cadence(soprano_beat4: int, tenor_beat4: int = 56) -> Score:
+    """Two bars in A minor, four voices: an approach bar whose last beat is E7 (tenor on the
+    leading note G#3 unless told) under ``soprano_beat4``, then the tonic triad."""
+    s = _notes([(72, 4), (71, 4), (69, 4), (soprano_beat4, 4), (69, 16)], 0)
+    a = _notes([(64, 16), (64, 16)], 1)
+    t = _notes([(60, 12), (tenor_beat4, 4), (60, 16)], 2)
+    b = _notes([(45, 8), (52, 8), (45, 16)], 3)
+    return Score(tuple(sorted(s + a + t + b, key=lambda n: (n.start, n.voice))), "4/4", Key(9, "minor"),
+                 "chorale", "moderate", 2)
+
+
+def test_the_natural_seventh_against_the_raised_leading_note_at_a_minor_cadence_is_counted():
+    clash = _minor_cadence(67)  # soprano G4 over the tenor's G#3: the cross-relation inside the V chord
+    end = [n for n in clash.notes if n.voice == 0][-1]
+    assert an.minor_cadence_clashes(clash, Key(9, "minor"), [end]) == (1, 1)
+    rep = an.piece_report(clash, Key(9, "minor"), "chorale")
+    assert (rep["minor_cadences"], rep["seventh_clashes"]) == (1, 1)
+    # the soprano on the raised note too: no clash; nor in a major key
+    assert an.minor_cadence_clashes(_minor_cadence(68), Key(9, "minor"), [end]) == (1, 0)
+    assert an.minor_cadence_clashes(clash, Key(0, "major"), [end]) == (0, 0)
+    # a natural seventh a beat before the raised one (a descending line, then V): not sounding together
+    apart = _minor_cadence(68)
+    apart = Score(tuple(NoteEvent(n.start, n.duration, 67, n.voice) if (n.voice, n.start) == (0, 8) else n
+                        for n in apart.notes), "4/4", Key(9, "minor"), "chorale", "moderate", 2)
+    assert an.minor_cadence_clashes(apart, Key(9, "minor"), [end]) == (1, 0)

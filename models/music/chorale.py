@@ -6,7 +6,9 @@ blocked Gibbs sampling on an eighth-note grid (``harmonise_with_net``), with har
 masks: each voice's range, no crossing, upper voices within an octave, the plan's cadence bars on
 their chord (I or V7 with the raised leading note, root in the bass, its third present), no
 natural seventh in a minor key's cadence dominants (V bars and the beat before a full cadence) and
-no raised one against a soprano that sings the natural seventh there; a few chains are sampled,
+no raised one against a soprano that sings the natural seventh there, and anywhere in a minor
+key no voice drawn onto the natural seventh against the raised one sounding (or the reverse,
+where the masks leave another pitch; ``coconet.infill``'s ``apart``); a few chains are sampled,
 beats with parallel fifths or octaves resampled, and the chain with the fewest (by
 ``analysis.voice_leading``) kept. Seeded from the soprano, so the same tune always gets the same parts.
 
@@ -279,7 +281,9 @@ def harmonise_with_net(soprano: Score, key: Key, net, cadences: tuple[str | None
     pos = np.minimum(np.arange(T) % per_bar, MAX_POS - 1)
     key_id = key.tonic + 12 * (key.mode == "minor")
     # 2. a few Gibbs chains; keep the one the voice-leading analysis likes best (earliest on a tie)
-    chains = infill(net, pitches, free, allowed, pos, key_id, schedule, seed, need)
+    # in minor the natural seventh never sounds against the raised leading note, cadence or not
+    apart = ((key.tonic + 10) % 12, (key.tonic + 11) % 12) if key.mode == "minor" else None
+    chains = infill(net, pitches, free, allowed, pos, key_id, schedule, seed, need, apart)
     scored = [(_badness(grid_score(soprano, g, STEP, key), key), i) for i, g in enumerate(chains)]
     best_bad, best_i = min(scored)
     best = chains[best_i]
@@ -294,7 +298,7 @@ def harmonise_with_net(soprano: Score, key: Key, net, cadences: tuple[str | None
         for t in bad:
             region[1:, max(0, t - per_beat) : t + per_beat] = True
         cands = infill(net, best, region, allowed, pos, key_id,
-                       replace(schedule, steps=max(4, schedule.steps // 6), p_min=0.3), seed + 1 + r, need)
+                       replace(schedule, steps=max(4, schedule.steps // 6), p_min=0.3), seed + 1 + r, need, apart)
         for g in cands:
             b = _badness(grid_score(soprano, g, STEP, key), key)
             if b < best_bad:

@@ -178,7 +178,8 @@ class GibbsSchedule:
 
 
 def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, pos: np.ndarray, key: int,
-           schedule: GibbsSchedule, seed: int, need: np.ndarray | None = None) -> np.ndarray:
+           schedule: GibbsSchedule, seed: int, need: np.ndarray | None = None,
+           apart: tuple[int, int] | None = None) -> np.ndarray:
     """Sample the ``free`` cells of ``pitches`` (4, T) MIDI by blocked Gibbs; -> (chains, 4, T).
 
     ``allowed`` (4, T, n_pitch) bool: the pitches each cell may take. Cells are drawn voice by voice
@@ -186,7 +187,9 @@ def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, po
     below it can still be completed in order: at or above every fixed voice below, with room for
     the masked ones between (upper voices within an octave of each other). ``need`` (T,) pitch
     class or -1: where the voices above leave it out, the tenor must take it (a cadence chord's
-    third). Deterministic for a seed (torch.Generator; no global RNG)."""
+    third). ``apart``: two pitch classes a cell never takes against the other sounding at the same
+    step in a voice already settled this round (a minor key's natural seventh and raised leading
+    note), where some pitch allows it. Deterministic for a seed (torch.Generator; no global RNG)."""
     import torch
 
     P = model.config.n_pitch
@@ -246,6 +249,16 @@ def infill(model, pitches: np.ndarray, free: np.ndarray, allowed: np.ndarray, po
                     ok_need = ok & hits
                     use = want[..., None] & ok_need.any(-1, keepdim=True)
                     ok = torch.where(use, ok_need, ok)
+                if apart is not None:  # not against the other pitch class in a voice drawn or fixed
+                    settled = cur < P  # (C, V, T): a pitch, not a rest
+                    settled[:, v] = False
+                    settled[:, v + 1 :] &= ~m[:, v + 1 :]  # voices below still to be drawn this round see this one
+                    sounding = (cur + PITCH_LO) % 12
+                    bad = torch.zeros(C, T, P, dtype=torch.bool)
+                    for a, b in (apart, apart[::-1]):
+                        bad |= (pcs == a)[None, None] & (settled & (sounding == b)).any(1)[..., None]
+                    ok_apart = ok & ~bad
+                    ok = torch.where(ok_apart.any(-1, keepdim=True), ok_apart, ok)
                 lv = logits[:, v]
                 if schedule.repeat_penalty and v in (1, 2):  # (C, T, P): the pitch held from the step before
                     held = torch.zeros_like(ok)
