@@ -99,9 +99,12 @@ class _Drawing:
     exemplars: tuple[int, ...] | None = None  # a composed scene: one exemplar per subject
     start: object = None  # uint8 (H, W, 3): the picture the redraw started from
     subject_mask: object = None  # a composed scene: bool (H, W), where its subjects were placed
+    start_big: object = None  # uint8: the start at a higher resolution (guided enlargement), when there is one
 
 
 def run(args: dict, ctx: ToolContext) -> Artifact:
+    import hashlib
+
     import numpy as np
     from PIL import Image
 
@@ -109,7 +112,8 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     from models.image.image_io import save_png
     from models.image.metrics import features
     from models.image.cleanup import clean_redraw
-    from models.image.upscaler import read_back
+    from models.image.colours import colours_in
+    from models.image.guided import guide_at, guided_enlarge, read_back
     from models.image.scene import parse_scene
     from models.common.runtime import app_version
     from tools.critics.image import ImageContext, image_scores, stray_colours
@@ -142,19 +146,29 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     ictx = ImageContext(kit.index, tuple(earlier), kit.judge, kit.exemplars.vectors if use_exemplar else None,
                         tuple(lacking))
 
-    def scene_start(sd: int) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
+    # guided enlargement (models/image/guided.py): the start at the delivered size where the redraw
+    # kept it; needs the hi-res exemplars shipped beside the library and a picture larger than native
+    guided = use_exemplar and getattr(kit.exemplars, "hires", None) is not None and max(w, h) > kit.native
+    asked = colours_in(prompt)
+
+    def scene_start(sd: int):
         """The composed canvas for seed ``sd``: its exemplars (one of each subject's close matches)
         and its layout follow the seed, so a revision round tries other pictures and places."""
-        return compose_start(kit, scene, sd)
+        return compose_start(kit, scene, sd, hires=guided)
 
     def draw(seeds: list[int], g: float, stage: str, negative: str | None, v: float):
         picks = starts = scenes = None
+        bigs = [None] * len(seeds)
         if composed and v < 1.0:
             scenes = [scene_start(sd) for sd in seeds]
-            starts = [c for c, _, _ in scenes]
+            starts = [c[0] for c in scenes]
+            if guided:
+                bigs = [c[3] for c in scenes]
         elif use_exemplar and v < 1.0:
             picks = kit.pick_exemplars(prompt, seeds)
             starts = [kit.exemplar_start(i, prompt) for i in picks]
+            if guided:
+                bigs = [kit.exemplars.start_big(i, asked) for i in picks]
         arrs = kit.generate(prompt, negative, (w, h), steps, g, seeds, should_stop=ctx.should_stop,
                             progress=ctx.progress("steps", stage), strength=v,
                             **({"starts": starts} if starts is not None else {}))
@@ -163,11 +177,30 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         batch = tuple(seeds) if kit.batch_size > 1 and len(seeds) > 1 else None  # drawn together
         return [_Drawing(a, sd, g, negative, batch, picks[k] if picks else None, v if starts else None,
                          scenes[k][1] if scenes else None, starts[k] if starts else None,
-                         scenes[k][2] if scenes else None)
+                         scenes[k][2] if scenes else None, bigs[k] if starts else None)
                 for k, (a, sd) in enumerate(zip(arrs, seeds))]
 
+    upscaler = getattr(kit, "upscaler", None)
+
+    guides: dict = {}  # a hi-res start's bytes -> it at the delivered size: one enlargement per start
+    delivered: dict = {}  # id(drawing) -> (it, its Enlarged): the critic's and the PNG's are one call
+
+    def deliver(item):
+        """The picture at the delivered size: the learned upscaler (or Lanczos), guided by the hi-res
+        start where the redraw kept it."""
+        if id(item) not in delivered:
+            big = item.start_big
+            if big is not None:
+                key = hashlib.blake2b(np.ascontiguousarray(big).tobytes(), digest_size=16).digest()
+                if key not in guides:
+                    guides[key] = guide_at(big, (w, h), upscaler)
+                big = guides[key]
+            delivered[id(item)] = (item, guided_enlarge(item.pixels, item.start, big, (w, h), upscaler))
+        return delivered[id(item)][1]
+
     def critic(item):
-        seen = None if item.start is None else read_back(item.pixels, (w, h), getattr(kit, "upscaler", None))
+        # the degradation floor judges the picture as delivered, read back at the native size
+        seen = None if item.start is None else read_back(deliver(item).pixels, item.pixels.shape[1::-1])
         return image_scores(item.pixels, prompt, ictx, start=item.start, subject_mask=item.subject_mask, delivered=seen)
 
     kept: list = []  # the best scores so far, for the next round's negative prompt
@@ -228,11 +261,10 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
                                                     "composed": bool(best.exemplars)})
 
     # 5. the PNG, carrying what it takes to draw it again
-    # enlarged by the learned ×4 upscaler when it is shipped beside the embedded model, else Lanczos
-    from models.image.upscaler import enlarge
-
-    upscaler = getattr(kit, "upscaler", None)
-    pixels, how = enlarge(best.pixels, (w, h), upscaler)
+    # enlarged by the learned ×4 upscaler when it is shipped beside the embedded model, else Lanczos;
+    # guided by the hi-res start where the redraw kept it (models/image/guided.py)
+    enlarged = deliver(best)
+    pixels, how = enlarged.pixels, enlarged.how
     upscale = None if how == "none" else how
     im = Image.fromarray(pixels)
     stem = ctx.stem("image")
@@ -251,7 +283,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         "exemplars": list(best.exemplars) if best.exemplars else None,
         "exemplar_captions": [kit.exemplar_caption(i) for i in best.exemplars] if best.exemplars else None,
         "miss": miss, "missing": s.metrics.get("missing"),
-        "model_hash": kit.model_hash, "upscale": upscale,
+        "model_hash": kit.model_hash, "upscale": upscale, **({"guided_kept": round(enlarged.kept, 3)} if enlarged.kept else {}),
         **({"upscaler_hash": upscaler.digest} if upscale and upscale.startswith("learned") else {}),
         "app": "arsnova", "app_version": app_version()})
 
@@ -265,7 +297,8 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     else:
         started = ""
     learned = bool(upscale and upscale.startswith("learned"))
-    size_note = (f" (native {kit.native} px, {upscaler.name if learned else 'Lanczos'})" if upscale else "")
+    guide = f", guided by its start where the redraw kept it: {enlarged.kept:.0%} of the picture" if enlarged.kept else ""
+    size_note = (f" (native {kit.native} px, {upscaler.name if learned else 'Lanczos'}{guide})" if upscale else "")
     missing = s.metrics.get("missing") or []
     closest = (kit.exemplar_caption(best.exemplars[0]) if best.exemplars else
                kit.exemplar_caption(exemplar) if exemplar is not None else None)
@@ -381,10 +414,11 @@ def _a(noun: str) -> str:
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
-def compose_start(kit, scene, seed: int):
+def compose_start(kit, scene, seed: int, hires: bool = False):
     """(canvas, exemplars, subject mask): the scene composed for ``seed`` at the model's native
     size; each subject's exemplar is one of its close matches, chosen by the seed, recoloured to
-    its colour; the mask says where the subjects stand."""
+    its colour; the mask says where the subjects stand. ``hires``: a fourth, the same canvas at 4x
+    (the setting drawn there, the subjects from the hi-res exemplars) for guided enlargement."""
     import numpy as np
 
     from models.image.scene import compose
@@ -395,6 +429,10 @@ def compose_start(kit, scene, seed: int):
         ranked, _ = kit.subject_match(sa.text, sa.colours)
         picks.append(ranked[int(rng.integers(len(ranked)))])
     pictures = [kit.exemplars.start(i, list(sa.colours)) for i, sa in zip(picks, scene.subjects)]
+    if hires:
+        big = [kit.exemplars.start_big(i, list(sa.colours)) for i, sa in zip(picks, scene.subjects)]
+        canvas, mask, canvas_big = compose(scene, pictures, kit.native, seed, hires=big)
+        return canvas, tuple(picks), mask, canvas_big
     canvas, mask = compose(scene, pictures, kit.native, seed, with_mask=True)
     return canvas, tuple(picks), mask
 

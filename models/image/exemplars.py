@@ -34,10 +34,14 @@ class Exemplars:
     images: np.ndarray  # uint8 (N, S, S, 3)
     captions: tuple[str, ...]  # their short captions ("a red apple")
     vectors: np.ndarray  # float32 (N, D), unit length: the embeddings of the captions' subjects ("apple")
+    hires: object = None  # models.image.hires.HiresExemplars: the same pictures at 128 px, when shipped
 
     def __post_init__(self) -> None:
         if not (len(self.images) == len(self.captions) == len(self.vectors)) or not len(self.images):
             raise ValueError("an exemplar library needs as many images, captions and vectors, and at least one")
+        if self.hires is not None and len(self.hires.images) != len(self.images):
+            raise ValueError(f"the hi-res library has {len(self.hires.images)} pictures for {len(self.images)} exemplars: "
+                             "rebuild it with `python -m models.image.training.hires`")
 
     @cached_property
     def _colour_sets(self) -> list[frozenset[str]]:
@@ -86,6 +90,15 @@ class Exemplars:
         to = self.recolour_to(i, colours)
         return self.images[i] if to is None else recolour(self.images[i], to)
 
+    def start_big(self, i: int, colours: list[str]) -> np.ndarray | None:
+        """``start(i, colours)`` at the hi-res library's size (recoloured by the same hue turn), or
+        None when there is no hi-res picture of exemplar ``i``."""
+        big = self.hires.get(i) if self.hires is not None else None
+        if big is None:
+            return None
+        to = self.recolour_to(i, colours)
+        return big if to is None else recolour(big, to, like=self.images[i])
+
     def save(self, path: Path) -> None:
         """The pictures as one lossless WebP sheet (35% smaller than zlib on the raw pixels: the
         shipped weights have a 60 MB budget), captions, and the unit vectors as int8 (x 127)."""
@@ -109,7 +122,13 @@ class Exemplars:
 
     @classmethod
     def load(cls, path: Path) -> "Exemplars":
+        """The library at ``path`` and, when it is beside it, its hi-res sheet (``hires.FILE``)."""
         from PIL import Image
+
+        from models.image.hires import FILE as HIRES, HiresExemplars
+
+        path = Path(path)
+        hires = HiresExemplars.load(path.parent / HIRES) if (path.parent / HIRES).is_file() else None
 
         with np.load(path, allow_pickle=False) as z:
             n, size, cols = (int(v) for v in z["shape"])
@@ -118,7 +137,8 @@ class Exemplars:
             images = np.stack([sheet[(i // cols) * size:(i // cols + 1) * size, (i % cols) * size:(i % cols + 1) * size]
                                for i in range(n)])
             vec = z["vectors"].astype(np.float32)
-            return cls(images, tuple(str(c) for c in z["captions"]), vec / np.linalg.norm(vec, axis=1, keepdims=True))
+            return cls(images, tuple(str(c) for c in z["captions"]), vec / np.linalg.norm(vec, axis=1, keepdims=True),
+                       hires if hires is not None and len(hires.images) == n else None)
 
     @classmethod
     def build(cls, images: np.ndarray, captions: list[str], keep: np.ndarray, encoder) -> "Exemplars":
@@ -131,16 +151,23 @@ class Exemplars:
         return cls(images[idx], tuple(caps), vec / np.linalg.norm(vec, axis=1, keepdims=True))
 
 
-def recolour(rgb: np.ndarray, colour: str) -> np.ndarray:
-    """The picture's coloured (non-white, saturated) pixels turned to ``colour``: hues rotated so
-    their saturation-weighted mean lands on the colour's hue (shading and highlights keep their
-    relative hue), with saturation/value changed for pink and brown; black and grey darken or
-    desaturate. White pixels (the page) are left alone."""
+def _hsv(rgb: np.ndarray):
     from PIL import Image
 
     hsv = np.asarray(Image.fromarray(rgb).convert("HSV"), dtype=np.float32)
     h, s, v = hsv[..., 0] * (360 / 255), hsv[..., 1], hsv[..., 2]
-    fg = (rgb.min(axis=-1) < 235) & (s > 40)
+    return h, s, v, (rgb.min(axis=-1) < 235) & (s > 40)
+
+
+def recolour(rgb: np.ndarray, colour: str, like: np.ndarray | None = None) -> np.ndarray:
+    """The picture's coloured (non-white, saturated) pixels turned to ``colour``: hues rotated so
+    their saturation-weighted mean lands on the colour's hue (shading and highlights keep their
+    relative hue), with saturation/value changed for pink and brown; black and grey darken or
+    desaturate. White pixels (the page) are left alone. ``like``: take the mean hue from this
+    picture instead (the 64 px exemplar, so its 128 px version turns by exactly the same angle)."""
+    from PIL import Image
+
+    h, s, v, fg = _hsv(rgb)
     if not fg.any():
         return rgb
     if colour in ("black", "grey"):
@@ -148,8 +175,11 @@ def recolour(rgb: np.ndarray, colour: str) -> np.ndarray:
         v = np.where(fg, v * (0.15 if colour == "black" else 0.8), v)
     else:
         target, s_mul, v_mul = _TARGETS[colour]
-        ang = np.deg2rad(h[fg])
-        mean = np.rad2deg(np.arctan2((s[fg] * np.sin(ang)).sum(), (s[fg] * np.cos(ang)).sum()))
+        rh, rs, _, rfg = _hsv(like) if like is not None else (h, s, v, fg)
+        if not rfg.any():
+            rh, rs, rfg = h, s, fg
+        ang = np.deg2rad(rh[rfg])
+        mean = np.rad2deg(np.arctan2((rs[rfg] * np.sin(ang)).sum(), (rs[rfg] * np.cos(ang)).sum()))
         h = np.where(fg, (h + target - mean) % 360, h)
         s = np.where(fg, s * s_mul, s)
         v = np.where(fg, np.minimum(255, v * 0.6 + 100) if v_mul is None else v * v_mul, v)
