@@ -3,7 +3,9 @@ true and false positive rates, and how often it ranks the right picture first fo
 
 1. Held out: the 600 pictures the training run never saw (seed 0; dev half / test half as in
    ``models/image/training/critic.py``): picture -> caption recall@1 and @5 among their own
-   captions, and chance.
+   captions, and chance; and per half the 'found' rule's rate on the picture's own caption, a
+   random other caption and the nearest near non-synonym caption (``bench/image_misses.py
+   near_captions``): a new critic is chosen on the dev half.
 2. Eval prompts (``bench/image_eval.py``, none used for training or tuning): the pictures a run of
    that bench drew for the library and scene groups (20; the third group has no right picture).
    For each prompt, the critic's score of each of the 20 pictures (its subjects' cosine,
@@ -30,9 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def held_out(critic, data: Path) -> dict:
+def held_out(judge, data: Path) -> dict:
+    """Per half: recall@1/@5 and the 'found' rule's rates on own / random / near captions."""
     import numpy as np
     import torch
+
+    from bench.image_misses import near_captions
 
     from models.common.encoder import load_encoder
     from models.image.training.critic import CriticTrainConfig, embed_texts, retrieval, target_texts
@@ -46,8 +51,10 @@ def held_out(critic, data: Path) -> dict:
     held = perm[:cfg.held_out]
     out = {}
     for name, ix in (("dev", held[: cfg.held_out // 2]), ("test", held[cfg.held_out // 2:])):
-        z = critic.embed(list(ds.images[ix]))
+        z = judge.critic.embed(list(ds.images[ix]))
         out[name] = retrieval(z, e_short[ix], [short_t[i] for i in ix])
+        nc = near_captions(judge, None, ds, name)
+        out[name]["found"] = {k: nc[k] for k in ("own_found", "random_other_found", "near_other_found", "n_near")}
     torch.set_num_threads(1)
     return out
 
@@ -111,13 +118,19 @@ def main() -> None:
            "training": {k: meta.get(k) for k in ("steps", "seconds", "batch", "hard", "train_pictures")},
            "threshold": judge.threshold,
            "threshold_rates": {k: v for k, v in meta.get("metrics", {}).items() if k.endswith(("pr", "threshold"))},
-           "held_out": held_out(judge.critic, data) if data.exists() else meta.get("metrics"),
+           "held_out": held_out(judge, data) if data.exists() else meta.get("metrics"),
            "eval_prompts": {"baseline_run": eval_prompts(judge, ROOT / "bench" / "image_eval_baseline.json"),
                             "current_run": eval_prompts(judge, ROOT / "bench" / "image_eval.json")}}
     Path(a.out).write_text(json.dumps(out, indent=1))
     ho = out["held_out"]["test"]
     print(f"held-out test: recall@1 {ho['recall@1']:.3f} (chance {ho['chance@1']:.3f}), recall@5 {ho['recall@5']:.3f} "
           f"(chance {ho['chance@5']:.3f}), n={ho['n']}")
+    for half in ("dev", "test"):
+        h = out["held_out"][half]
+        if "found" in h:
+            f = h["found"]
+            print(f"{half}: recall@1 {h['recall@1']:.3f} @5 {h['recall@5']:.3f}; found own {f['own_found']:.3f} "
+                  f"random {f['random_other_found']:.3f} near {f['near_other_found']:.3f} (n_near {f['n_near']})")
     r = out["threshold_rates"]
     if r:
         print(f"'subject found' (rank > {out['threshold']:.3f}): dev TPR {r['dev_tpr']:.2f} "

@@ -155,3 +155,40 @@ def test_batches_balance_captions_and_add_near_subjects():
     assert near["a cat"] == ["a dog"] and near["a star"] == [] and groups["a star"] == list(range(16))
     b = draw_batch(np.random.default_rng(0), idx, p, 6, 2, texts, near, groups)
     assert len(b) == 6
+
+
+def test_near_captions_are_pushed_below_the_pictures_distractor_percentile():
+    """The near-caption terms at toy size: each picture has a caption near its own (cos 0.6, not a
+    synonym); after training with them the picture scores its own caption above its near one
+    and above its 93rd distractor percentile, the near one below it (the tool's 'found' rule)."""
+    import torch
+
+    from models.image.training.critic import _loss, augment, near_batch, near_text_table
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    eye = np.eye(384, dtype=np.float32)
+    t = eye[:2]
+    nv = np.stack([0.6 * eye[0] + 0.8 * eye[2], 0.6 * eye[1] + 0.8 * eye[3]])  # near 'cat' / near 'car'
+    texts = ["a cat", "a car", "a lion", "a bus"]
+    names, u, near = near_text_table(texts, np.concatenate([t, nv]), np.arange(4), k=4, lo=0.45, hi=0.72)
+    assert [names[j] for j in near["a cat"]] == ["a lion"] and [names[j] for j in near["a car"]] == ["a bus"]
+    dis = torch.from_numpy(eye[10:42])  # 32 unrelated distractor captions
+    model = build_encoder(CriticConfig(channels=(8, 16, 16, 32)))
+    imgs = np.stack([_disc((220, 30, 40)), _disc((30, 60, 220), r=10)] * 4)
+    caps = ["a cat", "a car"] * 4
+    nb, ok = near_batch(rng, caps, u, near, 2)
+    assert nb.shape == (8, 2, 384) and ok.sum() == 8  # one real near caption each, the other slot masked
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    tt = torch.from_numpy(t).repeat(4, 1)
+    for _ in range(40):
+        loss = _loss(model, augment(imgs, rng), tt, torch.from_numpy(nb), torch.from_numpy(ok), dis)
+        assert torch.isfinite(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    z = model(torch.from_numpy(imgs[:2]).permute(0, 3, 1, 2).float() / 255).detach().numpy()
+    q = np.quantile(z @ dis.numpy().T, 0.93, axis=1)
+    for k in range(2):
+        assert z[k] @ t[k] > q[k] > z[k] @ nv[k]
