@@ -146,3 +146,12 @@ def test_the_planner_computes_on_the_turns_threads(agent):
     sid = agent.store.create("t").id
     list(agent.run("hello", sid, settings=replace(agent.settings, threads=1)))
     assert torch.get_num_threads() == 1
+
+
+def test_a_church_mode_is_written_as_its_key_and_the_summary_says_so(agent):
+    """'A dorian' was read as 'in A' and came out in A major without a word; now: A minor, and said."""
+    sid = agent.store.create("t").id
+    final = run(agent, sid, "4 bars of a reel in A dorian")[-1]
+    (art,) = final.artifacts
+    assert art.args["key"] == "A dorian"
+    assert "Composed 4 bars in A minor (A dorian asked: the models write major and minor keys, not modes)" in art.summary

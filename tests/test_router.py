@@ -114,9 +114,20 @@ def test_router_is_deterministic(router):
 
 @pytest.mark.parametrize("text,key", [("in D minor", "D minor"), ("in f#", "F# major"), ("B-flat major", "Bb major"),
                                       ("in Ebm", "Eb minor"), ("in a dreamy mood", None), ("in C", "C major"),
-                                      ("A minor", "A minor"), ("key of G", "G major")])
+                                      ("A minor", "A minor"), ("key of G", "G major"),
+                                      ("a reel in A dorian or A minor", "A dorian"), ("in D Mixolydian", "D mixolydian")])
 def test_key_slot(text, key):
     assert slots.music_key(text) == key
+
+
+def test_a_church_mode_is_written_as_the_key_on_its_final_and_a_lullaby_is_slow():
+    from models.music.tokens import church_mode, parse_key
+
+    assert parse_key("A dorian").name == "A minor" and parse_key("D Mixolydian").name == "D major"
+    assert church_mode("A dorian") == "dorian" and church_mode("A minor") is None
+    with pytest.raises(ValueError, match="write it like"):
+        parse_key("A dorianish")
+    assert slots.tempo("a lullaby in E flat major") == 63 and slots.tempo("a lullaby at 90 bpm") == 90
 
 
 @pytest.mark.parametrize("text,expected", [("16 bars", 16), ("sixteen measures", 16), ("8-bar", 8), ("no length", None)])

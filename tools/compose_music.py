@@ -28,7 +28,7 @@ from tools.artifacts import Artifact
 from tools.base import ToolContext, ToolSpec, call_tool, limits_of, novelty_trail, revision_record
 from tools.revise import revise
 from models.music.plan import FORMS
-from models.music.tokens import METERS, STYLES, parse_key
+from models.music.tokens import METERS, STYLES, church_mode, parse_key
 from tools.schemas import SEED, Strict, no_nul
 
 # mood word -> (density token, default tempo, default mode)
@@ -78,7 +78,9 @@ class ComposeMusicArgs(Strict):
     def _key(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        return parse_key(v).name  # ValueError names the accepted forms
+        key = parse_key(v)  # ValueError names the accepted forms
+        mode = church_mode(v)  # kept as asked, so the summary can say how it was written
+        return f"{key.name.split()[0]} {mode}" if mode else key.name
 
     @field_validator("instrument")
     @classmethod
@@ -227,7 +229,9 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
         trail = " → ".join(f"{r.scores.metrics.get(f'copy_rate_{gen.name}', 0):.0%}" for r in result.trajectory)
         copies = f"; copies of {gen.name}'s melody 6-grams by round {trail}"
     shape = "" if plan.form == "through" else f", form {plan.form}"
-    summary = (f"Composed {piece.score.bars} bars in {key.name}, {meter}, {tempo:g} bpm for {instrument} "
+    asked = church_mode(args.get("key"))
+    mode_note = f" ({args['key']} asked: the models write major and minor keys, not modes)" if asked else ""
+    summary = (f"Composed {piece.score.bars} bars in {key.name}{mode_note}, {meter}, {tempo:g} bpm for {instrument} "
                f"({kind}{shape}{texture}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
                f"novelty by round {novelty_trail(result)}, kept round {result.best_round}{copies}; file {files['midi']}")
     return Artifact(

@@ -21,7 +21,7 @@ _NUM = r"(\d+|" + "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len,
 TEMPO_WORDS = {
     "largo": 50, "lento": 55, "adagio": 70, "very slow": 55, "slow": 72, "slowly": 72, "andante": 84,
     "moderato": 104, "moderate": 104, "walking pace": 96, "allegretto": 112, "allegro": 132, "lively": 132,
-    "upbeat": 128, "fast": 144, "quick": 144, "vivace": 160, "presto": 176, "very fast": 176,
+    "upbeat": 128, "lullaby": 63, "cradle song": 63, "nocturne": 60, "fast": 144, "quick": 144, "vivace": 160, "presto": 176, "very fast": 176,
 }
 METER_WORDS = {"waltz": "3/4", "jig": "6/8", "slip jig": "9/8", "march": "2/4", "reel": "4/4", "hornpipe": "4/4",
                "polka": "2/4", "minuet": "3/4", "mazurka": "3/4", "siciliano": "6/8", "barcarolle": "6/8",
@@ -62,7 +62,7 @@ LANGUAGES = ("english", "chinese", "french", "german", "spanish", "italian", "la
 
 _NOTE = r"([a-gA-G])(\s*(?:#|♯|-?sharp|-?flat|♭|b(?=m(?![a-z])|(?![a-z]))))?"
 _KEY_RE = re.compile(
-    r"(?<![\w])(?:in\s+(?:the\s+key\s+of\s+)?|key\s+(?:of\s+)?)?" + _NOTE + r"(?:\s*(major|minor|maj|min|m(?![a-z])))?(?![\w#♯])",
+    r"(?<![\w])(?:in\s+(?:the\s+key\s+of\s+)?|key\s+(?:of\s+)?)?" + _NOTE + r"(?:\s*(major|minor|maj|min|m(?![a-z])|dorian|phrygian|aeolian|locrian|ionian|lydian|mixolydian))?(?![\w#♯])",
     re.IGNORECASE,
 )
 _PATH_RE = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(?<![\w@])((?:~|\.{1,2})?/?[\w.\-~/\\]+\.(?:png|jpe?g|webp|gif|bmp|tiff?|midi|mid)))""", re.IGNORECASE)
@@ -77,7 +77,8 @@ def number(text: str) -> int | None:
 
 
 def music_key(text: str) -> str | None:
-    """'D minor', 'in f#', 'B-flat major', 'in Ebm' -> 'D minor', 'F# major', 'Bb major', 'Eb minor'."""
+    """'D minor', 'in f#', 'B-flat major', 'in Ebm', 'A dorian' -> 'D minor', 'F# major', 'Bb major',
+    'Eb minor', 'A dorian' (a church mode is kept as asked: the tool writes it as a key and says so)."""
     for m in _KEY_RE.finditer(text):
         letter, acc, mode = m.group(1), (m.group(2) or "").strip().lower(), (m.group(3) or "").lower()
         prefixed = m.group(0).lower().startswith(("in ", "key"))
@@ -90,7 +91,9 @@ def music_key(text: str) -> str | None:
             name += "#"
         elif acc.lstrip("-") in ("b", "♭", "flat"):
             name += "b"
-        return f"{name} {'minor' if mode in ('minor', 'min', 'm') else 'major'}"
+        if mode in ("major", "minor", "maj", "min", "m", ""):
+            mode = "minor" if mode in ("minor", "min", "m") else "major"
+        return f"{name} {mode}"
     return None
 
 

@@ -38,17 +38,34 @@ PHRASE_GRID = 4  # bars per phrase where a piece marks none (the ABC tunes; the 
 VOCAB_SIZES = {199: 1, 200: 2}  # vocabulary size -> token version (2: with CAD)
 
 
-def parse_key(text: str) -> Key:
-    """'D minor', 'F# major', 'Bb', 'ebm', 'C sharp minor' -> Key; ValueError with the accepted forms."""
+# a church mode asked for -> the key the models write it in (they know major and minor only): the
+# minor modes as the minor key on the same final, the major ones as the major key; the tool says so
+CHURCH_MODES = {"dorian": "minor", "phrygian": "minor", "aeolian": "minor", "locrian": "minor",
+                "ionian": "major", "lydian": "major", "mixolydian": "major"}
+
+
+def church_mode(text: str | None) -> str | None:
+    """The church mode a key names ('A dorian' -> 'dorian'), else None."""
     import re
 
-    m = re.fullmatch(r"\s*([a-gA-G])\s*(#|♯|sharp|b|♭|flat|-sharp|-flat)?\s*(major|minor|maj|min|m)?\s*", text or "")
+    m = re.search(r"\b(" + "|".join(CHURCH_MODES) + r")\b", (text or "").lower())
+    return m.group(1) if m else None
+
+
+def parse_key(text: str) -> Key:
+    """'D minor', 'F# major', 'Bb', 'ebm', 'C sharp minor', 'A dorian' -> Key (a church mode as the
+    major or minor key on its final: ``CHURCH_MODES``); ValueError with the accepted forms."""
+    import re
+
+    m = re.fullmatch(r"\s*([a-gA-G])\s*(#|♯|sharp|b|♭|flat|-sharp|-flat)?\s*(major|minor|maj|min|m|"
+                     + "|".join(CHURCH_MODES) + r")?\s*", text or "", re.IGNORECASE)
     if not m:
         raise ValueError(f"unknown key {text!r}; write it like 'D minor', 'F# major' or 'Bb major'")
     pc = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[m.group(1).lower()]
     acc = (m.group(2) or "").lower().strip("-")
     pc += 1 if acc in ("#", "♯", "sharp") else -1 if acc in ("b", "♭", "flat") else 0
-    mode = "minor" if (m.group(3) or "").lower() in ("minor", "min", "m") else "major"
+    word = (m.group(3) or "").lower()
+    mode = CHURCH_MODES.get(word) or ("minor" if word in ("minor", "min", "m") else "major")
     return Key(pc % 12, mode)
 
 
