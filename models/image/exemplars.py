@@ -102,20 +102,11 @@ class Exemplars:
     def save(self, path: Path) -> None:
         """The pictures as one lossless WebP sheet (35% smaller than zlib on the raw pixels: the
         shipped weights have a 60 MB budget), captions, and the unit vectors as int8 (x 127)."""
-        from PIL import Image
-
         from models.common.files import write_atomic
+        from models.image.image_io import pack_sheet
 
-        n, size = len(self.images), self.images.shape[1]
-        cols = int(np.ceil(np.sqrt(n)))
-        sheet = np.full((int(np.ceil(n / cols)) * size, cols * size, 3), 255, np.uint8)
-        for i, im in enumerate(self.images):
-            r, c = divmod(i, cols)
-            sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = im
-        webp = io.BytesIO()
-        Image.fromarray(sheet).save(webp, "WEBP", lossless=True, method=6)
         buf = io.BytesIO()
-        np.savez_compressed(buf, sheet_webp=np.frombuffer(webp.getvalue(), np.uint8), shape=np.array([n, size, cols]),
+        np.savez_compressed(buf, **pack_sheet(self.images),
                             captions=np.array(self.captions, dtype=str),
                             vectors=np.round(self.vectors * 127).clip(-127, 127).astype(np.int8))
         write_atomic(path, buf.getvalue())
@@ -123,19 +114,15 @@ class Exemplars:
     @classmethod
     def load(cls, path: Path) -> "Exemplars":
         """The library at ``path`` and, when it is beside it, its hi-res sheet (``hires.FILE``)."""
-        from PIL import Image
-
         from models.image.hires import FILE as HIRES, HiresExemplars
+        from models.image.image_io import unpack_sheet
 
         path = Path(path)
         hires = HiresExemplars.load(path.parent / HIRES) if (path.parent / HIRES).is_file() else None
 
         with np.load(path, allow_pickle=False) as z:
-            n, size, cols = (int(v) for v in z["shape"])
-            with Image.open(io.BytesIO(z["sheet_webp"].tobytes())) as im:
-                sheet = np.asarray(im.convert("RGB"), dtype=np.uint8)
-            images = np.stack([sheet[(i // cols) * size:(i // cols + 1) * size, (i % cols) * size:(i % cols + 1) * size]
-                               for i in range(n)])
+            images = unpack_sheet(z)
+            n = len(images)
             vec = z["vectors"].astype(np.float32)
             return cls(images, tuple(str(c) for c in z["captions"]), vec / np.linalg.norm(vec, axis=1, keepdims=True),
                        hires if hires is not None and len(hires.images) == n else None)

@@ -41,31 +41,16 @@ class HiresExemplars:
         return self.images[i] if self.has[i] else None
 
     def save(self, path: Path) -> None:
-        from PIL import Image
-
         from models.common.files import write_atomic
+        from models.image.image_io import pack_sheet
 
-        n, size = len(self.images), self.images.shape[1]
-        cols = int(np.ceil(np.sqrt(n)))
-        sheet = np.full((int(np.ceil(n / cols)) * size, cols * size, 3), 255, np.uint8)
-        for i, im in enumerate(self.images):
-            r, c = divmod(i, cols)
-            sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = im
-        webp = io.BytesIO()
-        Image.fromarray(sheet).save(webp, "WEBP", lossless=True, method=6)
         buf = io.BytesIO()
-        np.savez_compressed(buf, sheet_webp=np.frombuffer(webp.getvalue(), np.uint8), shape=np.array([n, size, cols]),
-                            has=self.has.astype(bool))
+        np.savez_compressed(buf, **pack_sheet(self.images), has=self.has.astype(bool))
         write_atomic(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> "HiresExemplars":
-        from PIL import Image
+        from models.image.image_io import unpack_sheet
 
         with np.load(path, allow_pickle=False) as z:
-            n, size, cols = (int(v) for v in z["shape"])
-            with Image.open(io.BytesIO(z["sheet_webp"].tobytes())) as im:
-                sheet = np.asarray(im.convert("RGB"), dtype=np.uint8)
-            images = np.stack([sheet[(i // cols) * size:(i // cols + 1) * size, (i % cols) * size:(i % cols + 1) * size]
-                               for i in range(n)])
-            return cls(images, z["has"].astype(bool))
+            return cls(unpack_sheet(z), z["has"].astype(bool))

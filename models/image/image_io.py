@@ -131,3 +131,30 @@ def png_params(path: Path) -> dict:
     if not isinstance(params, dict):
         raise InputFileError(f"{name}: its Ars Nova parameters are not a mapping; re-export it")
     return params
+
+
+def pack_sheet(images: np.ndarray) -> dict[str, np.ndarray]:
+    """Square pictures (N, S, S, 3) as one lossless WebP sheet, the arrays an ``.npz`` keeps:
+    ``sheet_webp`` (the file's bytes) and ``shape`` (N, S, columns). ``unpack_sheet`` reads it back."""
+    from PIL import Image
+
+    n, size = len(images), images.shape[1]
+    cols = int(np.ceil(np.sqrt(n)))
+    sheet = np.full((int(np.ceil(n / cols)) * size, cols * size, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        sheet[r * size:(r + 1) * size, c * size:(c + 1) * size] = im
+    webp = io.BytesIO()
+    Image.fromarray(sheet).save(webp, "WEBP", lossless=True, method=6)
+    return {"sheet_webp": np.frombuffer(webp.getvalue(), np.uint8), "shape": np.array([n, size, cols])}
+
+
+def unpack_sheet(z) -> np.ndarray:
+    """The pictures of a sheet ``pack_sheet`` wrote (``z``: the opened ``.npz``) -> (N, S, S, 3) uint8."""
+    from PIL import Image
+
+    n, size, cols = (int(v) for v in z["shape"])
+    with Image.open(io.BytesIO(z["sheet_webp"].tobytes())) as im:
+        sheet = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return np.stack([sheet[(i // cols) * size:(i // cols + 1) * size, (i % cols) * size:(i % cols + 1) * size]
+                     for i in range(n)])
