@@ -241,6 +241,7 @@ def summarise(rows: list[dict]) -> dict:
         "restated_phrases_songs": _mean(accomp, "restated"),
         "accompanied_share": _mean(accomp, "accompanied"),
         "chord_tones_under_melody": _mean(accomp, "chord_tone_share", lambda r: r.get("accompanied")),
+        "authentic_close_accompanied": _mean(accomp, "authentic_close", lambda r: r.get("accompanied")),
         "chorale_four_voices": _mean(chorales, "four_voices"),
         "chorale_triad_beats": _mean(chorales, "triad_beats"),
         "chorale_parallels_per_100_beats": _mean(chorales, "parallels_per_100"),
@@ -256,7 +257,8 @@ def summarise(rows: list[dict]) -> dict:
         "seconds_median": round(statistics.median(r["seconds"] for r in rows), 3),
     }
     by_kind = {k: {f: _mean([r for r in rows if r["kind"] == k], f)
-                   for f in ("key_agrees", "final_on_tonic", "cadence_share", "aabb", "restated", "quality")}
+                   for f in ("key_agrees", "final_on_tonic", "cadence_share", "aabb", "restated", "quality",
+                             "authentic_close")}
                for k in REQUESTS}
     for k in REQUESTS:
         by_kind[k]["minor_cadence_7th_clash_share"] = _clash_share([r for r in rows if r["kind"] == k])

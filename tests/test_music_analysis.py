@@ -400,3 +400,68 @@ def test_the_natural_seventh_against_the_raised_leading_note_at_a_minor_cadence_
     apart = Score(tuple(NoteEvent(n.start, n.duration, 67, n.voice) if (n.voice, n.start) == (0, 8) else n
                         for n in apart.notes), "4/4", Key(9, "minor"), "chorale", "moderate", 2)
     assert an.minor_cadence_clashes(apart, Key(9, "minor"), [end]) == (1, 0)
+
+
+def _closing(key, before, after, mel_pitches, meter="4/4"):
+    """Two bars: melody notes over the chord ``before`` (bass first), then over ``after``."""
+    bar = Score((), meter, key).bar_length
+    notes = []
+    for b, (chord, top) in enumerate(((before, mel_pitches[0]), (after, mel_pitches[1]))):
+        notes.append(NoteEvent(b * bar, bar, top, 0))
+        notes.append(NoteEvent(b * bar, bar, chord[0], 2))
+        notes += [NoteEvent(b * bar + i, 2, p, 1) for i in range(0, bar, 2) for p in chord[1:]]
+    return Score(tuple(notes), meter, key, "folk", "slow", 2)
+
+
+def test_authentic_close_hears_the_dominant_before_the_final_tonic():
+    a_minor = Key(9, "minor")
+    plagal = _closing(C, (41, 53, 57, 60), (36, 52, 55, 60), (72, 72))  # IV -> I, melody on the tonic
+    assert an.final_cadence(plagal, C) == 1.0  # the melody alone cannot tell
+    assert an.authentic_close(plagal, C) == 0.0
+    assert an.authentic_close(_closing(C, (43, 55, 59, 62), (36, 52, 55, 60), (74, 72)), C) == 1.0  # V -> I
+    assert an.authentic_close(_closing(C, (43, 53, 59, 62), (36, 52, 55, 60), (74, 72)), C) == 1.0  # V7 -> I
+    assert an.authentic_close(_closing(C, (47, 53, 62), (36, 52, 55, 60), (74, 72)), C) == 1.0  # viio6 -> I
+    assert an.authentic_close(_closing(C, (38, 53, 57, 62), (36, 52, 55, 60), (74, 72)), C) == 0.0  # ii -> I
+    minor_v = _closing(a_minor, (40, 55, 59, 64), (45, 57, 60, 64), (71, 69))  # natural v -> i
+    assert an.authentic_close(minor_v, a_minor) == 0.0
+    raised = _closing(a_minor, (40, 56, 59, 64), (45, 57, 60, 64), (71, 69))  # V (G#) -> i
+    assert an.authentic_close(raised, a_minor) == 1.0
+    assert an.authentic_close(an.melody_part(raised), a_minor) == 0.0  # one line: no harmony to close
+    assert an.piece_report(raised, a_minor, "slow_piano")["authentic_close"] is True
+
+
+@pytest.mark.parametrize("key,meter,pattern", [(Key(2, "minor"), "4/4", "alberti"),
+                                               (Key(3, "major"), "6/8", "broken"),
+                                               (Key(3, "major"), "3/4", "waltz")])
+def test_accompanied_pieces_close_on_an_authentic_cadence(key, meter, pattern):
+    """A slow piano piece in D minor, a lullaby (and a waltz) in E flat: sampled to the phrase plan
+    and accompanied as compose_music does; the close is V(7) -> I with the bass 5 -> 1 whenever the
+    melody before the final tonic fits the dominant (else the model's chord stands)."""
+    from models.music.accompany import accompany, fits_dominant, unit_length
+    from models.music.model import build_music_model
+    from models.music.plan import make_plan
+    from models.music.sample import SampleSpec, sample
+    from models.music.training.chords import train
+    from models.music.tokens import Vocab
+    from tests.test_music_models import TINY
+
+    chords = train(tiny_chorales(), min_count=1)
+    torch.manual_seed(0)
+    m = build_music_model(TINY["rnn"])
+    plan = make_plan(key, 8, "through", 4)
+    fitted = 0
+    pieces = [p for seed in (11, 12, 13) for p in sample(m, Vocab(), SampleSpec(
+        key=key, meter=meter, bars=8, style="folk", density="slow", plan=plan.guides, candidates=4, seed=seed,
+        max_bar_tokens=24))]
+    for p in pieces:
+        melody = an.melody_part(p.score)
+        acc = accompany(melody, key, chords, plan.cadences, pattern)
+        bar = melody.bar_length
+        unit = unit_length(meter, bar)
+        mel = sorted(melody.notes, key=lambda n: n.start)
+        before = 7 * bar // unit - 1  # the unit before the last bar's tonic
+        if acc.chords[before + 1] in ("I", "Im") and fits_dominant(mel, key, before * unit, (before + 1) * unit):
+            fitted += 1
+            assert acc.chords[before] in ("V", "V7"), acc.chords
+            assert an.authentic_close(acc.score, key) == 1.0
+    assert fitted >= 1  # the plan's approach bar leans to the dominant, so most melodies allow it

@@ -1,7 +1,9 @@
 """Accompaniment under a melody: chords from the chord model, a bass line, a style pattern.
 
 ``accompany(melody, key, model, cadences, pattern)`` harmonises the melody (voice 0) one chord
-per harmonic unit (half a bar in 4/4, a bar otherwise; a cadence bar takes the plan's I or V),
+per harmonic unit (half a bar in 4/4, a bar otherwise; a cadence bar takes the plan's I or V, and
+the unit before a full close's tonic takes V or V7, an authentic cadence with the bass 5 -> 1,
+whenever the melody there fits the dominant: ``fits_dominant``),
 then voices each chord close under the melody (three notes between C3 and the melody, each chord
 the inversion nearest the last: smooth voice leading), the root in the bass between E1 and E3
 (the octave nearest the previous bass note), and lays them out in a pattern:
@@ -64,15 +66,31 @@ def accompany(melody: Score, key: Key, model: ChordModel, cadences: tuple[str | 
             if ov > 0:
                 h[n.pitch % 12] += ov * (2.0 if n.start == lo or (n.start < lo) else 1.0)
         units.append(h)
-    fixed: list[int | None] = [None] * n_units
-    one, five = model.find(key.mode, 0, 0 if key.mode == "major" else 1), model.find(key.mode, 7, 0) or model.find(key.mode, 7)
+    fixed: list[int | tuple[int, ...] | None] = [None] * n_units
+    one = model.find(key.mode, 0, 0 if key.mode == "major" else 1)
+    five = model.find(key.mode, 7, 0)
+    five = model.find(key.mode, 7) if five is None else five
     five7 = model.find(key.mode, 7, 3)
+    closes = []  # first unit of each full close (a planned I, and the last unit)
     for b, c in enumerate(cadences):  # a cadence bar carries its chord throughout
         if c in ("I", "V"):
-            for u in range(b * bar // unit, min(((b + 1) * bar - 1) // unit + 1, n_units)):
+            us = range(b * bar // unit, min(((b + 1) * bar - 1) // unit + 1, n_units))
+            for u in us:
                 fixed[u] = one if c == "I" else five
+            if c == "I" and len(us):
+                closes.append(us[0])
     if one is not None:
         fixed[-1] = one
+        closes.append(n_units - 1)
+    # an authentic close: the unit before a full close's tonic takes V or V7 (the model picks which)
+    # when the melody there fits the dominant; else the model's own choice stands
+    dom = tuple(k for k in (five, five7) if k is not None and model.labels[k, 1] == 7)
+    for c in closes:
+        while c > 0 and fixed[c - 1] == one and one is not None:  # the start of the tonic run
+            c -= 1
+        u = c - 1
+        if dom and u >= 0 and fixed[u] is None and fits_dominant(mel, key, u * unit, (u + 1) * unit):
+            fixed[u] = dom
     path = model.harmonise(units, key, fixed)
     notes = list(mel)
     prev_voicing: list[int] | None = None
@@ -93,6 +111,28 @@ def accompany(melody: Score, key: Key, model: ChordModel, cadences: tuple[str | 
     notes.sort(key=lambda n: (n.start, n.voice, -n.pitch))
     score = Score(tuple(notes), melody.meter, key, melody.style, melody.density, melody.bars)
     return Accompaniment(score, tuple(model.name(k) for k in path), unit)
+
+
+def fits_dominant(mel: list[NoteEvent], key: Key, lo: int, hi: int) -> bool:
+    """Whether the melody sounding in [lo, hi) can stand over V or V7: every note a chord tone
+    (5, 7 (raised in minor), 2, 4) or, off the unit's first beat, a passing or neighbour note
+    (a step from the note before and to the note after). In minor the natural seventh is never
+    allowed (it would clash with the raised leading note in the chord)."""
+    t = key.tonic
+    tones = {(t + 7) % 12, (t + 11) % 12, (t + 2) % 12, (t + 5) % 12}
+    for i, n in enumerate(mel):
+        if not (n.start < hi and n.start + n.duration > lo):
+            continue
+        pc = n.pitch % 12
+        if pc in tones:
+            continue
+        if key.mode == "minor" and pc == (t + 10) % 12:
+            return False
+        before = mel[i - 1].pitch if i > 0 else None
+        after = mel[i + 1].pitch if i + 1 < len(mel) else None
+        if n.start <= lo or before is None or after is None or abs(n.pitch - before) > 2 or abs(after - n.pitch) > 2:
+            return False
+    return True
 
 
 def _voice(pcs: list[int], prev: list[int] | None, ceiling: int) -> list[int]:

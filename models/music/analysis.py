@@ -336,6 +336,40 @@ def final_cadence(score: Score, key: Key) -> float:
     return final_on_tonic(score, key) if top is not None and top % 12 == key.tonic else 0.0
 
 
+def authentic_close(score: Score, key: Key) -> float:
+    """1 when the final tonic harmony is reached from dominant harmony: under the melody, the last
+    run of tonic-triad sonorities over a tonic bass is preceded by V, V7 or vii(o7) (the leading
+    note present, raised in minor; no other pitch class) with the bass on the fifth or seventh
+    degree (5 -> 1 or 7 -> 1). 0 otherwise, and for a piece with no parts under its melody (a
+    plagal IV -> I or a modal bVII -> I close is not authentic, whatever the melody does)."""
+    acc = accompaniment_notes(score)
+    if not acc:
+        return 0.0
+    t = key.tonic
+    tonic = tonic_triad(key) | {(t + 4) % 12}  # a Picardy third closes too
+    dominant = {(t + d) % 12 for d in (7, 11, 2, 5, 8)}  # V7 and vii(o7)
+    onsets = sorted({n.start for n in acc})
+
+    def lowest(at: int) -> NoteEvent | None:
+        ns = [n for n in acc if n.start <= at < n.start + n.duration]
+        return min(ns, key=lambda n: n.pitch) if ns else None
+
+    i = len(onsets)
+    while i > 0:  # back over the final tonic harmony
+        b = lowest(onsets[i - 1])
+        if b is None or b.pitch % 12 != t or not {p % 12 for p in sounding(acc, onsets[i - 1])} <= tonic:
+            break
+        i -= 1
+    if i == len(onsets) or i == 0:
+        return 0.0
+    arrival = onsets[i]
+    bass = lowest(onsets[i - 1])
+    if bass is None or (bass.pitch - t) % 12 not in (7, 11):
+        return 0.0
+    pcs = {p % 12 for at in onsets if bass.start <= at < arrival for p in sounding(acc, at)}
+    return 1.0 if (t + 11) % 12 in pcs and pcs <= dominant else 0.0
+
+
 def modal_final(score: Score, key: Key) -> float:
     """1 when the melody ends on the final of a mode sharing the key's notes that is common in the
     corpus's folk songs and hymns: a minor key's fourth degree (a Dorian tune on A reads as E minor)
@@ -598,6 +632,7 @@ def piece_report(score: Score, key: Key, kind: str = "folk") -> dict:
         "accompanied": tex.accompanied >= 0.5, "chord_tone_share": tex.chord_tones,
         "voices": len(voices_of(score)), "bars": score.bars,
         "minor_cadences": minor_ends, "seventh_clashes": clashes,
+        "authentic_close": authentic_close(score, key) >= 1.0,
     }
     if chorale:
         rep.update(four_voices=vl.four_voices, triad_beats=vl.plain_chords, parallels_per_100=vl.parallels_per_100,

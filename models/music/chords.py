@@ -7,7 +7,7 @@ each other every half bar (the chorales' usual harmonic rhythm), which chord ope
 quality how likely each melody pitch class is (chord tones vs. passing notes). ``harmonise``
 picks one chord per harmonic unit by Viterbi: the melody notes' fit (duration-weighted, the
 downbeat note counted double) plus the learned transitions, with chords fixed where the phrase
-plan puts a cadence (I or V).
+plan puts a cadence (I or V) and, before a full close, limited to V or V7 (an authentic cadence).
 
 Trained by ``models/music/training/chords.py``; shipped as ``models/weights/music-chords.npz``.
 """
@@ -114,10 +114,11 @@ class ChordModel:
                 return int(k)
         return None
 
-    def harmonise(self, units: list[np.ndarray], key: Key, fixed: list[int | None] | None = None,
+    def harmonise(self, units: list[np.ndarray], key: Key, fixed: list[int | tuple[int, ...] | None] | None = None,
                   fit_weight: float = 1.0, per_beat: bool = False, prior_weight: float = 1.0) -> list[int]:
         """One chord index per unit. ``units[i]``: (12,) melody duration per pitch class in unit i
-        (downbeat doubled by the caller); ``fixed[i]``: a chord index the unit must take."""
+        (downbeat doubled by the caller); ``fixed[i]``: a chord index the unit must take, or a tuple
+        of indices it must choose among (a cadence's V or V7)."""
         ks = self.in_mode(key.mode)
         n = len(units)
         if n == 0:
@@ -135,8 +136,10 @@ class ChordModel:
             emis += prior_weight * np.log(c / c.sum())[None, :]
         if fixed:
             for i, f in enumerate(fixed):
-                if f is not None and f in ks:
-                    emis[i, :] = np.where(ks == f, emis[i], -1e9)
+                allowed = [] if f is None else [f] if isinstance(f, (int, np.integer)) else list(f)
+                allowed = [a for a in allowed if a in ks]
+                if allowed:
+                    emis[i, :] = np.where(np.isin(ks, allowed), emis[i], -1e9)
         T = (self.trans_beat if per_beat and self.trans_beat is not None else self.trans)[np.ix_(ks, ks)]
         score = self.start[ks] + emis[0]
         back = np.zeros((n, len(ks)), np.int64)
