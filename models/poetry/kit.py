@@ -101,7 +101,7 @@ def load_poet_kit(weights_dir: Path, spec: str | None, encoder, cache_dir: Path 
     lexicon = load_lexicon(home)
     embedded = spec in (None, "", "embedded")
     # the critic reads with the embedded poet's LM, whoever writes
-    sense = load_sense_critic(home, *((lm.model, lm.tokenizer) if embedded else ()))
+    sense = load_sense_critic(home, *((lm.model, lm.tokenizer) if embedded else ()), encoder=encoder)
     if served:  # an engine (vLLM, llama.cpp server, Ollama, llama.cpp in process) writes whole lines
         from models.poetry.served_poet import make_served_poet
 

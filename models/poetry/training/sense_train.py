@@ -1,4 +1,6 @@
 """Training the sense critic (models/poetry/sense.py) and the corpus lexicon, reproducibly.
+(The third critic; the fourth, shipped, adds a sentence-encoder branch on top of it and is trained
+from these same windows by models/poetry/training/sense_semantic.py.)
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/poetry_eval.py --split critic --no-score --resume --out bench/poetry_negatives.json
     OMP_NUM_THREADS=1 .venv/bin/python -m models.poetry.training.sense_train --out models/weights/poet \
