@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.image.upscaler import shrink as read_back  # noqa: F401  (the delivered picture read back at 64 px)
+
 
 @dataclass(frozen=True)
 class GuidedConfig:
@@ -100,11 +102,3 @@ def guide_at(start_big: np.ndarray, size: tuple[int, int], upscaler) -> np.ndarr
     if size[0] > big.shape[1] and size[1] > big.shape[0]:
         return enlarge(big, size, upscaler)[0]
     return np.asarray(Image.fromarray(big).resize(size, Image.Resampling.LANCZOS))
-
-
-def read_back(enlarged: np.ndarray, native: tuple[int, int]) -> np.ndarray:
-    """A delivered picture read back at the native size (w, h), as a critic or
-    ``bench/image_eval.py`` reads the PNG (box filter)."""
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(enlarged).resize(native, Image.Resampling.BOX))

@@ -153,8 +153,13 @@ def read_back(pixels: np.ndarray, size: tuple[int, int], upscaler: Upscaler | No
     """``pixels`` (native, uint8) enlarged to ``size`` as the tool delivers them (``enlarge``) and read
     back at the native size as a critic (or ``bench/image_eval.py``) reads the PNG: what the
     degradation critic judges, so its floor holds for the picture a person sees."""
+    h, w = pixels.shape[:2]
+    return shrink(enlarge(pixels, size, upscaler)[0], (w, h))
+
+
+def shrink(enlarged: np.ndarray, native: tuple[int, int]) -> np.ndarray:
+    """A delivered picture read back at the native size (w, h), as a critic or
+    ``bench/image_eval.py`` reads the PNG (box filter)."""
     from PIL import Image
 
-    h, w = pixels.shape[:2]
-    big, _ = enlarge(pixels, size, upscaler)
-    return np.asarray(Image.fromarray(big).resize((w, h), Image.Resampling.BOX))
+    return np.asarray(Image.fromarray(enlarged).resize(native, Image.Resampling.BOX))
