@@ -465,3 +465,36 @@ def test_accompanied_pieces_close_on_an_authentic_cadence(key, meter, pattern):
             assert acc.chords[before] in ("V", "V7"), acc.chords
             assert an.authentic_close(acc.score, key) == 1.0
     assert fitted >= 1  # the plan's approach bar leans to the dominant, so most melodies allow it
+
+
+@pytest.mark.parametrize("meter,form,key", [("4/4", "AABA", C), ("4/4", "ABA", Key(2, "minor")),
+                                            ("3/4", "AABA", Key(2, "minor"))])
+def test_the_melody_before_the_final_tonic_keeps_to_the_dominant(meter, form, key):
+    """Issue 20: the harmonic unit before the final tonic (half a 4/4 bar, a 3/4 bar: the one the
+    accompaniment sets to V) holds dominant-seventh tones on its beats and fits V, even from an
+    untrained model (AABA's last A restates A1's third bar, so the tail is sampled there)."""
+    from models.music.accompany import fits_dominant, unit_length
+    from models.music.model import build_music_model
+    from models.music.plan import make_plan
+    from models.music.sample import SampleSpec, sample
+    from models.music.tokens import Vocab
+    from tests.test_music_models import TINY
+
+    torch.manual_seed(1)
+    m = build_music_model(TINY["rnn"])
+    plan = make_plan(key, 16, form, 4)
+    t = key.tonic
+    tones = {(t + 7) % 12, (t + 11) % 12, (t + 2) % 12, (t + 5) % 12}
+    heard = 0
+    for seed in range(3):
+        spec = SampleSpec(key=key, meter=meter, bars=16, style="folk", density="slow", plan=plan.guides,
+                          candidates=2, seed=seed, max_chord=1, pitch_range=(62, 88), max_bar_tokens=32)
+        for p in sample(m, Vocab(), spec):
+            mel = sorted(an.melody_part(p.score).notes, key=lambda n: n.start)
+            bar = p.score.bar_length
+            lo, hi = 15 * bar - unit_length(meter, bar), 15 * bar
+            sounding = [n for n in mel if n.start < hi and n.start + n.duration > lo]
+            heard += bool(sounding)  # (an untrained model may rest there: that fits V too)
+            assert all(n.pitch % 12 in tones for n in sounding if n.start <= lo or (n.start - lo) % 4 == 0)
+            assert fits_dominant(mel, key, lo, hi)
+    assert heard >= 4

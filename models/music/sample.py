@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.common.errors import Cancelled
+from models.music.accompany import unit_length
 from models.music.tokens import MIN_PITCH, Grammar, Key, Score, Vocab, meter_sixteenths
 from models.common.ngram_index import NgramIndex, hash_windows
 
@@ -53,6 +54,12 @@ class BarGuide:
     downbeat: bool = False  # the bar's first note falls on its downbeat (no opening rest)
     cadence: bool = False  # a phrase-final bar: its BAR is followed by CAD (a version-2 vocabulary), others never
     long_bonus: float = 0.0  # nats added to melody durations of a beat or more (a cadence comes to rest)
+    # the bar's last harmonic unit (``accompany.unit_length``: half a 4/4 bar, a whole 3/4 one) before a
+    # full close: its notes on the beats (and any note held into it) take ``tail``'s pitch classes; off
+    # the beat also ``tail_passing`` ones a step (<= 2 semitones) from the note before, the next note
+    # then a tail tone a step on, in the same bar (the dominant under it: an authentic close)
+    tail: frozenset[int] | None = None
+    tail_passing: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ def sample(
             bonus = np.zeros((B, len(vocab)), np.float32)
             for b, g in enumerate(grammars):
                 if (spec.plan or spec.pitch_range or spec.onset_grid > 1) and not g.done:
-                    masks[b], bonus[b] = guide.apply(g, masks[b])
+                    masks[b], bonus[b] = guide.apply(g, masks[b], melodies[b])
             lp = torch.log_softmax(logits.float(), -1)
             lp = lp.masked_fill(~torch.from_numpy(masks), float("-inf"))
             adj = lp.clone() + torch.from_numpy(bonus)
@@ -221,6 +228,10 @@ class _Guide:
         self.is_cad = np.array([nm == "CAD" for nm in vocab.names])
         self._masks: dict[frozenset[int], np.ndarray] = {}
         self.long_dur = np.array([nm.startswith("DUR_") and int(nm[4:]) >= 4 for nm in vocab.names])
+        self.tail_start = self.bar_len - unit_length(spec.meter, self.bar_len)
+        self.beat = 6 if spec.meter in ("6/8", "9/8", "12/8", "3/8") else 4
+        self.pitch = np.array([int(nm[6:]) if nm.startswith("PITCH_") else -1 for nm in vocab.names])
+        self.dur = np.array([int(nm[4:]) if nm.startswith("DUR_") else 0 for nm in vocab.names])
         self.range_mask = None
         self.off_grid = None
         if spec.onset_grid > 1:
@@ -242,7 +253,28 @@ class _Guide:
             return self.plan[bar].copy_of
         return None
 
-    def apply(self, g: Grammar, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _tail(self, bar: int) -> BarGuide | None:
+        gd = self.plan[bar] if 0 <= bar < len(self.plan) else None
+        return gd if gd is not None and gd.tail is not None and gd.copy_of is None else None
+
+    def _tail_mask(self, g: Grammar, gd: BarGuide, mel: "_Melody | None") -> np.ndarray | None:
+        """The pitches the note now being placed in ``gd``'s tail may take (None: not in the tail)."""
+        if g.pos < self.tail_start:
+            return None
+        keep = self._keep(gd.tail)
+        if g.last == "DUR" or mel is None or not mel.pitches:  # a note under the melody: a chord tone
+            return keep
+        prev = mel.pitches[-1]
+        bar_start = (g.bar - 1) * self.bar_len
+        step = np.abs(self.pitch - prev) <= 2
+        if mel.onsets[-1] >= bar_start + self.tail_start and prev % 12 not in gd.tail:
+            return keep & step  # after a passing note: a chord tone a step on
+        on_beat = (g.pos - self.tail_start) % self.beat == 0
+        if not on_beat and gd.tail_passing and g.pos < self.bar_len - 1:  # room for the note it passes to
+            keep = keep | (self._keep(gd.tail_passing) & step)
+        return keep
+
+    def apply(self, g: Grammar, mask: np.ndarray, mel: "_Melody | None" = None) -> tuple[np.ndarray, np.ndarray]:
         bonus = np.zeros(len(mask), np.float32)
         bar = g.bar - 1 - self.primer_bars
         if bar < 0 or g.last == "HEADER":
@@ -263,10 +295,24 @@ class _Guide:
             allowed = gd.top if g.last == "POS" else gd.chord
             if allowed is not None:
                 m &= self._keep(allowed)
+            tail = self._tail_mask(g, gd, mel) if gd.tail is not None else None
+            if tail is not None and (m & tail).any():
+                m &= tail
             if gd.bonus and gd.bonus_nats:
                 bonus[self._keep(gd.bonus) & (self.pitch_pc >= 0)] = gd.bonus_nats
         if gd.long_bonus and g.last == "PITCH" and g.chord == 1:
             bonus[self.long_dur] += gd.long_bonus
+        if g.last == "PITCH" and gd.copy_of is None:  # a note foreign to V is not held into a tail,
+            start = self._next_tail_start(bar, g.pos, g.chord_low)  # nor a tail's note into the tonic
+            if gd.tail is not None and g.pos >= self.tail_start:
+                start = self.bar_len
+            if start is not None:
+                short = ~self.is_dur | (self.dur <= start - g.pos)
+                m = m & short if (m & short & self.is_dur).any() else m
+        if (g.last == "DUR" and gd.tail is not None and mel is not None and mel.pitches and gd.copy_of is None
+                and g.pos >= self.tail_start and mel.pitches[-1] % 12 not in gd.tail
+                and mel.onsets[-1] == (g.bar - 1) * self.bar_len + g.pos):
+            m &= ~self.bar_or_eos  # a passing note passes to a note in this bar
         if gd.copy_of is not None:  # a restated bar ends where its source ended
             m &= self.bar_or_eos
         elif gd.hold or (gd.downbeat and g.last == "BAR"):
@@ -277,6 +323,17 @@ class _Guide:
             elif g.last == "DUR":
                 m &= ~self.is_pos
         return (m if m.any() else mask), bonus
+
+    def _next_tail_start(self, bar: int, pos: int, pitch: int) -> int | None:
+        """Where (sixteenths from this bar's start) the tail this note at ``pos`` would sound into
+        begins, when the note is not one of that tail's tones; None when no tail constrains it."""
+        longest = int(self.dur.max())
+        for k in range(0, (pos + longest) // self.bar_len + 1):  # the bars a held note may reach
+            gd = self._tail(bar + k)
+            start = k * self.bar_len + self.tail_start
+            if gd is not None and start > pos and pitch % 12 not in gd.tail:
+                return start
+        return None
 
 
 def nucleus(logits, top_p: float, gen):
