@@ -1,6 +1,6 @@
 """Planner policy (validate → retry → router) with scripted chat models, and the HF backend."""
 
-import time
+import threading
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -66,14 +66,19 @@ def test_malformed_calls_fall_back_to_the_router(router_factory):
 
 
 def test_a_hanging_planner_times_out_to_the_router(router_factory):
+    release, finished = threading.Event(), threading.Event()
+
     class Hanging(GenericFakeChatModel):
         def _generate(self, *a, **kw):
-            time.sleep(5)
+            release.wait(60)  # hangs until the test lets it go
+            finished.set()
 
     p = Planner("openai:x#y", Hanging(messages=iter([])), router_factory, timeout_s=0.2)
-    t = time.monotonic()
     res = p.plan([HumanMessage("a slow tune in C")])
-    assert time.monotonic() - t < 3
+    # the router answered while the model was still hanging (no clock: had plan() waited for
+    # the model, the model would have finished first)
+    assert not finished.is_set()
+    release.set()
     assert res.answered_by == "router" and "did not answer within" in res.notices[0]
 
 

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import sys
-import time
 import unicodedata
 from pathlib import Path
 
@@ -260,9 +259,9 @@ def refused(result: dict, error: type, *words: str) -> None:
 
 def test_read_capped_refuses_what_is_not_a_small_regular_file(odd_files, tmp_path):
     for kind, (path, words) in odd_files.items():
-        t0 = time.monotonic()
+        # a loader that waited on the FIFO or read /dev/zero on would be killed in the child and
+        # report no error: refused() fails on that, with no clock in the test
         refused(bounded(read_capped, path, 1024, "brief"), InputFileError, words, str(path))
-        assert time.monotonic() - t0 < 3.0, kind
     ok = tmp_path / "ok.yaml"
     ok.write_bytes(b"x" * 1024)
     (tmp_path / "link.yaml").symlink_to(ok)  # a link to a regular file is the person's own file
@@ -302,9 +301,7 @@ def test_every_loader_refuses_fifos_devices_directories_and_huge_files(loader, o
             f.truncate(9 * 2**30)
         cases["huge"] = (huge, "byte limit")
     for kind, (path, words) in cases.items():
-        t0 = time.monotonic()
-        refused(bounded(load, path), error, words)
-        assert time.monotonic() - t0 < 3.0, kind
+        refused(bounded(load, path), error, words)  # a hang is killed in the child: no error, so it fails
 
 
 def test_weights_metadata_of_a_fifo_or_device_is_empty_not_a_hang(odd_files):

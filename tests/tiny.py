@@ -177,8 +177,9 @@ def make_tiny_gguf(chat_dir: Path, name: str = "tiny.gguf") -> Path:
     return chat_dir / name
 
 
-def slow_music(agent, seconds_per_bar: float = 0.05):
-    """Make the agent's music sampler pause at every bar, so a cancel lands mid-piece on any machine."""
+def slow_music(agent, seconds_per_bar: float = 0.05, bars_sampled: list | None = None):
+    """Make the agent's music sampler pause at every bar, so a cancel lands mid-piece on any machine;
+    each bar sampled is appended to ``bars_sampled`` (a test counts the bars after a cancel)."""
     import time
 
     gen = agent.host.get("music")
@@ -186,6 +187,8 @@ def slow_music(agent, seconds_per_bar: float = 0.05):
 
     def compose(kind, spec, primer=None, block=False, progress=None, should_stop=None):
         def slow(done, total):
+            if bars_sampled is not None:
+                bars_sampled.append(done)
             time.sleep(seconds_per_bar)
             if progress:
                 progress(done, total)
