@@ -13,6 +13,14 @@ Two phases, so a baseline measured before a change can be re-analysed with today
     .venv/bin/python bench/music_eval.py generate /tmp/music-eval --only chorale    # redo one kind
     .venv/bin/python bench/music_eval.py speed x                         # bench/music_speed.py -> music_speed.json
     .venv/bin/python bench/music_eval.py chorales x [--dev]              # DP vs network -> music_eval_chorales.json
+    .venv/bin/python bench/music_eval.py bands x                         # corpus melody bands -> music_melody_bands.json
+    .venv/bin/python bench/music_eval.py generate /tmp/x --extra --only reel   # + 16-bar reels (and lullabies)
+    .venv/bin/python bench/music_eval.py generate /tmp/x --every 4 --seed-offset 1000  # 6 keys, dev seeds
+
+Every piece also gets its melody's range, distinct pitches and immediate-repeat share
+(``melody_shape``), its rhythm (``dance_rhythm``: eighth notes, onsets off the eighth grid, notes
+of a half or more) and the MIDI file's tempo in crotchets a minute; ``bands`` measures the same on
+the training corpus (Bach's sopranos, Essen folk songs, O'Neill's and Ryan's tunes).
 
 ``chorales`` compares the two harmonisers on the same sopranos: for each of the 24 chorale requests
 (slots filled by the router, as ``generate`` does; the same seed as there), the round-0 soprano is
@@ -45,18 +53,28 @@ REQUESTS = {
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
-def requests() -> list[tuple[str, str, str]]:
-    """(id, request kind, text) for 24 keys x 4 requests."""
+# more of the composer audit's requests (``--extra``): a reel in 16 bars (two 8-bar strains) and an
+# accompanied lullaby; not in the issue's 24 x 4 table
+EXTRA_REQUESTS = {
+    "reel": "16 bars of a reel in {key}",
+    "lullaby": "a lullaby in {key} with accompaniment",
+}
+
+
+def requests(extra: bool = False, every: int = 1) -> list[tuple[str, str, str]]:
+    """(id, request kind, text) for 24 keys x 4 requests (``extra``: x 6; ``every``: every n-th key)."""
     out = []
+    kinds = {**REQUESTS, **(EXTRA_REQUESTS if extra else {})}
     for mode in ("major", "minor"):
         for t, name in enumerate(KEY_NAMES):
-            for kind, text in REQUESTS.items():
-                out.append((f"{kind}-{name.replace('#', 's')}-{mode}", kind, text.format(key=f"{name} {mode}")))
+            for kind, text in kinds.items():
+                if t % every == 0:
+                    out.append((f"{kind}-{name.replace('#', 's')}-{mode}", kind, text.format(key=f"{name} {mode}")))
     return out
 
 
 def generate(out: Path, model: str | None = None, limit: int | None = None, weights: Path | None = None,
-             only: str | None = None) -> None:
+             only: str | None = None, extra: bool = False, every: int = 1, seed_offset: int = 0) -> None:
     """96 tool calls -> MIDI files and ``out/index.json``. ``only``: just that request kind (same
     seeds), the other pieces of a run already in ``out`` kept (after a change that only they feel)."""
     import torch
@@ -74,11 +92,12 @@ def generate(out: Path, model: str | None = None, limit: int | None = None, weig
     from tools.compose_music import run as tool_run
 
     index = json.loads((out / "index.json").read_text()) if only and (out / "index.json").exists() else {}
-    for i, (rid, kind, text) in enumerate(requests()[:limit]):
+    seeds = {rid: i for i, (rid, _, _) in enumerate(requests())}  # the same seed for a request, whatever the subset
+    for i, (rid, kind, text) in enumerate(requests(extra, every)[:limit]):
         if only and kind != only:
             continue
         args = spec.fill_args(text, text, {})
-        args["seed"] = i
+        args["seed"] = seeds.get(rid, 96 + i) + seed_offset
         if model:
             args["model"] = model
         args = {k: v for k, v in spec.schema(**args).model_dump().items() if v is not None}
@@ -96,7 +115,7 @@ def generate(out: Path, model: str | None = None, limit: int | None = None, weig
 
 def analyse(src: Path) -> dict:
     from models.music.analysis import piece_report
-    from models.music.midi_io import read_parts
+    from models.music.midi_io import read_midi_piece, read_parts
     from models.music.tokens import parse_key
 
     index = json.loads((src / "index.json").read_text())
@@ -106,11 +125,86 @@ def analyse(src: Path) -> dict:
         key = parse_key(rec["args"]["key"])
         rep = piece_report(parts, key, rec["kind"])
         rep.update(id=rid, kind=rec["kind"], seconds=rec["seconds"], quality=rec["quality"],
-                   copy_rate=rec["copy_rate"])
+                   copy_rate=rec["copy_rate"], **melody_shape(parts), **dance_rhythm(parts))
+        rep["tempo_qpm"] = round(read_midi_piece(src / rec["midi"])[1], 2)
         rows.append(rep)
     res = summarise(rows)
     res["bach_reference"] = bach_reference()
     return res
+
+
+# ---- the melody's shape and a dance tune's rhythm (the composer audit's findings) -----------------
+def melody_shape(score) -> dict:
+    """The melody's (voice 0's top line) range in semitones, distinct pitches, and share of
+    immediate repeats (a note at the pitch of the one before): a reciting tune has a narrow range,
+    few pitches and many repeats."""
+    from models.music.analysis import melody_notes
+
+    ps = [n.pitch for n in melody_notes(score)]
+    if len(ps) < 2:
+        return {"melody_range": 0, "melody_distinct": len(set(ps)), "melody_repeats": 0.0}
+    return {"melody_range": max(ps) - min(ps), "melody_distinct": len(set(ps)),
+            "melody_repeats": round(sum(a == b for a, b in zip(ps, ps[1:])) / (len(ps) - 1), 4)}
+
+
+def dance_rhythm(score) -> dict:
+    """The melody's rhythm: share of notes an eighth long (running eighths), of onsets off the
+    eighth grid (a dotted-eighth/sixteenth figure), and of notes a half note or longer."""
+    from models.music.analysis import melody_notes
+
+    mel = melody_notes(score)
+    starts = [n.start for n in mel]
+    iois = [b - a for a, b in zip(starts, starts[1:])]
+    if not iois:
+        return {"eighth_share": 0.0, "off_eighth_share": 0.0, "long_share": 0.0}
+    return {"eighth_share": round(sum(i == 2 for i in iois) / len(iois), 4),
+            "off_eighth_share": round(sum(s % 2 == 1 for s in starts) / len(starts), 4),
+            "long_share": round(sum(i >= 8 for i in iois) / len(iois), 4)}
+
+
+def corpus_bands(max_bars: int = 16) -> dict:
+    """``melody_shape`` (and, for reels, ``dance_rhythm``) on training pieces of the corpus, the
+    first ``max_bars`` bars of each (the generated pieces are 16 bars; a dance tune's 32 are its
+    AABB written out, 16 distinct): the Bach chorales' sopranos (the training half of
+    ``training.chords.split``), German folk songs (essenFolksong, style folk: what a slow piece,
+    waltz or lullaby samples with), O'Neill's 1850 and Ryan's Mammoth reels, jigs and hornpipes
+    (style irish). 10th/50th/90th percentiles."""
+    import glob
+    import warnings
+
+    import music21
+    import numpy as np
+
+    from models.music.tokens import Score
+    from models.music.training.chords import chorale_scores, split
+    from models.music.training.data import parse_job
+
+    warnings.simplefilter("ignore")
+
+    def cut(s: Score) -> Score:
+        end = min(s.bars, max_bars) * s.bar_length
+        return Score(tuple(n for n in s.notes if n.start < end and n.voice == 0), s.meter, s.key, s.style, s.density,
+                     min(s.bars, max_bars))
+
+    root = Path(music21.__file__).parent / "corpus"
+    train, _ = split(chorale_scores())
+    groups: dict[str, list] = {"chorale_soprano": [cut(s) for s in train]}
+    essen = sorted(glob.glob(str(root / "essenFolksong" / "*.abc")))[:6]
+    groups["folk_essen"] = [cut(s) for f in essen for s in parse_job((f, "folk")) if s.bars >= 8]
+    oneills = sorted(glob.glob(str(root / "oneills1850" / "*.abc")))[:4]
+    irish = [s for f in oneills for s in parse_job((f, "irish")) if s.bars >= 8]
+    groups["irish_oneills"] = [cut(s) for s in irish]
+    for kind in ("Reel", "Jig", "Hornpipe"):
+        files = sorted(glob.glob(str(root / "ryansMammoth" / f"*{kind}.abc")))[:80]
+        groups[f"ryans_{kind.lower()}"] = [cut(s) for f in files for s in parse_job((f, "irish")) if s.bars >= 8]
+    out = {}
+    for name, scores in groups.items():
+        rows = [{**melody_shape(s), **dance_rhythm(s), "meter": s.meter} for s in scores]
+        out[name] = {"pieces": len(rows), "meters": {m: sum(r["meter"] == m for r in rows) for m in {r["meter"] for r in rows}}}
+        for f in ("melody_range", "melody_distinct", "melody_repeats", "eighth_share", "off_eighth_share", "long_share"):
+            v = np.array([r[f] for r in rows], float)
+            out[name][f] = [round(float(x), 3) for x in np.percentile(v, [10, 50, 90])] if len(v) else None
+    return out
 
 
 def bach_reference() -> dict:
@@ -141,7 +235,7 @@ def compare_chorales(dev: bool = False) -> dict:
     from models.music.coconet import load_coconet
     from models.music.generator import MusicGenerator
     from models.music.plan import make_plan
-    from models.music.sample import SampleSpec
+    from models.music.sample import STYLE_SHAPES, SampleSpec
     from models.music.tokens import parse_key
     from tools import registry
     from tools.compose_music import default_form
@@ -164,7 +258,8 @@ def compare_chorales(dev: bool = False) -> dict:
         plan = make_plan(key, bars, form, default_phrase_bars("chorale", bars))
         seed = i + (1000 if dev else 0)
         base = SampleSpec(key=key, meter=meter, bars=bars, style="chorale", density=args.get("density") or "moderate",
-                          seed=seed, plan=plan.guides, max_chord=1, pitch_range=(60, 79), onset_grid=4)
+                          seed=seed, plan=plan.guides, max_chord=1, pitch_range=(60, 79), onset_grid=4,
+                          shape=STYLE_SHAPES["chorale"])  # the soprano as compose_music samples it
         melody = melody_part(gen.compose(kind, base)[0].score, legato=True)
         for name, how in (("dp", {}), ("net", {"net": net})):
             t = time.perf_counter()
@@ -231,6 +326,15 @@ def summarise(rows: list[dict]) -> dict:
     dances = [r for r in rows if r["kind"] == "jig"]
     chorales = [r for r in rows if r["kind"] == "chorale"]
     accomp = [r for r in rows if r["kind"] in ("slow_piano", "waltz")]
+    if any(r["kind"] in EXTRA_REQUESTS for r in rows):  # --extra: the reels and lullabies in their own lines
+        reels = [r for r in rows if r["kind"] == "reel"]
+        extra = {"reel_pieces": len(reels), "reel_bars": _mean(reels, "bars"),
+                 "reel_eighth_share": _mean(reels, "eighth_share"), "reel_off_eighth_share": _mean(reels, "off_eighth_share"),
+                 "reel_long_share": _mean(reels, "long_share"), "reel_tempo_qpm": _mean(reels, "tempo_qpm"),
+                 "lullaby_melody_range": _mean([r for r in rows if r["kind"] == "lullaby"], "melody_range"),
+                 "lullaby_melody_repeats": _mean([r for r in rows if r["kind"] == "lullaby"], "melody_repeats")}
+    else:
+        extra = {}
     summary = {
         "pieces": len(rows),
         "key_agrees": _mean(rows, "key_agrees"),
@@ -252,35 +356,51 @@ def summarise(rows: list[dict]) -> dict:
         "minor_cadence_7th_clashes": sum(r.get("seventh_clashes", 0) for r in rows),
         "minor_cadence_7th_clash_share": _clash_share(rows),
         "copy_rate_revised": _mean(rows, "copy_rate"),
+        "chorale_soprano_range": _mean(chorales, "melody_range"),
+        "chorale_soprano_distinct": _mean(chorales, "melody_distinct"),
+        "chorale_soprano_repeats": _mean(chorales, "melody_repeats"),
+        "song_melody_range": _mean(accomp, "melody_range"),
+        "song_melody_distinct": _mean(accomp, "melody_distinct"),
+        "song_melody_repeats": _mean(accomp, "melody_repeats"),
         "quality_mean": _mean(rows, "quality"),
         "quality_1_share": _mean([{**r, "q1": r["quality"] >= 0.995} for r in rows], "q1"),
         "seconds_median": round(statistics.median(r["seconds"] for r in rows), 3),
+        **extra,
     }
     by_kind = {k: {f: _mean([r for r in rows if r["kind"] == k], f)
                    for f in ("key_agrees", "final_on_tonic", "cadence_share", "aabb", "restated", "quality",
-                             "authentic_close")}
-               for k in REQUESTS}
-    for k in REQUESTS:
+                             "authentic_close", "melody_range", "melody_distinct", "melody_repeats",
+                             "eighth_share", "off_eighth_share", "long_share", "tempo_qpm")}
+               for k in {**REQUESTS, **EXTRA_REQUESTS} if any(r["kind"] == k for r in rows)}
+    for k in by_kind:
         by_kind[k]["minor_cadence_7th_clash_share"] = _clash_share([r for r in rows if r["kind"] == k])
     return {"summary": summary, "by_request": by_kind, "pieces": rows}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=("generate", "analyse", "all", "speed", "chorales"))
+    ap.add_argument("phase", choices=("generate", "analyse", "all", "speed", "chorales", "bands"))
     ap.add_argument("dir", type=Path)
     ap.add_argument("--model", choices=("transformer", "rnn"))
     ap.add_argument("--limit", type=int)
     ap.add_argument("--weights", type=Path, help="generate: the music weights folder (default models/weights)")
     ap.add_argument("--dev", action="store_true", help="chorales: the dev seeds")
-    ap.add_argument("--only", choices=tuple(REQUESTS), help="generate: only this request kind, other pieces in DIR kept")
+    ap.add_argument("--only", choices=tuple({**REQUESTS, **EXTRA_REQUESTS}), help="generate: only this request kind, other pieces in DIR kept")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "music_eval.json")
+    ap.add_argument("--extra", action="store_true", help="generate: also a 16-bar reel and an accompanied lullaby per key")
+    ap.add_argument("--every", type=int, default=1, help="generate: every n-th key only (e.g. 4: C, E, Ab in both modes)")
+    ap.add_argument("--seed-offset", type=int, default=0, help="generate: seeds + this (1000: the dev seeds)")
     args = ap.parse_args()
     if args.phase == "speed":  # bench/music_speed.py times it (and the whole tool call)
         from bench.music_speed import measure
 
         res = measure(5, baseline=False)
         (Path(__file__).parent / "music_speed.json").write_text(json.dumps(res, indent=1))
+        return
+    if args.phase == "bands":  # the corpus's melody bands -> music_melody_bands.json
+        res = corpus_bands()
+        (Path(__file__).parent / "music_melody_bands.json").write_text(json.dumps(res, indent=1))
+        print(json.dumps(res, indent=1))
         return
     if args.phase == "chorales":
         res = compare_chorales(args.dev)
@@ -289,7 +409,7 @@ def main() -> None:
         print(json.dumps({"table": res["table"], "bach": res["bach_reference"]}, indent=1))
         return
     if args.phase in ("generate", "all"):
-        generate(args.dir, args.model, args.limit, args.weights, args.only)
+        generate(args.dir, args.model, args.limit, args.weights, args.only, args.extra, args.every, args.seed_offset)
     if args.phase in ("analyse", "all"):
         res = analyse(args.dir)
         baseline_path = Path(__file__).parent / "music_eval_baseline.json"

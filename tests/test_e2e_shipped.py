@@ -40,7 +40,7 @@ def test_brief_on_shipped_models(tmp_path, capsys):
     from models.music.generator import MusicGenerator
 
     default = MusicGenerator.from_dir().default_kind()  # chosen by validation NLL
-    expect = [("D minor", 16, 72, "4/4", default), ("G major", 8, 132, "6/8", "rnn"), ("G major", 8, 132, "6/8", "rnn")]
+    expect = [("D minor", 16, 72, "4/4", default), ("G major", 8, 180, "6/8", "rnn"), ("G major", 8, 180, "6/8", "rnn")]
     for a, (key, bars, tempo, meter, model) in zip(arts, expect):
         score = read_midi(out / a["files"]["midi"], key=parse_key(key))
         assert pitch_in_scale_rate(score, parse_key(key)) >= 0.9

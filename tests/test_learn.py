@@ -109,10 +109,13 @@ def test_composing_with_it_round_0_copies_the_folder_more_than_the_kept_revision
     out = root / "session"
     # floors at 0: the tiny model's music is not judged here, only where revision pushes it
     cfg = ReviseConfig(max_rounds=2, candidates=4, quality_floor=0.0, adherence_floor=0.0, target=1.01)
-    art = run_tool("compose_music", {"bars": 8, "key": "C major", "instrument": "flute", "seed": 1}, out, host, composer="mine", revise=cfg)
+    art = run_tool("compose_music", {"bars": 8, "key": "C major", "instrument": "flute", "seed": 2}, out, host, composer="mine", revise=cfg)
     copies = [r.scores.metrics["copy_rate_mine"] for r in art.trajectory]
     kept = art.scores.metrics["copy_rate_mine"]
     assert art.model.startswith("learned/mine@")
+    # round 0 imitates the folder, the kept revision less (seed 2 since the sampler shapes the line:
+    # on seeds 1-4 the kept piece copies the folder less than round 0 or is round 0 itself, since
+    # revision never keeps a less novel piece)
     assert copies[0] > 0.1 and art.round > 0 and kept < copies[0]
     assert art.revision["novelty_against"][1].startswith("mine (12 pieces")
     assert "copies of mine's melody 6-grams by round" in art.summary

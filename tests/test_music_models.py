@@ -206,3 +206,168 @@ def test_the_generator_samples_a_version_1_model_with_its_own_vocabulary(tmp_pat
     gen = MusicGenerator.from_dir(tmp_path)
     p = gen.compose("rnn", SampleSpec(key=Key(0, "major"), bars=4, seed=1))[0]
     assert p.score.bars == 4 and max(p.tokens) < 199
+
+
+# ---- the melody's shape, dance strains and tempi (the composer audit: reciting tunes, 4-bar
+# "strains", a slow "lively" jig, forms claimed but not heard) ----------------------------------------
+def _runs(pitches):
+    """The longest run of one pitch, and the share of notes repeating the one before."""
+    longest, run = 1, 1
+    for a, b in zip(pitches, pitches[1:]):
+        run = run + 1 if a == b else 1
+        longest = max(longest, run)
+    return longest, float(np.mean([a == b for a, b in zip(pitches, pitches[1:])]))
+
+
+@pytest.mark.parametrize("kind", ["transformer", "rnn"])
+def test_melody_shape_caps_runs_of_one_pitch(kind):
+    """With ``max_run`` 2 no melody holds one pitch for three notes in a row; a tiny model biased
+    to one pitch does without the cap."""
+    from models.music.sample import MelodyShape
+
+    torch.manual_seed(3)
+    key = Key(0, "major")
+    bias = torch.zeros(len(V))
+    bias[V.id("PITCH_72")], bias[V.id("PITCH_76")] = 8.0, 4.0  # a model that loves C5, then E5
+    m = _Biased(build_music_model(TINY[kind]), bias)
+    base = SampleSpec(key=key, meter="4/4", bars=8, seed=2, max_chord=1, onset_grid=4)
+    plain = [n.pitch for n in sorted(sample(m, V, base)[0].score.notes, key=lambda n: n.start)]
+    capped = [n.pitch for n in sorted(sample(m, V, replace_spec(base, shape=MelodyShape(max_run=2)))[0].score.notes,
+                                      key=lambda n: n.start)]
+    assert _runs(capped)[0] <= 2
+    assert _runs(plain)[0] > 2  # the cap is what keeps it there
+    assert len(set(capped)) >= 2
+
+
+class _Biased:
+    """A music model whose logits get a fixed bias (start and step), for steering a tiny model."""
+
+    def __init__(self, m, bias):
+        self.m, self.bias, self.config = m, bias, m.config
+        self.context_limit = getattr(m, "context_limit", 1 << 30)
+
+    def eval(self):
+        self.m.eval()
+        return self
+
+    def start(self, x):
+        logits, state = self.m.start(x)
+        return logits + self.bias, state
+
+    def step(self, tok, state):
+        logits, state = self.m.step(tok, state)
+        return logits + self.bias, state
+
+
+def replace_spec(spec, **kw):
+    from dataclasses import replace
+
+    return replace(spec, **kw)
+
+
+def test_chorale_sopranos_do_not_recite():
+    """The shipped model's chorale sopranos, sampled as compose_music samples them (16 bars, bar
+    form, a soprano's register, quarter-note tread, the chorale melody shape): over 4 seeds and two
+    keys at most 25% of notes repeat the one before (Bach's sopranos: 13% median, 26% at the 90th
+    percentile; without the shape these four repeat 49%, one holding a pitch 27 notes) and none
+    holds a pitch four notes in a row; each still spans at least a fifth over at least 6 pitches."""
+    from models.music.plan import make_plan
+    from models.music.sample import STYLE_SHAPES
+
+    gen = MusicGenerator.from_dir()
+    kind = gen.default_kind()
+    shares = []
+    for key in (Key(9, "minor"), Key(7, "major")):
+        plan = make_plan(key, 16, "AAB", 2)
+        for seed in (0, 1):
+            spec = SampleSpec(key=key, meter="4/4", bars=16, style="chorale", density="moderate", seed=seed,
+                              plan=plan.guides, max_chord=1, pitch_range=(60, 79), onset_grid=4,
+                              shape=STYLE_SHAPES["chorale"])
+            score = gen.compose(kind, spec)[0].score
+            ps = [n.pitch for n in sorted(score.notes, key=lambda n: n.start)]
+            longest, share = _runs(ps)
+            assert longest <= 3, ps  # two in a row, or three where a phrase arrives
+            assert max(ps) - min(ps) >= 7 and len(set(ps)) >= 6, ps
+            shares.append(share)
+    assert np.mean(shares) <= 0.25, shares
+
+
+def test_dance_tunes_come_in_8_bar_strains_at_their_own_tempo():
+    """A reel or jig is AABB in 8-bar strains (32 bars); 16 bars asked are its two strains, each
+    once (AB), not four 4-bar 'strains'; a lively jig is a dotted crotchet of at least 110 (the MIDI
+    tempo counts crotchets: 165+), a reel a minim of 100-120, a hornpipe slower than a reel, a polka
+    a crotchet of about 120-140."""
+    from models.music.plan import make_plan
+    from tools import slots
+    from tools.compose_music import fill_args
+
+    for text, form, bars in (("a reel in D", "AABB", 32), ("a lively jig in G major", "AABB", 32),
+                             ("16 bars of a reel in A dorian or A minor", "AB", 16), ("8 bars of a jig", "through", 8)):
+        args = fill_args(text, text, {})
+        assert args["form"] == form, text
+        plan = make_plan(Key(2, "major"), args.get("bars") or 32, args["form"], 4)
+        assert sum(s.bars for s in plan.sections) == bars
+        assert {s.bars for s in plan.sections} == {8}, (text, plan.sections)
+    jig = fill_args("a lively jig in G major", "a lively jig in G major", {})["tempo"]
+    assert 110 <= jig / 1.5 <= 125  # dotted crotchets a minute
+    assert jig > fill_args("a jig in G major", "a jig in G major", {})["tempo"]  # lively lifts the jig's own tempo
+    reel = fill_args("a reel in D", "a reel in D", {})["tempo"]
+    assert 100 <= reel / 2 <= 120  # minims a minute
+    assert fill_args("a hornpipe in D", "", {})["tempo"] < reel
+    assert 120 <= fill_args("a polka in A", "", {})["tempo"] <= 140
+    assert fill_args("a jig at 150 bpm", "", {})["tempo"] == 150  # a number is kept as given
+    assert slots.dance_of_meter("4/4", 168) == "hornpipe" and slots.dance_of_meter("6/8") == "jig"
+
+
+def test_the_summary_claims_a_form_only_when_the_form_critic_heard_it():
+    from models.music.plan import make_plan
+    from tools.compose_music import form_claim
+
+    key = Key(7, "major")
+    aabb = make_plan(key, 32, "AABB", 4)
+    assert form_claim(aabb, {"aabb": True, "form_match": 0.9, "critics_failing": ""}, True) == ", form AABB (8-bar strains)"
+    said = form_claim(aabb, {"aabb": False, "form_match": 0.9, "critics_failing": ""}, True)
+    assert "planned as AABB" in said and "not clearly heard" in said
+    assert "not clearly heard" in form_claim(aabb, {"aabb": True, "form_match": 0.9, "critics_failing": "form"}, True)
+    aaba = make_plan(key, 16, "AABA", 4)
+    assert form_claim(aaba, {"aabb": False, "form_match": 0.8, "critics_failing": "cadence"}, False) == ", form AABA"
+    assert "not clearly heard" in form_claim(aaba, {"aabb": False, "form_match": 0.4, "critics_failing": ""}, False)
+    assert "not clearly heard" in form_claim(aaba, {"aabb": False, "form_match": None, "critics_failing": ""}, False)
+    ab = make_plan(key, 16, "AB", 4)
+    assert form_claim(ab, {}, True) == ", strains A, B of 8 bars, each once"
+    assert form_claim(make_plan(key, 8, "through", 4), {}, True) == ""
+
+
+@pytest.mark.parametrize("text,tempo,beat", [("a lively jig in G major", 180, "dotted crotchet = 120"),
+                                             ("16 bars of a reel in A minor", 216, "minim = 108")])
+def test_a_dance_tune_is_written_at_its_tempo_in_running_eighths(tmp_path, text, tempo, beat):
+    """Through the tool: the MIDI tempo is the dance's (crotchets a minute), the summary counts the
+    dancer's beat, and the melody moves on the eighth-note grid (no dotted-eighth/sixteenth figure)
+    with no note longer than the beat outside the cadence bars (not a hornpipe's dotted rhythm or a
+    reel of half and whole notes)."""
+    import pretty_midi
+
+    from models.music.analysis import melody_notes
+    from models.music.midi_io import read_parts
+    from tools import registry
+    from tools.base import ToolContext, TurnSettings
+    from tools.compose_music import run
+    from tools.host import ModelHost
+
+    gen = MusicGenerator.from_dir()
+    spec = registry.spec("compose_music")
+    args = {k: v for k, v in spec.schema(**{**spec.fill_args(text, text, {}), "seed": 11}).model_dump().items()
+            if v is not None}
+    ctx = ToolContext("t", tmp_path, 1, emit=lambda e: None, should_stop=lambda: False,
+                      host=ModelHost({"music": lambda s: gen}), settings=TurnSettings())
+    art = run(args, ctx)
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / art.files["midi"]))
+    assert round(pm.get_tempo_changes()[1][0]) == tempo
+    assert beat in art.summary
+    score = read_parts(tmp_path / art.files["midi"])
+    bar = score.bar_length
+    cadence_bars = set(range(3, score.bars, 4)) | {score.bars - 1}
+    mel = melody_notes(score)
+    assert all(n.start % 2 == 0 for n in mel)
+    longest = 4 if "reel" in text else 6
+    assert all(n.duration <= longest for n in mel if n.start // bar not in cadence_bars)

@@ -230,7 +230,7 @@ def test_negations_remove_tools(router, text, expected):
 
 @pytest.mark.parametrize("text,args", [
     ("a lively jig in G major with the transformer",
-     {"mood": "lively", "key": "G major", "tempo": 132, "meter": "6/8", "style": "irish", "form": "AABB",
+     {"mood": "lively", "key": "G major", "tempo": 180, "meter": "6/8", "style": "irish", "form": "AABB",
       "model": "transformer"}),
     ("a 32-bar piece with the transformer", {"bars": 32, "model": "transformer"}),
     ("a piece in F# major with the transformer", {"key": "F# major", "model": "transformer"}),

@@ -27,7 +27,8 @@ from tools import slots
 from tools.artifacts import Artifact
 from tools.base import ToolContext, ToolSpec, call_tool, limits_of, novelty_trail, revision_record
 from tools.revise import revise
-from models.music.plan import FORMS
+from models.music.plan import FORMS, form_letters
+from models.music.sample import STYLE_SHAPES
 from models.music.tokens import METERS, STYLES, church_mode, parse_key
 from tools.schemas import SEED, Strict, no_nul
 
@@ -141,8 +142,15 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     if primer is not None and (primer.meter != meter or primer.key != key):
         primer = read_midi(Path(args["primer_midi"]), key=key, meter=meter)
     style = args.get("style") or ("chorale" if args.get("instrument") in ("organ", "choir") else learned.get("style", "folk"))
-    form = args.get("form") or default_form(style, density, meter)
+    form = args.get("form") or default_form(style, density, meter, None if primer is not None else args.get("bars"))
     bars = int(args.get("bars") or (32 if form == "AABB" and primer is None else 16))
+    # a dance tune (a jig, reel, hornpipe, polka...): its own tempo where none was given (a planner's
+    # call with style and meter only), lifted when lively; its rhythm kept to the dance (``_dance_shape``)
+    dance = slots.dance_of_meter(meter, args.get("tempo")) if is_dance(style, density, meter, form) else None
+    if dance is not None and not args.get("tempo"):
+        tempo = float(slots.dance_tempo(dance, str(args.get("mood") or "")))
+    if dance is not None and not args.get("mood"):
+        density = "lively"  # running eighths: about two onsets a crotchet, the corpus's lively bin
     instrument = (args.get("instrument") or "piano").lower()
     program = INSTRUMENTS.get(instrument, 0)
     accompaniment = _accompaniment(args, style, form, meter, density)
@@ -150,8 +158,10 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     total_bars = bars + (primer.bars if primer else 0)
     phrase_bars = default_phrase_bars(style, bars)
     plan = make_plan(key, bars, form, phrase_bars)
-    # the plan's sections cover the new bars only: after a primer, any restatement counts
-    req = MusicRequest(key, total_bars, meter, tempo, form=None if primer else plan.form, phrase_bars=phrase_bars,
+    # the plan's sections cover the new bars only: after a primer, any restatement counts; a form
+    # with no section restated (a dance's two strains written once each, AB) asks nothing to recur
+    heard_form = plan.form if len(set(form_letters(plan.form))) < len(form_letters(plan.form)) else "through"
+    req = MusicRequest(key, total_bars, meter, tempo, form=None if primer else heard_form, phrase_bars=phrase_bars,
                        style=style, form_asked=bool(args.get("form")) and primer is None)
     earlier = [melody_profile(read_midi(p)) for p in ctx.earlier_files("music", "midi")]
     chorale = style == "chorale"
@@ -160,7 +170,11 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     base = SampleSpec(key=key, meter=meter, bars=bars, style=style, density=density, seed=seed, plan=plan.guides,
                       max_chord=1 if parts else 4,
                       pitch_range=(60, 79) if chorale else (62, 88) if parts else None,
-                      onset_grid=4 if chorale else 1)
+                      onset_grid=4 if chorale else 2 if dance in RUNNING_DANCES else 1,
+                      # the melody kept from reciting (repeats, range) and a dance to its rhythm; a
+                      # learned composer's own style is left as it is
+                      shape=None if gen.learned is not None else _dance_shape(dance) if dance else
+                      STYLE_SHAPES["chorale" if chorale else "song"])
     chords = gen.chords if parts else None
     prefix = primer.bars if primer else 0
     cadences = (None,) * prefix + plan.cadences
@@ -228,10 +242,12 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     if user is not None:
         trail = " → ".join(f"{r.scores.metrics.get(f'copy_rate_{gen.name}', 0):.0%}" for r in result.trajectory)
         copies = f"; copies of {gen.name}'s melody 6-grams by round {trail}"
-    shape = "" if plan.form == "through" else f", form {plan.form}"
+    shape = form_claim(plan, s.metrics, dance is not None)
     asked = church_mode(args.get("key"))
     mode_note = f" ({args['key']} asked: the models write major and minor keys, not modes)" if asked else ""
-    summary = (f"Composed {piece.score.bars} bars in {key.name}{mode_note}, {meter}, {tempo:g} bpm for {instrument} "
+    beat = slots.beat_words(meter, tempo) or (f"minim = {tempo / 2:.0f}" if dance in ("reel", "hornpipe") else "")
+    pace = f"{beat} ({tempo:g} bpm in crotchets)" if beat else f"{tempo:g} bpm"
+    summary = (f"Composed {piece.score.bars} bars in {key.name}{mode_note}, {meter}, {pace} for {instrument} "
                f"({kind}{shape}{texture}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
                f"novelty by round {novelty_trail(result)}, kept round {result.best_round}{copies}; file {files['midi']}")
     return Artifact(
@@ -263,13 +279,81 @@ def _params(spec) -> dict:
             "density": spec.density}
 
 
-def default_form(style: str, density: str, meter: str) -> str:
-    """Dance tunes (lively Irish/Scottish, 6/8 jigs) AABB; chorales AAB (bar form); else AABA."""
+def default_form(style: str, density: str, meter: str, bars: int | None = None) -> str:
+    """Dance tunes (lively Irish/Scottish, 6/8 jigs) in 8-bar strains (``dance_form``); chorales
+    AAB (bar form); else AABA."""
     if style == "chorale":
         return "AAB"  # the chorales' bar form: the first phrases sung twice
     if style in ("irish", "scottish") and (density == "lively" or meter in ("6/8", "9/8", "2/4")):
-        return "AABB"
+        return dance_form(bars)
     return "AABA"
+
+
+STRAIN_BARS = 8  # a dance tune's strain: two 4-bar phrases (folk-rnn's tunes, O'Neill's and Ryan's collections)
+DANCE_FORMS = ("AABB", "AAB", "AB")
+# dances in running eighths: onsets on the eighth-note grid (no dotted-eighth/sixteenth figure, a
+# hornpipe's or strathspey's) and no melody note longer than the beat outside a cadence bar
+RUNNING_DANCES = ("reel", "jig", "slip jig", "slide")
+
+
+def dance_form(bars: int | None) -> str:
+    """A dance tune's form in 8-bar strains: AABB (32 bars, the default), or for fewer bars asked
+    the strains that fit, each once where the repeats do not: 24 bars AAB, 16 bars AB (a reel as
+    written with repeat signs: played AABB it lasts 32), under 16 one strain."""
+    if bars is None or bars >= 4 * STRAIN_BARS:
+        return "AABB"
+    if bars >= 3 * STRAIN_BARS:
+        return "AAB"
+    if bars >= 2 * STRAIN_BARS:
+        return "AB"
+    return "through"
+
+
+def is_dance(style: str, density: str, meter: str, form: str) -> bool:
+    """An Irish or Scottish dance tune: in strains (AABB, AAB, AB), or lively or in a dance meter
+    without a song's form (AABA, ABA, ABAB, rondo)."""
+    if style not in ("irish", "scottish"):
+        return False
+    return form in DANCE_FORMS or (form == "through" and (density == "lively" or meter in ("6/8", "9/8", "12/8", "2/4")))
+
+
+def _dance_shape(dance: str):
+    """The melody shape of a dance tune: the dance row of ``STYLE_SHAPES``, and for the dances in
+    running eighths (``RUNNING_DANCES``) no note longer than the beat outside cadence bars (a
+    crotchet in a reel, a dotted crotchet in a jig) and eighths favoured."""
+    base = STYLE_SHAPES["dance"]
+    if dance not in RUNNING_DANCES:
+        return base
+    beat = 4 if dance == "reel" else 6
+    return replace(base, max_note=beat, running=2, running_nats=DANCE_RUNNING_NATS)
+
+
+DANCE_RUNNING_NATS = 1.0
+
+
+def form_claim(plan, metrics: dict, dance: bool) -> str:
+    """What the summary says of the form: the planned form only where the form critic heard it (AABB:
+    ``aabb`` true; another form with restated sections: ``form_match`` at least 0.7; either way the
+    form critic not under its floor), else the plan and that it was not clearly heard. A dance's
+    strains written once each (AB) are said as such."""
+    form = plan.form
+    if form == "through":
+        return ""
+    letters = form_letters(form)
+    strain = plan.sections[0].bars if plan.sections else 0
+    failing = set(str(metrics.get("critics_failing") or "").split(","))
+    if len(set(letters)) == len(letters):  # nothing restated: nothing to hear
+        what = f"strains {', '.join(letters)} of {strain} bars, each once" if dance else f"form {form}"
+        return f", {what}"
+    if form == "AABB":
+        heard = bool(metrics.get("aabb"))
+    else:
+        match = metrics.get("form_match")
+        heard = match is not None and float(match) >= 0.7
+    heard = heard and "form" not in failing
+    strains = f" ({strain}-bar strains)" if dance and strain else ""
+    return f", form {form}{strains}" if heard else f", planned as {form}{strains} but not clearly heard as it"
+
 
 
 def _accompaniment(args: dict, style: str, form: str, meter: str, density: str) -> str:
@@ -282,7 +366,7 @@ def _accompaniment(args: dict, style: str, form: str, meter: str, density: str) 
         return "none"
     if asked is None:
         plucked = args.get("instrument") in ("piano", "harp", "guitar", "harpsichord", "electric piano", "nylon guitar")
-        asked = "auto" if plucked and form != "AABB" else "none"
+        asked = "auto" if plucked and form not in DANCE_FORMS else "none"
     return default_pattern(meter, density) if asked == "auto" else asked
 
 
@@ -301,6 +385,12 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         args["key"] = k
     if t := slots.tempo(seg):
         args["tempo"] = t
+    # the dance's own tempo, lifted when lively; a revision that names the dance without a speed
+    # word ("make the jig less conventional") keeps the tempo it was played at
+    low = seg.lower()
+    speed_word = any(re.search(rf"\b{re.escape(w)}\b", low) for w in slots.LIVELY_WORDS + slots.EASY_WORDS)
+    if (dance := slots.dance(seg)) and not slots.tempo_number(seg) and (speed_word or not base or "tempo" not in base):
+        args["tempo"] = slots.dance_tempo(dance, seg)
     if b := slots.bars(seg):
         args["bars"] = b
     if m := slots.meter(seg):
@@ -316,7 +406,7 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         word = f.group(1).lower()
         args["form"] = "through" if word.startswith("through") else "rondo" if word == "rondo" else word.upper()
     elif _DANCE_RE.search(seg):
-        args["form"] = "AABB"
+        args["form"] = dance_form(args.get("bars"))  # 8-bar strains: AABB in 32 bars, AB in 16
     elif _SONG_RE.search(seg) and not _HYMN_RE.search(seg) and args.get("style") != "chorale":
         args["form"] = args.get("form") or "AABA"
     if re.search(r"\b(unaccompanied|solo|without accompaniment|no accompaniment)\b", seg, re.IGNORECASE):

@@ -23,6 +23,25 @@ TEMPO_WORDS = {
     "moderato": 104, "moderate": 104, "walking pace": 96, "allegretto": 112, "allegro": 132, "lively": 132,
     "upbeat": 128, "lullaby": 63, "cradle song": 63, "nocturne": 60, "fast": 144, "quick": 144, "vivace": 160, "presto": 176, "very fast": 176,
 }
+# Dance tunes: (meter, the beat a dancer counts in quarter notes, its default and its lively beats a
+# minute). The tool writes tempo as quarter notes a minute (the MIDI file's tempo), so a jig's beat
+# of a dotted crotchet at 116 is written 174. Figures from the folk literature: set and céilí
+# dancing tempi, two beats a bar (Sydney Irish Céilí Dancers' table): reels and jigs 116-124,
+# hornpipes 92-100, polkas and slides 132-140; session players' usual speeds (Chiff and Fipple
+# forum's "pretty standard tempos"): reels 112-120, hornpipes about 92, polkas 132-138; and
+# una.ie's measured march at crotchet 118. A plain request takes the relaxed session speed, a
+# lively one the dancers' (``dance_tempo``); slip jigs count three dotted crotchets a bar, a
+# strathspey four crotchets (Scottish country dancing's 30-32 bars a minute).
+DANCE_TEMPI = {
+    "jig": ("6/8", 1.5, 112, 120), "slip jig": ("9/8", 1.5, 112, 120), "slide": ("12/8", 1.5, 126, 136),
+    "reel": ("4/4", 2.0, 108, 116), "hornpipe": ("4/4", 2.0, 84, 96), "polka": ("2/4", 1.0, 126, 136),
+    "strathspey": ("4/4", 1.0, 124, 132), "march": ("2/4", 1.0, 112, 120),
+}
+_DANCE_WORD_RE = re.compile(r"\b(slip[- ]jigs?|jigs?|slides?|reels?|hornpipes?|polkas?|strathspeys?|march(?:es)?)\b", re.IGNORECASE)
+# tempo words that lift a dance to its lively speed, or ease it (a "slow reel")
+LIVELY_WORDS = ("lively", "fast", "quick", "brisk", "upbeat", "energetic", "allegro", "vivace", "presto", "very fast",
+                "happy", "joyful", "cheerful", "playful")
+EASY_WORDS = ("slow", "slowly", "gentle", "relaxed", "easy", "steady", "andante", "moderato", "moderate")
 METER_WORDS = {"waltz": "3/4", "jig": "6/8", "slip jig": "9/8", "march": "2/4", "reel": "4/4", "hornpipe": "4/4",
                "polka": "2/4", "minuet": "3/4", "mazurka": "3/4", "siciliano": "6/8", "barcarolle": "6/8",
                "common time": "4/4", "cut time": "2/2", "alla breve": "2/2"}
@@ -97,6 +116,13 @@ def music_key(text: str) -> str | None:
     return None
 
 
+def tempo_number(text: str) -> int | None:
+    """A tempo written as a number ('96 bpm', 'tempo 140'), not a word."""
+    m = re.search(r"(\d{2,3})\s*(?:bpm|beats per minute|qpm)", text, re.IGNORECASE) or \
+        re.search(r"tempo\s*(?:of\s*)?(\d{2,3})\b", text, re.IGNORECASE)
+    return int(m.group(1)) if m else None
+
+
 def tempo(text: str) -> int | None:
     m = re.search(r"(\d{2,3})\s*(?:bpm|beats per minute|qpm)", text, re.IGNORECASE)
     if m:
@@ -109,6 +135,50 @@ def tempo(text: str) -> int | None:
         if re.search(rf"\b{re.escape(word)}\b", low):
             return TEMPO_WORDS[word]
     return None
+
+
+def dance(text: str) -> str | None:
+    """The dance tune a request names ('a lively jig' -> 'jig', 'slip-jigs' -> 'slip jig'), else None."""
+    m = _DANCE_WORD_RE.search(text)
+    if not m:
+        return None
+    word = m.group(1).lower().replace("-", " ")
+    word = "march" if word.startswith("march") else word.rstrip("s") if not word.endswith("ss") else word
+    return word if word in DANCE_TEMPI else None
+
+
+def dance_tempo(name: str, text: str = "", lively: bool | None = None) -> int:
+    """A dance's tempo in quarter notes a minute (what the MIDI file carries): its beat at the
+    session speed, at the dancers' lively speed when the text (or ``lively``) says lively, fast...,
+    and 85% of the session speed when it says slow, gentle...: 'lively' lifts the dance's own
+    tempo, it does not replace it with a generic one (a lively jig: dotted crotchet 120, 180)."""
+    _, beat, plain, quick = DANCE_TEMPI[name]
+    low = text.lower()
+    if lively is None:
+        lively = any(re.search(rf"\b{re.escape(w)}\b", low) for w in LIVELY_WORDS)
+    easy = not lively and any(re.search(rf"\b{re.escape(w)}\b", low) for w in EASY_WORDS)
+    bpm = quick if lively else plain * 0.85 if easy else plain
+    return int(round(bpm * beat))
+
+
+def dance_of_meter(meter: str, tempo: float | None = None) -> str:
+    """The dance a dance tune in ``meter`` is, where the request did not say (a planner's call
+    with style and meter only): 6/8 a jig, 9/8 a slip jig, 12/8 a slide, 2/4 a polka, 4/4 a reel,
+    or a hornpipe when its tempo is nearer a hornpipe's than a reel's."""
+    if meter == "4/4" and tempo is not None:
+        reel, pipe = dance_tempo("reel"), dance_tempo("hornpipe")
+        return "hornpipe" if abs(tempo - pipe) < abs(tempo - reel) else "reel"
+    return {"6/8": "jig", "9/8": "slip jig", "12/8": "slide", "2/4": "polka"}.get(meter, "reel")
+
+
+def beat_words(meter: str, tempo: float) -> str:
+    """How a musician counts a tempo in quarter notes a minute: 'dotted crotchet = 120' in a
+    compound meter, 'minim = 108' in cut time; '' where the crotchet is the beat."""
+    if meter in ("6/8", "9/8", "12/8", "3/8"):
+        return f"dotted crotchet = {tempo / 1.5:.0f}"
+    if meter in ("2/2",):
+        return f"minim = {tempo / 2:.0f}"
+    return ""
 
 
 def bars(text: str) -> int | None:

@@ -250,16 +250,24 @@ def _badness(score: Score, key: Key) -> tuple[float, float]:
 
 
 def _parallel_beats(grid: np.ndarray, per_beat: int) -> list[int]:
-    """Beats (grid indices of their first step) moving into parallel fifths or octaves from the
-    beat before, by the rule ``analysis.voice_leading`` counts."""
-    g = grid[:, ::per_beat]
+    """Grid steps moving into parallel fifths or octaves: from the step before (two voices moving
+    together in eighths, which ``analysis.voice_leading`` counts between successive onsets) or from
+    the beat before (across a passing note); a beat's first step stands for a beat-to-beat one."""
     pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
-    return [b * per_beat for b in range(1, g.shape[1])
-            if any(parallel_motion(g[i, b - 1], g[i, b], g[j, b - 1], g[j, b]) for i, j in pairs)]
+    bad = set()
+    a, b = grid[:, :-1], grid[:, 1:]
+    step = np.zeros(grid.shape[1], bool)
+    for i, j in pairs:
+        step[1:] |= parallel_motion(a[i], b[i], a[j], b[j]) & (a >= 0).all(0) & (b >= 0).all(0)
+    bad.update(int(t) for t in np.flatnonzero(step))
+    g = grid[:, ::per_beat]
+    bad.update(b * per_beat for b in range(1, g.shape[1])
+               if any(parallel_motion(g[i, b - 1], g[i, b], g[j, b - 1], g[j, b]) for i, j in pairs))
+    return sorted(bad)
 
 
 def harmonise_with_net(soprano: Score, key: Key, net, cadences: tuple[str | None, ...] = (),
-                       seed: int | None = None, schedule=None, repair_rounds: int = 3) -> tuple[Score, list[str]]:
+                       seed: int | None = None, schedule=None, repair_rounds: int = 8) -> tuple[Score, list[str]]:
     """Alto, tenor and bass infilled by the chorale network under ``soprano`` (see the module
     docstring); -> (Score with voices 0..3, chord names per beat)."""
     from models.music.coconet import MAX_POS, PITCH_LO, STEP, GibbsSchedule, infill
@@ -287,7 +295,10 @@ def harmonise_with_net(soprano: Score, key: Key, net, cadences: tuple[str | None
     scored = [(_badness(grid_score(soprano, g, STEP, key), key), i) for i, g in enumerate(chains)]
     best_bad, best_i = min(scored)
     best = chains[best_i]
-    # 3. resample the beats that move in parallel fifths or octaves (and the beat before each)
+    # 3. resample the beats that move in parallel fifths or octaves (and the beat before each), found
+    # between eighths as well as beats (``_parallel_beats``). Dev seeds (12 keys, sopranos sampled with
+    # the chorale melody shape, seeds 2000+): 3 rounds on beats only about 3.4 parallels per 100 beats (the
+    # critic counting eighths); on eighths too, 3 rounds 0.65, 8 rounds 0.26 (Bach 0.91), 1.52 -> 1.78 s
     from dataclasses import replace
 
     for r in range(repair_rounds):

@@ -63,6 +63,55 @@ class BarGuide:
 
 
 @dataclass(frozen=True)
+class MelodyShape:
+    """How the melody (the first pitch at each onset) is kept from reciting, as sampling constraints.
+
+    - ``repeat_nats``: lowers a pitch equal to the melody's previous note (an immediate repeat);
+    - ``max_run``: at most this many notes in a row on one pitch (0: no cap), where another pitch is allowed;
+    - ``span``: (target, most) semitones between the melody's lowest and highest notes: while the
+      range is under ``target``, a pitch that widens it by at most ``reach`` from the note before
+      gets up to ``span_nats`` (scaled by how far the range falls short); past ``most`` a pitch
+      loses ``span_nats`` per semitone beyond;
+    - ``max_note``: the longest melody note (sixteenths) outside the plan's cadence bars (0: any),
+      and the longest time from one melody onset to the next there (no long rest, and no note that
+      legato joins to the next held over a bar: a chorale soprano's whole-bar E5s); ``running_nats``
+      raised on notes ``running`` sixteenths long (a reel's or jig's eighths); ``max_note_cadence``
+      the same in the cadence bars.
+
+    The range pull waits for the second bar (the first leans to the tonic triad, ``plan``). The
+    pitch rules do not apply to the final bar (it holds the tonic), nor the longest note to the
+    plan's cadence bars (a phrase comes to rest) unless ``max_note_cadence`` says so. A restated bar is forced from its source, so a
+    run may continue across into it. The figures per kind of piece come from the corpus
+    (``STYLE_SHAPES``)."""
+
+    repeat_nats: float = 0.0
+    max_run: int = 0
+    span: tuple[int, int] | None = None
+    span_nats: float = 0.0
+    reach: int = 7
+    max_note: int = 0
+    max_note_cadence: int = 0  # the same in cadence bars (not the final one; 0: any)
+    running: int = 2
+    running_nats: float = 0.0
+
+
+# The corpus's melodies, the first 16 bars of each training piece (``bench/music_eval.py bands`` ->
+# bench/music_melody_bands.json; 10th / 50th / 90th percentiles): Bach's chorale sopranos (331) range
+# 9 / 12 / 15 semitones over 6 / 8 / 11 pitches, 6 / 13 / 26% of notes repeating the one before;
+# German folk songs (essenFolksong, 776; the style a slow piece, waltz or lullaby samples with)
+# 8 / 12 / 14 semitones, 6 / 8 / 10 pitches, 7 / 20 / 37% repeats; Irish tunes (O'Neill's 1850, 294)
+# 13 / 17 / 19 semitones, 8 / 10 / 13 pitches, 3 / 10 / 19% repeats. Each row aims the range at the
+# median (``span`` target) and caps it near the 90th percentile, and presses on repeats. A blind
+# composer heard the sopranos before this recite (E5 repeated, or held for whole bars, 4-6 pitches).
+STYLE_SHAPES = {
+    # a chorale soprano moves in quarters and halves, a half note at its fermatas too (the last bar holds)
+    "chorale": MelodyShape(repeat_nats=1.5, max_run=2, span=(12, 16), span_nats=1.5, max_note=8, max_note_cadence=8),
+    "song": MelodyShape(repeat_nats=1.0, max_run=3, span=(12, 16), span_nats=1.5),
+    "dance": MelodyShape(repeat_nats=0.5, max_run=3, span=(16, 21), span_nats=1.0),
+}
+
+
+@dataclass(frozen=True)
 class SampleSpec:
     key: Key
     meter: str = "4/4"
@@ -80,6 +129,8 @@ class SampleSpec:
     plan: tuple[BarGuide, ...] = ()  # per sampled bar (models/music/plan.py); empty: free sampling
     pitch_range: tuple[int, int] | None = None  # the melody's register (e.g. a soprano's), inclusive
     onset_grid: int = 1  # onsets only on multiples of this many sixteenths (4: a chorale's quarter-note tread)
+    # the melody's shape (``MelodyShape``; None: as the model samples it): repeated notes, range, rhythm
+    shape: "MelodyShape | None" = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +204,7 @@ def sample(
                     masks[b] = keep if keep.any() else masks[b]
             bonus = np.zeros((B, len(vocab)), np.float32)
             for b, g in enumerate(grammars):
-                if (spec.plan or spec.pitch_range or spec.onset_grid > 1) and not g.done:
+                if (spec.plan or spec.pitch_range or spec.onset_grid > 1 or spec.shape) and not g.done:
                     masks[b], bonus[b] = guide.apply(g, masks[b], melodies[b])
             lp = torch.log_softmax(logits.float(), -1)
             lp = lp.masked_fill(~torch.from_numpy(masks), float("-inf"))
@@ -232,6 +283,9 @@ class _Guide:
         self.beat = 6 if spec.meter in ("6/8", "9/8", "12/8", "3/8") else 4
         self.pitch = np.array([int(nm[6:]) if nm.startswith("PITCH_") else -1 for nm in vocab.names])
         self.dur = np.array([int(nm[4:]) if nm.startswith("DUR_") else 0 for nm in vocab.names])
+        self.shape = spec.shape
+        self.max_chord = spec.max_chord
+        self.pos_at = np.array([int(nm[4:]) if nm.startswith("POS_") else -1 for nm in vocab.names])
         self.range_mask = None
         self.off_grid = None
         if spec.onset_grid > 1:
@@ -275,6 +329,14 @@ class _Guide:
         return keep
 
     def apply(self, g: Grammar, mask: np.ndarray, mel: "_Melody | None" = None) -> tuple[np.ndarray, np.ndarray]:
+        m, bonus = self._apply_plan(g, mask, mel)
+        bar = g.bar - 1 - self.primer_bars
+        if self.shape is not None and bar >= 0 and g.last != "HEADER":  # within what the plan allows
+            m = m.copy()
+            self._melody_shape(g, m, bonus, mel, bar)
+        return m, bonus
+
+    def _apply_plan(self, g: Grammar, mask: np.ndarray, mel: "_Melody | None" = None) -> tuple[np.ndarray, np.ndarray]:
         bonus = np.zeros(len(mask), np.float32)
         bar = g.bar - 1 - self.primer_bars
         if bar < 0 or g.last == "HEADER":
@@ -322,7 +384,70 @@ class _Guide:
                 m &= ~self.is_dur | self.hold_dur
             elif g.last == "DUR":
                 m &= ~self.is_pos
+                if gd.hold and gd.top is not None:  # the closing sonority stands on the melody's final:
+                    m = self._final_bass(g, m, gd.top)  # notes under it end on that pitch class
         return (m if m.any() else mask), bonus
+
+    def _final_bass(self, g: Grammar, m: np.ndarray, final: frozenset[int]) -> np.ndarray:
+        """In the held final bar, after a note of its sonority (placed high to low): while the
+        lowest so far is not the final's pitch class, the sonority goes on (no BAR or EOS yet) and
+        its last possible note takes that pitch class; once it is, only that pitch class may go
+        under it. A tune that closes with a chord closes in root position, not over its third or
+        fifth (2 of 24 bench jigs did)."""
+        if g.chord >= self.max_chord:
+            return m
+        if g.chord_low % 12 in final:  # below the final only the final again (an octave), or the end
+            return m & ((self.pitch_pc < 0) | self._keep(final))
+        more = m & ~self.bar_or_eos
+        if g.chord == self.max_chord - 1:
+            more &= self._keep(final)
+        return more if (more & (self.pitch_pc >= 0)).any() else m
+
+    def _melody_shape(self, g: Grammar, m: np.ndarray, bonus: np.ndarray, mel: "_Melody | None", bar: int) -> None:
+        """``MelodyShape`` on the melody note now being placed (in place on ``m`` and ``bonus``): the
+        repeat penalty and cap and the range pull when a pitch follows a POS, the longest note and
+        the running-note bonus when a melody note's duration follows its PITCH."""
+        sh = self.shape
+        cadence_bar = 0 <= bar < len(self.plan) and (self.plan[bar].cadence or self.plan[bar].hold)
+        final_bar = 0 <= bar < len(self.plan) and self.plan[bar].hold
+        longest = 0 if final_bar else sh.max_note_cadence if cadence_bar else sh.max_note
+        if longest and g.last in ("BAR", "DUR") and mel is not None and mel.onsets:
+            # nor a gap: the next onset comes within max_note of the last (a rest, or a note that
+            # legato joins to the next, does not stretch one pitch over a bar)
+            limit = mel.onsets[-1] + longest - (g.bar - 1) * self.bar_len  # in this bar's positions
+            near = ~self.is_pos | (self.pos_at <= limit)
+            if self.bar_len > limit:
+                near &= ~self.bar_or_eos
+            if (m & near & (self.is_pos | self.bar_or_eos)).any():
+                m &= near
+        if g.last == "PITCH" and g.chord == 1:  # the melody note's duration
+            if longest:
+                short = ~self.is_dur | (self.dur <= longest)
+                if (m & short & self.is_dur).any():
+                    m &= short
+            if sh.running_nats:
+                bonus[self.is_dur & (self.dur == sh.running)] += sh.running_nats
+            return
+        if g.last != "POS" or mel is None or not mel.pitches or (cadence_bar and self.plan[bar].hold):
+            return  # the final bar holds its tonic
+        prev = mel.pitches[-1]
+        same = self.pitch == prev
+        if sh.repeat_nats:
+            bonus[same] -= sh.repeat_nats
+        if sh.max_run and len(mel.pitches) >= sh.max_run and all(p == prev for p in mel.pitches[-sh.max_run:]):
+            if (m & ~same & (self.pitch >= 0)).any():
+                m &= ~same
+        if sh.span is not None and sh.span_nats and bar > 0:  # the opening bar keeps to its tonic lean
+            target, most = sh.span
+            lo, hi = min(mel.pitches), max(mel.pitches)
+            p = self.pitch
+            new_span = np.maximum(hi, p) - np.minimum(lo, p)
+            isp = p >= 0
+            short = max(0, target - (hi - lo)) / max(target, 1)
+            widen = isp & ((p > hi) | (p < lo)) & (new_span <= target) & (np.abs(p - prev) <= sh.reach)
+            bonus[widen] += sh.span_nats * short
+            over = isp & (new_span > most)
+            bonus[over] -= sh.span_nats * (new_span[over] - most)
 
     def _next_tail_start(self, bar: int, pos: int, pitch: int) -> int | None:
         """Where (sixteenths from this bar's start) the tail this note at ``pos`` would sound into
