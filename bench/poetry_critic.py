@@ -1,6 +1,7 @@
 """Does the sense critic earn its place? Writes bench/poetry_critic.json.
 
     .venv/bin/python bench/poetry_critic.py [--poems bench/poetry_eval_baseline.json bench/poetry_eval.json]
+        [--sense CANDIDATE.safetensors --out ...]   (a candidate critic instead of the installed one)
 
 The default runs: the poet before issue 20 (poetry_eval_baseline.json), the poet that wrote with the
 first sense critic in the loop (poetry_eval_sense1.json: the poems that critic was gamed by, on
@@ -43,10 +44,18 @@ def main() -> None:
                     default=[p for p in (here / "poetry_eval_baseline.json", here / "poetry_eval_sense1.json",
                                          here / "poetry_eval.json") if p.exists()])
     ap.add_argument("--out", type=Path, default=here / "poetry_critic.json")
+    ap.add_argument("--sense", type=Path, default=None,
+                    help="a candidate critic file to measure instead of the installed one (its sense.json beside it)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     kit = make_host(args.weights, cache_dir=Path(tempfile.gettempdir()) / "arsnova-bench-cache").get("poet", None)
     trained = json.loads((kit.home / "sense.json").read_text())
+    if args.sense:  # a candidate: read with the embedded poet's LM and the chat's encoder, as installed it would be
+        from models.poetry.sense import load_sense_critic
+
+        kit.sense = load_sense_critic(kit.home, kit.sense.model, kit.sense.tokenizer,
+                                      encoder=getattr(kit.poet, "encoder", None), path=args.sense)
+        trained = json.loads(args.sense.with_name("sense.json").read_text())
     real_passages = heldout_passages(kit.home)
     result = {"windows": {"test_auc": trained["test_auc"], "test_windows": trained["test_windows"],
                           "params": trained["params"], "train_seconds": trained["seconds"]},

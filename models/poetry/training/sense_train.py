@@ -1,6 +1,9 @@
 """Training the sense critic (models/poetry/sense.py) and the corpus lexicon, reproducibly.
-(The third critic; the fourth, shipped, adds a sentence-encoder branch on top of it and is trained
-from these same windows by models/poetry/training/sense_semantic.py.)
+(The third critic; the fourth (measured, not shipped) adds a sentence-encoder branch on top of it
+(models/poetry/training/sense_semantic.py); the fifth, shipped, adds a fine-tuned cross-encoder's logit
+to it (models/poetry/training/sense_cross.py), and the third stays beside it as sense.third.safetensors.
+This trainer writes the third to ``--out``/sense.safetensors: to rebuild it under the fifth, write it
+to a scratch directory, copy it to weights/poet/sense.third.safetensors and rerun sense_cross.)
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/poetry_eval.py --split critic --no-score --resume --out bench/poetry_negatives.json
     OMP_NUM_THREADS=1 .venv/bin/python -m models.poetry.training.sense_train --out models/weights/poet \
