@@ -7,5 +7,5 @@ cd "$(dirname "$0")/../../.."
 rm -rf /tmp/music_audit2/out1 /tmp/music_audit2/out2
 .venv/bin/arsnova run bench/judged/music-composer/brief.yaml --out /tmp/music_audit2/out1
 .venv/bin/arsnova run bench/judged/music-composer/brief_transformer.yaml --out /tmp/music_audit2/out2
-.venv/bin/python bench/judged/music-composer-2/analyse.py /tmp/music_audit2 > /tmp/music_audit2/analysis.txt
-.venv/bin/python bench/judged/music-composer-2/beats.py /tmp/music_audit2 > /tmp/music_audit2/beats.txt
+.venv/bin/python bench/judged/music-composer/analyse.py /tmp/music_audit2 > /tmp/music_audit2/analysis.txt
+.venv/bin/python bench/judged/music-composer/beats.py /tmp/music_audit2 > /tmp/music_audit2/beats.txt

@@ -214,10 +214,12 @@ def chorale_checks(parts, flats, K, bar_len, nbars):
         leaps = sum(1 for a, b in zip(ps, ps[1:]) if abs(a-b) > 7)
         print(f"  voice {names[vi]}: notes {len(ps)}, leaps > P5: {leaps}")
 
+ROOT = sys.argv[1] if len(sys.argv) > 1 else '/tmp/composer'
+
 if __name__ == '__main__':
     for d, model in [('out1', 'LSTM(default)'), ('out2', 'Transformer')]:
-        man = json.load(open(f'/tmp/composer/{d}/manifest.json'))
+        man = json.load(open(f'{ROOT}/{d}/manifest.json'))
         arts = [a for a in man['artifacts'] if a.get('kind') == 'music']
-        for i, f in enumerate(sorted(glob.glob(f'/tmp/composer/{d}/music/*.mid')), 1):
+        for i, f in enumerate(sorted(glob.glob(f'{ROOT}/{d}/music/*.mid')), 1):
             art = next((a for a in arts if a['files']['midi'].endswith(os.path.basename(f))), None)
             analyse(f, i, model, art)

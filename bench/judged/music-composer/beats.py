@@ -1,5 +1,6 @@
 import sys, glob, music21 as m21
 from music21 import roman, key as mkey
+ROOT = sys.argv[1] if len(sys.argv) > 1 else '/tmp/composer'
 REQ = {1: "D minor", 3: "F major", 5: "E- major", 2: "A minor"}
 def respell(p, K):
     sc = [x.name for x in K.getScale('major' if K.mode=='major' else 'minor').getPitches()] 
@@ -12,7 +13,7 @@ def sound_at(f, off):
     return [p for n in f.notes if n.offset <= off+1e-6 < n.offset+n.quarterLength for p in n.pitches]
 for d in ['out1','out2']:
     for i in [1,3,5,2]:
-        f = sorted(glob.glob(f'/tmp/composer/{d}/music/*.mid'))[i-1]
+        f = sorted(glob.glob(f'{ROOT}/{d}/music/*.mid'))[i-1]
         t, m = REQ[i].split(); K = mkey.Key(t, m)
         s = m21.converter.parse(f); flats = [p.flatten() for p in s.parts]
         ts = s.flatten().getElementsByClass('TimeSignature')[0]; bl = ts.barDuration.quarterLength
