@@ -13,30 +13,20 @@ ms a window in batches of 64 (a poem, a batch of candidates) and for one window 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    import torch
+    import time
 
-    from models.common.causal_lm import load_causal_lm
-    from models.common.encoder import load_encoder
-    from models.poetry.corpus import KW, POEM
-    from models.poetry.sense import SenseConfig, SenseCritic, build_cross, build_head, heldout_passages, line_windows
+    from bench.poetry_critic_cost import setup, time_critic
+    from models.poetry.sense import SenseConfig, SenseCritic, build_cross, build_head
     from models.poetry.training.sense_cross import WindowLM, variant_scores
 
-    torch.set_num_threads(1)
-    home = Path(__file__).resolve().parent.parent / "models/weights/poet"
-    model, tok = load_causal_lm(str(home), role="poet")
-    encoder = load_encoder()
-    passages = heldout_passages(home)[:64]
-    texts = ["\n".join(w) for p in passages for w in line_windows(p)][:256]
-    prefix = tok.encode(KW + POEM, add_special_tokens=False)
+    model, tok, encoder, texts, prefix = setup()
     out = {"windows": len(texts), "threads": 1, "ms_per_window": {}}
     variants = {"third critic (LM only)": {},
                 "cross-encoder alone (MiniLM-L6, top layers tuned)": dict(cross_tuned=4, cross_mix="alone"),
@@ -45,18 +35,7 @@ def main() -> None:
         cfg = SenseConfig(features=model.config.n_embd + 1, **kw)
         cross = build_cross(encoder.model, cfg).eval() if cfg.cross_tuned else None
         critic = SenseCritic(model, tok, build_head(cfg).eval(), cfg, prefix, encoder, cross)
-        critic.windows(texts[:8])  # warm up
-        batched, single = [], []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            critic.windows(texts)
-            batched.append((time.perf_counter() - t0) / len(texts) * 1000)
-            t0 = time.perf_counter()
-            for t in texts[:16]:
-                critic.windows([t])
-            single.append((time.perf_counter() - t0) / 16 * 1000)
-        out["ms_per_window"][name] = {"batch_64": round(statistics.median(batched), 2),
-                                      "alone": round(statistics.median(single), 2)}
+        out["ms_per_window"][name] = time_critic(critic, texts)
         print(name, out["ms_per_window"][name], flush=True)
     lm = WindowLM(model, tok)  # option (b): every content word against 6 LM alternatives, the window read whole
     t0 = time.perf_counter()
