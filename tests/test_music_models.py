@@ -371,3 +371,37 @@ def test_a_dance_tune_is_written_at_its_tempo_in_running_eighths(tmp_path, text,
     assert all(n.start % 2 == 0 for n in mel)
     longest = 4 if "reel" in text else 6
     assert all(n.duration <= longest for n in mel if n.start // bar not in cadence_bars)
+
+
+@pytest.mark.parametrize("meter", ["4/4", "3/4"])
+def test_the_seventh_is_not_left_by_leap_at_the_final_close(meter):
+    """Over the V7 before the final tonic the melody's last note is never scale degree 4 (the
+    chord's seventh, which would leap to the tonic): a tiny model biased to F5 in C major ends its
+    approach on F without the plan's ``seventh`` rule, never with it, and still closes on C."""
+    import dataclasses
+
+    from models.music.plan import make_plan
+
+    torch.manual_seed(5)
+    key = Key(0, "major")
+    bias = torch.zeros(len(V))
+    bias[V.id("PITCH_77")] = 6.0  # a model that loves F5
+    m = _Biased(build_music_model(TINY["rnn"]), bias)
+    plan = make_plan(key, 4, "through", 4)
+    assert plan.guides[2].seventh == 5 and all(g.seventh is None for i, g in enumerate(plan.guides) if i != 2)
+    old = tuple(dataclasses.replace(g, seventh=None) for g in plan.guides)
+
+    def approaches(guides):
+        spec = SampleSpec(key=key, meter=meter, bars=4, seed=3, candidates=8, max_chord=1, plan=guides)
+        out = []
+        for p in sample(m, V, spec):
+            top: dict[int, int] = {}
+            for n in p.score.notes:
+                top[n.start] = max(top.get(n.start, 0), n.pitch)
+            mel = [top[t] for t in sorted(top)]
+            assert mel[-1] % 12 == 0  # the final note stays the tonic
+            out.append(mel[-2])
+        return out
+
+    assert any(p % 12 == 5 for p in approaches(old))  # the bias alone ends the approach on the seventh
+    assert not any(p % 12 == 5 for p in approaches(plan.guides))

@@ -60,6 +60,11 @@ class BarGuide:
     # then a tail tone a step on, in the same bar (the dominant under it: an authentic close)
     tail: frozenset[int] | None = None
     tail_passing: frozenset[int] = frozenset()
+    # the final close's approach (the bar before the final tonic): this pitch class (scale degree 4, the
+    # seventh of the V7 under it) is not the bar's last melody note; it is held short of the bar's end,
+    # another melody note follows it in the bar, a step (<= 2 semitones) on (a passing or neighbour
+    # note), so the seventh is never left by a leap to the final tonic
+    seventh: int | None = None
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,7 @@ class _Guide:
         self.pos0 = np.array([nm == "POS_0" for nm in vocab.names])
         self.bar_or_eos = np.array([nm in ("BAR", "EOS") for nm in vocab.names])
         self.is_cad = np.array([nm == "CAD" for nm in vocab.names])
-        self._masks: dict[frozenset[int], np.ndarray] = {}
+        self._masks: dict[object, np.ndarray] = {}
         self.long_dur = np.array([nm.startswith("DUR_") and int(nm[4:]) >= 4 for nm in vocab.names])
         self.tail_start = self.bar_len - unit_length(spec.meter, self.bar_len)
         self.beat = 6 if spec.meter in ("6/8", "9/8", "12/8", "3/8") else 4
@@ -371,6 +376,8 @@ class _Guide:
             if start is not None:
                 short = ~self.is_dur | (self.dur <= start - g.pos)
                 m = m & short if (m & short & self.is_dur).any() else m
+        if gd.seventh is not None and gd.copy_of is None:
+            m = self._seventh(g, m, gd, mel)
         if (g.last == "DUR" and gd.tail is not None and mel is not None and mel.pitches and gd.copy_of is None
                 and g.pos >= self.tail_start and mel.pitches[-1] % 12 not in gd.tail
                 and mel.onsets[-1] == (g.bar - 1) * self.bar_len + g.pos):
@@ -387,6 +394,43 @@ class _Guide:
                 if gd.hold and gd.top is not None:  # the closing sonority stands on the melody's final:
                     m = self._final_bass(g, m, gd.top)  # notes under it end on that pitch class
         return (m if m.any() else mask), bonus
+
+    def _seventh(self, g: Grammar, m: np.ndarray, gd: BarGuide, mel: "_Melody | None") -> np.ndarray:
+        """``BarGuide.seventh`` on the token now being placed (a softened mask: never emptied). A
+        passing note in the tail needs a tail tone other than the seventh a step on, in the melody's
+        range (3 over a low 2 otherwise has only 4 to pass to)."""
+        seventh = gd.seventh
+        last7 = (mel is not None and bool(mel.pitches) and mel.pitches[-1] % 12 == seventh
+                 and mel.onsets[-1] >= (g.bar - 1) * self.bar_len)  # a seventh sounding from this bar
+        if g.last == "POS":  # the melody note: a step from a seventh before it; a seventh only with room after it
+            keep = np.ones(len(m), bool)
+            if last7:
+                keep &= (self.pitch < 0) | (np.abs(self.pitch - mel.pitches[-1]) <= 2)
+            if g.pos >= self.bar_len - 1:
+                keep &= self.pitch_pc != seventh
+            if gd.tail is not None and g.pos >= self.tail_start:
+                keep &= self._passes_on(gd.tail - {seventh}) | self._keep(gd.tail)
+            return m & keep if (m & keep & (self.pitch >= 0)).any() else m
+        if g.last == "PITCH" and g.chord == 1 and g.chord_low % 12 == seventh:  # it ends before the bar does
+            short = ~self.is_dur | (self.dur <= self.bar_len - 1 - g.pos)
+            return m & short if (m & short & self.is_dur).any() else m
+        if g.last == "DUR" and last7:  # another melody note follows it in this bar
+            more = m & ~self.bar_or_eos
+            return more if more.any() else m
+        return m
+
+    def _passes_on(self, to: frozenset[int]) -> np.ndarray:
+        """Tokens that are not pitches, or pitches with a pitch of ``to`` a step (<= 2 semitones)
+        away inside the melody's range (cached per set)."""
+        key = ("on", to)
+        mask = self._masks.get(key)
+        if mask is None:
+            target = self._keep(to) & (self.pitch >= 0)
+            if self.range_mask is not None:
+                target &= self.range_mask
+            ps = set(self.pitch[target].tolist())
+            mask = self._masks[key] = np.array([p < 0 or any(abs(p - q) <= 2 for q in ps) for p in self.pitch.tolist()])
+        return mask
 
     def _final_bass(self, g: Grammar, m: np.ndarray, final: frozenset[int]) -> np.ndarray:
         """In the held final bar, after a note of its sonority (placed high to low): while the
