@@ -109,14 +109,16 @@ def test_composing_with_it_round_0_copies_the_folder_more_than_the_kept_revision
     out = root / "session"
     # floors at 0: the tiny model's music is not judged here, only where revision pushes it
     cfg = ReviseConfig(max_rounds=2, candidates=4, quality_floor=0.0, adherence_floor=0.0, target=1.01)
-    art = run_tool("compose_music", {"bars": 8, "key": "C major", "instrument": "flute", "seed": 2}, out, host, composer="mine", revise=cfg)
+    # through-composed: an AABA plan restates bar 1 as the approach to the close, whose guides (the
+    # dominant's tones, the seventh passing on by step) then shape the opening too and the folder's
+    # openings are no longer drawn; through-composed, round 0 copies 49-71% of the folder's 6-grams
+    # on seeds 1-3 and the kept revision 0-3%
+    art = run_tool("compose_music", {"bars": 8, "key": "C major", "instrument": "flute", "seed": 1, "form": "through"},
+                   out, host, composer="mine", revise=cfg)
     copies = [r.scores.metrics["copy_rate_mine"] for r in art.trajectory]
     kept = art.scores.metrics["copy_rate_mine"]
     assert art.model.startswith("learned/mine@")
-    # round 0 imitates the folder, the kept revision less (seed 2 since the sampler shapes the line:
-    # on seeds 1-4 the kept piece copies the folder less than round 0 or is round 0 itself, since
-    # revision never keeps a less novel piece)
-    assert copies[0] > 0.1 and art.round > 0 and kept < copies[0]
+    assert copies[0] > 0.3 and art.round > 0 and kept < copies[0] / 2  # round 0 imitates the folder, the revision departs
     assert art.revision["novelty_against"][1].startswith("mine (12 pieces")
     assert "copies of mine's melody 6-grams by round" in art.summary
     # a key the folder is not in is still followed (transposed training)
