@@ -13,7 +13,12 @@ applied to every real piece with a fixed seed:
 - reciting: the melody made a reciting tone (pitches drawn toward their median, a quarter to a half
   of the notes repeats of the one before; rhythm, key and the other parts kept), as the composer's
   audit heard the tool's chorale sopranos and narrow tunes (its own random draws, so the others'
-  copies are those of before).
+  copies are those of before);
+- held (harmonised pieces): the parts under the melody hold their first-beat notes across each bar
+  (whole bars of one chord, as the second composer audit heard them);
+- tonic_dominant (harmonised pieces): every note under the melody moved to the tonic or dominant
+  triad (whichever holds more of the melody in that half bar; the lowest part to its root): harmony
+  nearly only I-V. Both draw nothing at random; in this corpus only the chorales are harmonised.
 
 Writes bench/music_critics.json (per critic: AUC per degradation on dev and test, on the
 degradations it is meant to hear, pooled, and on all of them, pooled (``auc_pooled_all``); the
@@ -47,6 +52,7 @@ HEARS = {
     "texture": ("jittered", "scrambled"),
     "voice_leading": ("scrambled", "jittered"),
     "melody": ("reciting",),
+    "harmony": ("held", "tonic_dominant"),
 }
 
 
@@ -247,9 +253,79 @@ def reciting(score, rng):
                  score.density, score.bars)
 
 
+def _lower_voice_notes(score, fn):
+    """The piece with every note under the melody (voices below 0, or a one-voice score's lower
+    notes) replaced by ``fn(notes under the melody)``; the melody kept."""
+    from models.music.analysis import melody_notes
+    from models.music.tokens import Score
+
+    vs = sorted({n.voice for n in score.notes})
+    mel = set(n for n in score.notes if n.voice == vs[0]) if len(vs) >= 2 else set(melody_notes(score))
+    lower = [n for n in score.notes if n not in mel]
+    notes = list(mel) + fn(lower)
+    return Score(tuple(sorted(notes, key=lambda n: (n.start, -n.pitch))), score.meter, score.key, score.style,
+                 score.density, score.bars)
+
+
+def held(score, rng):
+    """Static harmony (the composer's "whole bars of one chord"): the parts under the melody hold
+    the notes they sound on each bar's first beat across the bar; the melody kept."""
+    from models.music.tokens import NoteEvent
+
+    bar = score.bar_length
+
+    def fn(lower):
+        out = []
+        for b in range(score.bars):
+            at = b * bar
+            for v in sorted({n.voice for n in lower}):
+                # the notes of this part sounding on the downbeat, else those starting in the first beat
+                mine = [n for n in lower if n.voice == v and n.start <= at < n.start + n.duration]
+                if not mine:
+                    first = [n for n in lower if n.voice == v and at < n.start < at + 4]
+                    mine = [n for n in first if n.start == min(m.start for m in first)]
+                out += [NoteEvent(at, bar, n.pitch, n.voice) for n in mine]
+        return out
+    return _lower_voice_notes(score, fn)
+
+
+def tonic_dominant(score, rng):
+    """Harmony nearly only I and V (the composer's complaint): each half bar, the chord (tonic or
+    dominant triad) that holds more of the melody's notes there; every note under the melody moved to
+    the nearest tone of it (the lowest part to its root); rhythm and the melody kept."""
+    from models.music.analysis import melody_notes
+    from models.music.tokens import NoteEvent
+
+    half = max(score.bar_length // 2, 4)
+    t = score.key.tonic
+    third = 4 if score.key.mode == "major" else 3
+    tonic = {t, (t + third) % 12, (t + 7) % 12}
+    dom = {(t + 7) % 12, (t + 11) % 12, (t + 2) % 12}
+    mel = melody_notes(score)
+    vs = sorted({n.voice for n in score.notes})
+
+    def fn(lower):
+        bass_voice = max(vs) if len(vs) >= 2 else None
+        out = []
+        for n in lower:
+            seg = n.start // half
+            inside = [m for m in mel if m.start // half == seg]
+            fit_t = sum(m.duration for m in inside if m.pitch % 12 in tonic)
+            fit_d = sum(m.duration for m in inside if m.pitch % 12 in dom)
+            chord = dom if fit_d > fit_t else tonic
+            root = (t + 7) % 12 if chord is dom else t
+            is_bass = n.voice == bass_voice if bass_voice is not None else \
+                n.pitch == min(m.pitch for m in lower if m.start <= n.start < m.start + m.duration)
+            want = {root} if is_bass else chord
+            p = min((q for q in range(n.pitch - 6, n.pitch + 7) if q % 12 in want), key=lambda q: (abs(q - n.pitch), q))
+            out.append(NoteEvent(n.start, n.duration, p, n.voice))
+        return out
+    return _lower_voice_notes(score, fn)
+
+
 DEGRADATIONS = {"shuffled": shuffled, "wrong_key": wrong_key, "jittered": jittered, "scrambled": scrambled,
-                "reciting": reciting}
-OWN_RNG = ("reciting",)  # degradations added later draw from their own generator: the others' draws stay as they were
+                "reciting": reciting, "held": held, "tonic_dominant": tonic_dominant}
+OWN_RNG = ("reciting", "held", "tonic_dominant")  # degradations added later draw from their own generator: the others' draws stay as they were
 
 
 def critic_values(score) -> dict[str, float | None]:
@@ -257,7 +333,7 @@ def critic_values(score) -> dict[str, float | None]:
 
     h = hearing(score, score.key, style=score.style)
     return {"tonal": h.tonal, "cadence": h.cadence, "form": h.form, "texture": h.texture,
-            "voice_leading": h.voice_leading, "melody": h.melody, "_failing": h.failing()}
+            "voice_leading": h.voice_leading, "melody": h.melody, "harmony": h.harmony, "_failing": h.failing()}
 
 
 def auc(pos: list[float], neg: list[float]) -> float | None:

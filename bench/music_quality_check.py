@@ -16,6 +16,9 @@ the default lets today's critics choose. Writes bench/music_quality_check[_SUFFI
 the quality and every critic part before and after, the melody's shape, the kind of close and the
 parallels per 100 beats, and the means per model.
 
+``--judged2 /tmp/music_audit2`` scores the second audit's pieces (bench/judged/music-composer-2/run.sh
+leaves them there) the same way against that composer's scores (README.md there): a held-out check.
+
 ``--audit REV`` makes the audit's own twelve pieces again: the code of commit REV (the one the
 audit ran, before its findings were acted on: ``bcdea66~1``) laid out from git in a temporary
 folder runs both briefs headless at seed 11, as the audit did (the tool's qualities come out as the
@@ -86,13 +89,6 @@ def composer_scores() -> dict[str, list[int]]:
 
 def audit(rev: str, before) -> dict:
     """The audit's twelve pieces made again with commit ``rev``'s code, scored before and after."""
-    import numpy as np
-
-    import tools.critics.music as new
-    from models.music.midi_io import read_parts
-    from models.music.tokens import parse_key
-    from tools.critics import band
-
     tmp = Path(tempfile.mkdtemp(prefix="audit-"))
     tree = tmp / "tree"
     tree.mkdir()
@@ -107,42 +103,65 @@ def audit(rev: str, before) -> dict:
         run = f"import sys; from agent.cli import main; sys.argv = ['arsnova', 'run', {brief!r}, '--out', {str(out)!r}, " \
               "'--seed', '11']; sys.exit(main())"
         subprocess.run([sys.executable, "-c", run], cwd=tree, check=True, capture_output=True)
-        arts = [a for a in json.loads((out / "manifest.json").read_text())["artifacts"] if a.get("kind") == "music"]
-        for i, a in enumerate(sorted(arts, key=lambda a: a["files"]["midi"])):
-            m = a["scores"].get("metrics", a["scores"])
-            score = read_parts(out / a["files"]["midi"])
-            key = parse_key(a["args"]["key"])
-            style = a["args"].get("style") or "folk"
-            surface = [band(m["scale_consistency"], 0.945, 1.0, 0.15), band(m["pitch_class_entropy"], 2.15, 2.90, 0.5),
-                       band(m["groove_consistency"], 0.66, 1.0, 0.25), band(m["empty_beat_rate"], 0.0, 0.17, 0.25),
-                       band(m["pitch_range"], 9, 36, 8), band(m["nll_per_token"], 0.0, 1.6, 1.5)]
-            form = a["args"].get("form")
-            if form is None:  # not in the arguments (a chorale's default): the one that gives the manifest's critics
-                def err(f):
-                    h = before.hearing(score, key, style, f, m.get("phrase_bars"))
-                    return sum(abs(h.parts().get(k, -1) - m.get(f"critic_{k}", -1)) for k in ("tonal", "cadence", "form"))
-                form = min((None, "AABB", "AABA", "ABA", "through"), key=err)
+        rows += score_bundle(out, model, composer[model], before)
+    return {"code": rev, "summary": audit_summary(rows), "pieces": rows}
 
-            def quality(h, cap):
-                q = float(np.mean(surface + list(h.parts().values())))
-                return min(q, cap) if h.failing() else q
 
-            hb = before.hearing(score, key, style, form, m.get("phrase_bars"))
-            ha = new.hearing(score, key, style, form, m.get("phrase_bars"))
-            rows.append({"request": REQUESTS[i], "model": model, "composer": composer[model][i],
-                         "tool_quality": round(a["scores"]["quality"], 4),
-                         "before": {"quality": round(quality(hb, before.QUALITY_CAP), 4), "failing": hb.failing(),
-                                    **{k: round(v, 4) for k, v in hb.parts().items()}},
-                         "after": {"quality": round(quality(ha, new.QUALITY_CAP), 4), "failing": ha.failing(),
-                                   **{k: round(v, 4) for k, v in ha.parts().items()}},
-                         "close_kind": ha.details["close_kind"],
-                         "melody": {k: ha.details[k] for k in ha.details if k.startswith("melody_")},
-                         "parallels_per_100": {"before": round(hb.details.get("parallels_per_100", 0.0), 3),
-                                               "after": round(ha.details.get("parallels_per_100", 0.0), 3)}})
-            r = rows[-1]
-            print(f"{model:11s} {REQUESTS[i][:38]:38s} composer {r['composer']}  tool {r['tool_quality']:.2f}  "
-                  f"before {r['before']['quality']:.2f}  after {r['after']['quality']:.2f}  "
-                  f"close {r['close_kind']}  failing {r['after']['failing']}", flush=True)
+def score_bundle(out: Path, model: str, composer: list[int], before) -> list[dict]:
+    """The music pieces of a bundle (``out``: its manifest.json and MIDI), in the order of their
+    files, each scored by the critics ``before`` and today's, beside the composer's score."""
+    import numpy as np
+
+    import tools.critics.music as new
+    from models.music.midi_io import read_parts
+    from models.music.tokens import parse_key
+    from tools.critics import band
+
+    rows = []
+    arts = [a for a in json.loads((out / "manifest.json").read_text())["artifacts"] if a.get("kind") == "music"]
+    for i, a in enumerate(sorted(arts, key=lambda a: a["files"]["midi"])):
+        m = a["scores"].get("metrics", a["scores"])
+        score = read_parts(out / a["files"]["midi"])
+        key = parse_key(a["args"]["key"])
+        style = a["args"].get("style") or "folk"
+        surface = [band(m["scale_consistency"], 0.945, 1.0, 0.15), band(m["pitch_class_entropy"], 2.15, 2.90, 0.5),
+                   band(m["groove_consistency"], 0.66, 1.0, 0.25), band(m["empty_beat_rate"], 0.0, 0.17, 0.25),
+                   band(m["pitch_range"], 9, 36, 8), band(m["nll_per_token"], 0.0, 1.6, 1.5)]
+        form = a["args"].get("form")
+        if form is None:  # not in the arguments (a chorale's default): the one that gives the manifest's critics
+            def err(f):
+                h = before.hearing(score, key, style, f, m.get("phrase_bars"))
+                return sum(abs(h.parts().get(k, -1) - m.get(f"critic_{k}", -1)) for k in ("tonal", "cadence", "form"))
+            form = min((None, "AABB", "AABA", "ABA", "through"), key=err)
+
+        def quality(h, cap):
+            q = float(np.mean(surface + list(h.parts().values())))
+            return min(q, cap) if h.failing() else q
+
+        hb = before.hearing(score, key, style, form, m.get("phrase_bars"))
+        ha = new.hearing(score, key, style, form, m.get("phrase_bars"))
+        rows.append({"request": REQUESTS[i], "model": model, "composer": composer[i],
+                     "tool_quality": round(a["scores"]["quality"], 4),
+                     "before": {"quality": round(quality(hb, before.QUALITY_CAP), 4), "failing": hb.failing(),
+                                **{k: round(v, 4) for k, v in hb.parts().items()}},
+                     "after": {"quality": round(quality(ha, new.QUALITY_CAP), 4), "failing": ha.failing(),
+                               **{k: round(v, 4) for k, v in ha.parts().items()}},
+                     "close_kind": ha.details["close_kind"],
+                     "melody": {k: ha.details[k] for k in ha.details if k.startswith("melody_")},
+                     "parallels_per_100": {"before": round(hb.details.get("parallels_per_100", 0.0), 3),
+                                           "after": round(ha.details.get("parallels_per_100", 0.0), 3)}})
+        r = rows[-1]
+        print(f"{model:11s} {REQUESTS[i][:38]:38s} composer {r['composer']}  tool {r['tool_quality']:.2f}  "
+              f"before {r['before']['quality']:.2f}  after {r['after']['quality']:.2f}  "
+              f"close {r['close_kind']}  failing {r['after']['failing']}", flush=True)
+
+    return rows
+
+
+def audit_summary(rows: list[dict]) -> dict:
+    """Means, and Spearman's rank correlation with the composer, of the tool's, the before and the
+    after quality."""
+    import numpy as np
 
     def spearman(x, y):
         rx, ry = (np.argsort(np.argsort(v, kind="stable")).astype(float) for v in (x, y))
@@ -158,7 +177,19 @@ def audit(rev: str, before) -> dict:
                                ("before", [r["before"]["quality"] for r in rows]),
                                ("after", [r["after"]["quality"] for r in rows]))}
     summary["composer_mean_out_of_5"] = round(float(np.mean(c)), 4)
-    return {"code": rev, "summary": summary, "pieces": rows}
+    return summary
+
+
+def composer_scores_second() -> dict[str, list[int]]:
+    """The second audit's composer scores (bench/judged/music-composer-2/README.md table: "| request |
+    LSTM composer / quality | Transformer composer / quality |"), in the order of REQUESTS."""
+    out: dict[str, list[int]] = {"rnn": [], "transformer": []}
+    for line in (ROOT / "bench/judged/music-composer-2/README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and "/" in cells[1] and cells[1].split("/")[0].strip().isdigit():
+            out["rnn"].append(int(cells[1].split("/")[0]))
+            out["transformer"].append(int(cells[2].split("/")[0]))
+    return out
 
 
 def main() -> None:
@@ -168,7 +199,19 @@ def main() -> None:
     ap.add_argument("--revise-with", choices=("new", "before"), default="new")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--audit", metavar="REV", help="make the audit's pieces with REV's code and score them")
+    ap.add_argument("--judged2", metavar="DIR", type=Path,
+                    help="score the second audit's pieces as run.sh left them (DIR/out1: LSTM, DIR/out2: Transformer; "
+                         "/tmp/music_audit2) against that composer's scores (a held-out check: never tune on it)")
     args = ap.parse_args()
+    if args.judged2:
+        composer = composer_scores_second()
+        before = critics_at(args.before)
+        rows = [r for sub, model in (("out1", "rnn"), ("out2", "transformer"))
+                for r in score_bundle(args.judged2 / sub, model, composer[model], before)]
+        res = {"pieces_from": str(args.judged2), "before": args.before, "summary": audit_summary(rows), "pieces": rows}
+        (args.out or Path(__file__).parent / "music_quality_check_audit2.json").write_text(json.dumps(res, indent=1))
+        print(json.dumps(res["summary"], indent=1))
+        return
     if args.audit:
         res = audit(args.audit, critics_at(args.before))
         res["before"] = args.before

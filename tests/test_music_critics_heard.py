@@ -153,3 +153,55 @@ def test_the_bench_reciting_degradation_keeps_rhythm_key_and_other_parts():
     t = an.melody_shape(TUNE)
     r = an.melody_shape(reciting(TUNE, np.random.default_rng(1)))
     assert r.pitches < t.pitches and r.range < t.range
+
+
+# triads (root position, under the melody) in C: I, ii, iii, IV, V, vi
+_TRIADS = {"I": (48, 52, 55), "ii": (50, 53, 57), "iii": (52, 55, 59), "IV": (53, 57, 60), "V": (43, 47, 50),
+           "vi": (45, 48, 52)}
+
+
+def _accompanied(chords: list[str], beats_per_chord: int, parts: bool = False) -> Score:
+    """A melody in quarters on each chord's tones (root, third, fifth, third above middle C), the chord
+    held under it (voice 1; ``parts``: as alto, tenor and bass, voices 1-3), four beats a bar."""
+    notes, t = [], 0
+    for c in chords:
+        tri = _TRIADS[c]
+        for k in range(beats_per_chord):
+            notes.append(NoteEvent(t + 4 * k, 4, 12 + tri[(k + 1) % 3] + (12 if tri[0] < 48 else 0), 0))
+        notes += [NoteEvent(t, 4 * beats_per_chord, p, 3 - i if parts else 1) for i, p in enumerate(tri)]
+        t += 4 * beats_per_chord
+    return Score(tuple(sorted(notes, key=lambda n: (n.start, -n.pitch))), "4/4", C, "folk", "moderate", t // 16)
+
+
+# eight bars: two chords a bar through I IV ii V vi iii IV V ... against whole bars of I and V
+VARIED = ["I", "IV", "ii", "V", "vi", "iii", "IV", "V", "I", "vi", "ii", "V", "IV", "ii", "V", "I"]
+STATIC = ["I", "V", "I", "I", "V", "V", "I", "I"]
+
+
+def test_static_tonic_dominant_harmony_scores_under_varied_harmony():
+    varied, static = _accompanied(VARIED, 2), _accompanied(STATIC, 4)
+    hv, hs = an.harmony(varied, C), an.harmony(static, C)
+    assert hv.changes_per_bar > hs.changes_per_bar and hv.distinct > hs.distinct
+    assert hs.other_share == 0.0 < hv.other_share and hs.longest_bars >= 2 > hv.longest_bars
+    # the critic judges four-part music (its bands are the chorales'); under an accompanied tune the
+    # harmony is reported in the details, not judged
+    v, s = hearing(varied, C), hearing(static, C)
+    assert v.harmony is None and s.harmony is None and "harmony_distinct" in s.details
+    vp, sp = hearing(_accompanied(VARIED, 2, parts=True), C), hearing(_accompanied(STATIC, 4, parts=True), C)
+    assert sp.harmony < FLOORS["harmony"] <= vp.harmony
+    assert "harmony" in sp.failing() and "harmony" not in vp.failing()
+    assert hearing(TUNE, C).harmony is None  # one line: the melody alone cannot tell
+
+
+def test_the_bench_static_harmony_degradations_keep_the_melody():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.music_critics import held, tonic_dominant
+
+    varied = _accompanied(VARIED, 2, parts=True)
+    for fn in (held, tonic_dominant):
+        d = fn(varied, np.random.default_rng(0))
+        assert an.melody_notes(d) == an.melody_notes(varied)
+        assert hearing(d, C).harmony < hearing(varied, C).harmony

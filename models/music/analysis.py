@@ -738,3 +738,84 @@ def piece_report(score: Score, key: Key, kind: str = "folk") -> dict:
                    crossings_per_100=vl.crossings_per_100, range_per_100=vl.range_per_100,
                    final_tonic_triad=vl.final_tonic_triad, inner_repeats=inner_repeats(score))
     return rep
+
+
+# ---- harmony: what chord sounds on each beat, and how it moves ----------------------------------
+@dataclass(frozen=True)
+class Harmony:
+    beats: int  # quarter beats with a chord read
+    changes_per_bar: float  # beat-to-beat chord changes per bar (harmonic rhythm)
+    distinct: int  # distinct chords (root degree and quality)
+    other_share: float  # share of beats on a chord other than I, V(7) or vii(o): ii, IV, vi, iii, applied...
+    longest_bars: float  # the longest time on one chord, in bars
+    chords: tuple  # per beat: (root degree above the tonic, template index) or None
+    distinct_8: float = 0.0  # distinct chords as for 8 bars (distinct / sqrt(bars / 8): a longer piece has more)
+
+
+def chord_per_beat(score: Score, key: Key) -> list[tuple[int, int] | None]:
+    """The chord on each quarter beat, read from every note sounding in it (weighted by how long it
+    sounds there; the melody at a tenth of the weight, since its passing notes are not the harmony's): the
+    triad or seventh (``chord_templates``) whose tones carry the most weight less the weight
+    outside it, the bass note as root breaking near-ties and a seventh needing its seventh.
+    Returns (root's degree above the key's tonic, shape index) per beat, None where nothing sounds."""
+    total = score.bars * score.bar_length
+    beats = max(total // 4, 0)
+    mel = set(melody_notes(score)) if len(voices_of(score)) < 4 else set()
+    v0 = min((n.voice for n in score.notes), default=0)
+    w = np.zeros((beats, 12))
+    bass = np.full(beats, 999)
+    for n in score.notes:
+        lo, hi = n.start, n.start + n.duration
+        top = (n.voice == v0) if len(voices_of(score)) >= 4 else (n in mel)
+        for b in range(max(lo // 4, 0), min((hi + 3) // 4, beats)):
+            ov = min(hi, 4 * b + 4) - max(lo, 4 * b)
+            if ov <= 0:
+                continue
+            w[b, n.pitch % 12] += ov * (0.1 if top else 1.0)
+            if not top:
+                bass[b] = min(bass[b], n.pitch)
+    temps = chord_templates()
+    out: list[tuple[int, int] | None] = []
+    for b in range(beats):
+        if w[b].sum() <= 0:
+            out.append(None)
+            continue
+        tot = w[b].sum()
+        best, best_v = None, -1e9
+        for i, (root, pcs) in enumerate(temps):
+            inside = sum(w[b, p] for p in pcs)
+            v = 2 * inside - tot - 0.15 * len(pcs)
+            if len(pcs) == 4 and w[b, sorted(pcs, key=lambda p: (p - root) % 12)[-1]] <= 0:
+                v -= 10  # a seventh chord only with its seventh sounding
+            if bass[b] < 999 and bass[b] % 12 == root:
+                v += 0.3 * tot / 4
+            if w[b, root] > 0:
+                v += 0.1
+            if v > best_v:
+                best, best_v = (int((root - key.tonic) % 12), i // 12), v
+        out.append(best)
+    return out
+
+
+def harmony(score: Score, key: Key) -> Harmony:
+    """Harmonic rhythm and variety (``chord_per_beat``): chord changes per bar, distinct chords, the
+    share of beats off I and V (ii, IV, vi, ...), the longest time on one chord. A chord counts as
+    its root and quality; an empty beat keeps the chord before."""
+    ch = chord_per_beat(score, key)
+    filled = []
+    for c in ch:
+        filled.append(c if c is not None else (filled[-1] if filled else None))
+    filled = [c for c in filled if c is not None]
+    per_bar = max(score.bar_length // 4, 1)
+    if not filled:
+        return Harmony(0, 0.0, 0, 0.0, 0.0, tuple(ch))
+    changes = sum(a != b for a, b in zip(filled, filled[1:]))
+    run = longest = 1
+    for a, b in zip(filled, filled[1:]):
+        run = run + 1 if a == b else 1
+        longest = max(longest, run)
+    td = {0, 7, 11}  # I, V(7), vii(o): tonic and dominant
+    other = float(np.mean([c[0] not in td for c in filled]))
+    bars = len(filled) / per_bar
+    return Harmony(len(filled), changes / max(bars, 1e-9), len(set(filled)), other, longest / per_bar, tuple(ch),
+                   len(set(filled)) / math.sqrt(max(bars, 1.0) / 8))
