@@ -245,7 +245,7 @@ def run(args: dict, ctx: ToolContext) -> Artifact:
     shape = form_claim(plan, s.metrics, dance is not None)
     asked = church_mode(args.get("key"))
     mode_note = f" ({args['key']} asked: the models write major and minor keys, not modes)" if asked else ""
-    beat = slots.beat_words(meter, tempo) or (f"minim = {tempo / 2:.0f}" if dance in ("reel", "hornpipe") else "")
+    beat = slots.beat_words(meter, tempo, dance)
     pace = f"{beat} ({tempo:g} bpm in crotchets)" if beat else f"{tempo:g} bpm"
     summary = (f"Composed {piece.score.bars} bars in {key.name}{mode_note}, {meter}, {pace} for {instrument} "
                f"({kind}{shape}{texture}); quality {s.quality:.2f}, novelty {s.novelty:.2f}, adherence {s.adherence:.2f}; "
@@ -355,7 +355,6 @@ def form_claim(plan, metrics: dict, dance: bool) -> str:
     return f", form {form}{strains}" if heard else f", planned as {form}{strains} but not clearly heard as it"
 
 
-
 def _accompaniment(args: dict, style: str, form: str, meter: str, density: str) -> str:
     """The pattern under the melody: as asked; none for chorales (their own parts) and for dance
     tunes unless asked; for a piano, harp or guitar piece, the meter's pattern."""
@@ -387,8 +386,7 @@ def fill_args(seg: str, text: str, history: dict) -> dict:
         args["tempo"] = t
     # the dance's own tempo, lifted when lively; a revision that names the dance without a speed
     # word ("make the jig less conventional") keeps the tempo it was played at
-    low = seg.lower()
-    speed_word = any(re.search(rf"\b{re.escape(w)}\b", low) for w in slots.LIVELY_WORDS + slots.EASY_WORDS)
+    speed_word = any(slots.speed_words(seg))
     if (dance := slots.dance(seg)) and not slots.tempo_number(seg) and (speed_word or not base or "tempo" not in base):
         args["tempo"] = slots.dance_tempo(dance, seg)
     if b := slots.bars(seg):

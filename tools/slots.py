@@ -147,16 +147,24 @@ def dance(text: str) -> str | None:
     return word if word in DANCE_TEMPI else None
 
 
+def speed_words(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` has a word that lifts a dance to its lively speed (``LIVELY_WORDS``), and one
+    that eases it (``EASY_WORDS``)."""
+    low = text.lower()
+    has = lambda words: any(re.search(rf"\b{re.escape(w)}\b", low) for w in words)  # noqa: E731
+    return has(LIVELY_WORDS), has(EASY_WORDS)
+
+
 def dance_tempo(name: str, text: str = "", lively: bool | None = None) -> int:
     """A dance's tempo in quarter notes a minute (what the MIDI file carries): its beat at the
     session speed, at the dancers' lively speed when the text (or ``lively``) says lively, fast...,
     and 85% of the session speed when it says slow, gentle...: 'lively' lifts the dance's own
     tempo, it does not replace it with a generic one (a lively jig: dotted crotchet 120, 180)."""
     _, beat, plain, quick = DANCE_TEMPI[name]
-    low = text.lower()
+    says_lively, says_easy = speed_words(text)
     if lively is None:
-        lively = any(re.search(rf"\b{re.escape(w)}\b", low) for w in LIVELY_WORDS)
-    easy = not lively and any(re.search(rf"\b{re.escape(w)}\b", low) for w in EASY_WORDS)
+        lively = says_lively
+    easy = not lively and says_easy
     bpm = quick if lively else plain * 0.85 if easy else plain
     return int(round(bpm * beat))
 
@@ -171,9 +179,12 @@ def dance_of_meter(meter: str, tempo: float | None = None) -> str:
     return {"6/8": "jig", "9/8": "slip jig", "12/8": "slide", "2/4": "polka"}.get(meter, "reel")
 
 
-def beat_words(meter: str, tempo: float) -> str:
+def beat_words(meter: str, tempo: float, dance: str | None = None) -> str:
     """How a musician counts a tempo in quarter notes a minute: 'dotted crotchet = 120' in a
-    compound meter, 'minim = 108' in cut time; '' where the crotchet is the beat."""
+    compound meter, 'minim = 108' in cut time or a dance counted in minims (a reel, a hornpipe:
+    ``DANCE_TEMPI``); '' where the crotchet is the beat."""
+    if dance in DANCE_TEMPI and DANCE_TEMPI[dance][1] == 2.0:
+        return f"minim = {tempo / 2:.0f}"
     if meter in ("6/8", "9/8", "12/8", "3/8"):
         return f"dotted crotchet = {tempo / 1.5:.0f}"
     if meter in ("2/2",):

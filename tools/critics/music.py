@@ -118,8 +118,7 @@ def melody_line(shape, style: str = "folk") -> float:
     bars) or a tune boxed into a fifth falls off (bench/music_critics.py: real vs ``reciting``)."""
     if shape.notes < 4:
         return 0.0
-    bands = MELODY_BANDS["chorale" if style == "chorale" else "tune"]
-    return float(sum(w * band(getattr(shape, k), *bands[k]) for k, w in MELODY_WEIGHTS.items()))
+    return _banded(shape, MELODY_BANDS["chorale" if style == "chorale" else "tune"], MELODY_WEIGHTS)
 
 
 def harmony_score(h) -> float:
@@ -129,7 +128,12 @@ def harmony_score(h) -> float:
     ``tonic_dominant``)."""
     if h.beats < 4:
         return 0.0
-    return float(sum(w * band(getattr(h, k), *HARMONY_BANDS[k]) for k, w in HARMONY_WEIGHTS.items()))
+    return _banded(h, HARMONY_BANDS, HARMONY_WEIGHTS)
+
+
+def _banded(measures, bands: dict, weights: dict) -> float:
+    """The weighted sum of each measure's ``band`` score (a field of ``measures`` per weight)."""
+    return float(sum(w * band(getattr(measures, k), *bands[k]) for k, w in weights.items()))
 
 
 def default_phrase_bars(style: str, bars: int) -> int:
@@ -169,7 +173,8 @@ def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None
     # Bach's own chorales: 39 of the 40 (of 60) in bench/music_critics.py whose melody ends on the
     # labelled tonic close authentically (the other over a tonic pedal)
     tex = an.texture(score)
-    harmonised = tex.accompanied >= 0.2 or len(an.voices_of(score)) >= 4  # a chord or two in a tune: one line
+    four_part = len(an.voices_of(score)) >= 4
+    harmonised = tex.accompanied >= 0.2 or four_part  # a chord or two in a tune: one line
     kind = an.close_kind(score, key) if harmonised else "none"
     close = max(an.final_cadence(score, key) * CLOSE_CREDIT[kind], 0.5 * an.modal_final(score, key) * rest)
     step = an.approached_by_step(score, ends)
@@ -201,7 +206,7 @@ def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None
         texture = 0.6 * tex.chord_tones + 0.2 * tex.on_top + 0.2 * tex.spacing
     vl = None
     voice_leading = None
-    if len(an.voices_of(score)) >= 4:
+    if four_part:
         vl = an.voice_leading(score, key)
         faults = vl.parallels_per_100 + vl.crossings_per_100 + vl.range_per_100
         voice_leading = 0.5 * vl.plain_chords + 0.5 * float(np.exp(-faults / 10))
@@ -215,7 +220,7 @@ def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None
     harm = None
     if harmonised:
         hm = an.harmony(score, key)
-        if len(an.voices_of(score)) >= 4:
+        if four_part:
             harm = harmony_score(hm)
     details = {
         "melody_range": shape.range, "melody_pitches": shape.pitches, "melody_repeats": round(shape.repeats, 4),
@@ -239,7 +244,7 @@ def hearing(score: Score, key: Key, style: str = "folk", form: str | None = None
     if harmonised:  # reported for an accompanied tune too (judged in four parts only)
         details.update(harmony_changes_per_bar=round(hm.changes_per_bar, 4), harmony_distinct=hm.distinct, harmony_distinct_8=round(hm.distinct_8, 3),
                        harmony_other_share=round(hm.other_share, 4), harmony_longest_bars=round(hm.longest_bars, 4),
-                       harmony_four_part=len(an.voices_of(score)) >= 4)
+                       harmony_four_part=four_part)
     return Hearing(tonal, cadence, form_score, texture, voice_leading, details, melody, harm)
 
 
