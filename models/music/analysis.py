@@ -760,13 +760,14 @@ def chord_per_beat(score: Score, key: Key) -> list[tuple[int, int] | None]:
     Returns (root's degree above the key's tonic, shape index) per beat, None where nothing sounds."""
     total = score.bars * score.bar_length
     beats = max(total // 4, 0)
-    mel = set(melody_notes(score)) if len(voices_of(score)) < 4 else set()
+    four_part = len(voices_of(score)) >= 4
+    mel = set() if four_part else set(melody_notes(score))
     v0 = min((n.voice for n in score.notes), default=0)
     w = np.zeros((beats, 12))
     bass = np.full(beats, 999)
     for n in score.notes:
         lo, hi = n.start, n.start + n.duration
-        top = (n.voice == v0) if len(voices_of(score)) >= 4 else (n in mel)
+        top = (n.voice == v0) if four_part else (n in mel)
         for b in range(max(lo // 4, 0), min((hi + 3) // 4, beats)):
             ov = min(hi, 4 * b + 4) - max(lo, 4 * b)
             if ov <= 0:
